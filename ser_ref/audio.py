@@ -1,0 +1,82 @@
+"""Audio in: read any file soundfile reads, mix to mono, resample to 16 kHz, validate.
+
+The result is float32 in [-1, 1] exactly as DeepSpeech's clients feed the model: for 16-bit
+input that is ``int16 / 32768`` (soundfile's own int-to-float conversion does exactly this).
+Resampling uses a polyphase filter (``scipy.signal.resample_poly`` with up/down = the reduced
+ratio of the two rates).
+"""
+from __future__ import annotations
+
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AudioError
+
+SAMPLE_RATE = 16000
+MIN_SAMPLES = 512  # one 32 ms analysis window at 16 kHz
+
+
+def check_signal(signal, sample_rate: int = SAMPLE_RATE, *, name: str = "signal",
+                 min_samples: int = MIN_SAMPLES) -> np.ndarray:
+    """Validate an in-memory mono signal and return it as a float32 1-D array.
+
+    Raises AudioError naming ``name`` when the signal is not 1-D, empty, shorter than
+    ``min_samples``, contains NaN/inf, is all zeros, or ``sample_rate`` is not positive.
+    """
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise AudioError(f"{name}: sample rate must be a positive integer, got {sample_rate!r}")
+    x = np.asarray(signal)
+    if x.ndim != 1:
+        raise AudioError(f"{name}: expected a 1-D mono signal, got shape {x.shape}")
+    if x.size == 0:
+        raise AudioError(f"{name}: zero-length audio")
+    if not np.issubdtype(x.dtype, np.number):
+        raise AudioError(f"{name}: samples are not numbers (dtype {x.dtype})")
+    x = x.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(x)):
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise AudioError(f"{name}: {bad} NaN/inf samples")
+    if x.size < min_samples:
+        raise AudioError(
+            f"{name}: {x.size} samples at {sample_rate} Hz is shorter than one analysis window "
+            f"({min_samples} samples)"
+        )
+    if not np.any(x):
+        raise AudioError(f"{name}: all samples are zero (silent file)")
+    return x
+
+
+def resample(x: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Polyphase resampling by the reduced ratio up/down = target_sr/g : orig_sr/g, g = gcd."""
+    if orig_sr == target_sr:
+        return x
+    g = gcd(int(orig_sr), int(target_sr))
+    from scipy.signal import resample_poly
+
+    return resample_poly(x, target_sr // g, orig_sr // g).astype(np.float32)
+
+
+def load_audio(path, target_sr: int = SAMPLE_RATE, *, min_samples: int = MIN_SAMPLES) -> np.ndarray:
+    """Read ``path`` as float32 mono at ``target_sr`` Hz, validated (see ``check_signal``).
+
+    Multi-channel audio is averaged to mono; other rates are resampled with a polyphase filter.
+    Every problem raises AudioError with the file's path in the message.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: file not found")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+        raise AudioError(f"{path}: unreadable or not audio ({exc})") from exc
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: zero-length audio")
+    x = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if not np.all(np.isfinite(x)):
+        raise AudioError(f"{path}: {int(np.count_nonzero(~np.isfinite(x)))} NaN/inf samples")
+    x = resample(x, sr, target_sr)
+    return check_signal(x, target_sr, name=str(path), min_samples=min_samples)

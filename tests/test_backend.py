@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+
+from ser_ref import backend
+from ser_ref.errors import BackendError
+
+
+def test_cpu_is_numpy():
+    assert backend.get_xp("cpu") is np
+    a = np.arange(3)
+    assert backend.array_module(a) is np
+    assert backend.to_host(backend.to_device(a, "cpu")) is not None
+
+
+def test_unknown_device_is_a_clear_error():
+    with pytest.raises(BackendError, match="device must be one of"):
+        backend.get_xp("tpu")
+
+
+def test_gpu_request_without_gpu_is_a_clear_error():
+    if backend.gpu_available():
+        pytest.skip("a GPU is present: the error path cannot be exercised here")
+    with pytest.raises(BackendError, match="gpu"):
+        backend.get_xp("gpu")
