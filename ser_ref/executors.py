@@ -1,0 +1,56 @@
+"""Where the work runs: in-process, a local process pool, or a Dask cluster.
+
+Every long stage (feature extraction, LOSO folds) submits top-level, picklable functions to a
+``concurrent.futures.Executor``; which one is a run-time choice, so the same code can run on a
+laptop, on all cores of a server, or on a cluster (``--scheduler HOST:PORT``).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+
+# One BLAS thread per worker: N workers x N threads would oversubscribe the cores. BLAS reads
+# these when it loads, so they are set in the parent for the spawned children to inherit.
+_SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _worker_init():
+    # Numba reads this before it first launches its thread pool, which a fresh worker has not
+    # done yet; setting it in the parent instead would clash with the parent's running pool.
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+
+
+class SerialExecutor(Executor):
+    """Runs each task at submit time in this process: deterministic, debuggable, no pickling."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        f = Future()
+        try:
+            f.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # delivered through the future, like a pool would
+            f.set_exception(exc)
+        return f
+
+
+def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:
+    """An executor for ``jobs`` local processes (1: in-process), or the Dask cluster at ``scheduler``.
+
+    Worker processes are started with ``spawn`` and one BLAS/Numba thread each.
+    """
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise RuntimeError(
+                "--scheduler needs Dask's distributed package: pip install 'ser_ref[distributed]'"
+            ) from exc
+        return Client(scheduler).get_executor()
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1:
+        return SerialExecutor()
+    for k, v in _SINGLE_THREAD_ENV.items():  # inherited by the spawned workers
+        os.environ.setdefault(k, v)
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+    )

@@ -1,0 +1,154 @@
+"""Reports of a reproduction run: Table 2 (markdown + JSON), Figure 3, confusion matrices,
+per-speaker results and the manifest that pins what produced them."""
+from __future__ import annotations
+
+import csv
+import io
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic
+from .experiment import PAPER_ACCURACY, ROW_TITLES
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def manifest(args, settings, items, file_list_hash, layer, timings) -> dict:
+    from dataclasses import asdict
+
+    return {
+        "command": " ".join(["python -m ser_ref.reproduce", *sys.argv[1:]]),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "settings": asdict(settings),
+        "corpus": {"name": args.corpus, "n_files": len(items), "file_list_sha256_16": file_list_hash,
+                   "synthetic": args.corpus == "synthetic"},
+        "model": {k: v for k, v in layer.metadata.items() if k != "alphabet"},
+        "backend": {"device": args.device, "layer1_mode": args.mode},
+        "versions": {p: _version(p) for p in ("ser_ref", "numpy", "scipy", "numba", "soundfile", "cupy-cuda12x")}
+        | {"python": platform.python_version()},
+        "machine": {"platform": platform.platform(), "processor": platform.processor()},
+        "wall_time_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def row_summary(y, proba, rf_pred, seed: int) -> dict:
+    from .evaluate import bootstrap_ci, mcnemar, metrics
+
+    pred = np.argmax(proba, axis=1)
+    m = metrics(y, pred, n_classes=4)
+    out = {k: (np.asarray(v).tolist() if k == "confusion" else float(v)) for k, v in m.items()}
+    out["accuracy_ci95"] = [float(v) for v in bootstrap_ci(y, pred, metric="accuracy", seed=seed)]
+    out["ua_ci95"] = [float(v) for v in bootstrap_ci(y, pred, metric="ua", seed=seed)]
+    out["mcnemar_p_vs_rf"] = None if rf_pred is None else float(mcnemar(y, pred, rf_pred))
+    return out
+
+
+def _pct(v) -> str:
+    return f"{100 * v:.1f}"
+
+
+def table_markdown(corpus: str, rows: dict) -> str:
+    lines = []
+    if corpus == "synthetic":
+        lines.append("**SYNTHETIC corpus** (generated voices): not comparable with the paper's IEMOCAP numbers.\n")
+    lines.append(f"Table 2 on `{corpus}`, leave-one-speaker-out; accuracy and UA in %, 95 % bootstrap CIs.\n")
+    lines.append("| Model | Paper acc. (IEMOCAP) | Accuracy [95 % CI] | UA [95 % CI] | macro F1 | McNemar p vs RF |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        p = r["mcnemar_p_vs_rf"]
+        lines.append(
+            f"| {ROW_TITLES[name]} | {PAPER_ACCURACY[name]} | {_pct(r['accuracy'])} "
+            f"[{_pct(r['accuracy_ci95'][0])}, {_pct(r['accuracy_ci95'][1])}] | {_pct(r['ua'])} "
+            f"[{_pct(r['ua_ci95'][0])}, {_pct(r['ua_ci95'][1])}] | {_pct(r['macro_f1'])} | "
+            f"{'-' if p is None else f'{p:.3g}'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def per_speaker_csv(y, speakers, probas: dict) -> str:
+    from .evaluate import metrics
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["model", "speaker", "n", "accuracy", "ua"])
+    for name, proba in probas.items():
+        pred = np.argmax(proba, axis=1)
+        for s in sorted(set(speakers.tolist())):
+            idx = speakers == s
+            m = metrics(y[idx], pred[idx], n_classes=4)
+            w.writerow([name, s, int(idx.sum()), f"{m['accuracy']:.4f}", f"{m['ua']:.4f}"])
+    return buf.getvalue()
+
+
+def _plots(out: Path, rows: dict, fig3: dict) -> list[str]:
+    """PNG figures when matplotlib is installed (the 'plot' extra); the JSON files hold the same data."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return ["matplotlib not installed (pip install 'ser_ref[plot]'): PNG figures skipped"]
+    from .corpora import LABELS
+
+    chunks = sorted(fig3)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(chunks, [100 * fig3[c]["accuracy"] for c in chunks], "o-", label="accuracy")
+    ax.plot(chunks, [100 * fig3[c]["ua"] for c in chunks], "s--", label="UA")
+    ax.set_xlabel("chunk length (frames)")
+    ax.set_ylabel("%")
+    ax.set_title("Figure 3: Dense1+LSTM2 vs chunk length")
+    ax.legend()
+    fig.tight_layout()
+    with atomic.atomic_path(out / "figure3.png", suffix=".png") as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+    for name, r in rows.items():
+        cm = np.asarray(r["confusion"])
+        fig, ax = plt.subplots(figsize=(4, 3.6))
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(int(v)), ha="center", va="center")
+        ax.set_xticks(range(4), LABELS, rotation=30)
+        ax.set_yticks(range(4), LABELS)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(ROW_TITLES[name])
+        fig.tight_layout()
+        with atomic.atomic_path(out / f"confusion-{name.replace('+', '_')}.png", suffix=".png") as tmp:
+            fig.savefig(tmp)
+        plt.close(fig)
+    return []
+
+
+def write_all(out: Path, corpus, y, speakers, probas: dict, fig3_probas: dict, manifest, problems, *, seed=0) -> str:
+    from .evaluate import metrics
+
+    rf_pred = np.argmax(probas["rf-egemaps"], axis=1)
+    rows = {name: row_summary(y, p, None if name == "rf-egemaps" else rf_pred, seed) for name, p in probas.items()}
+    fig3 = {}
+    for c, p in fig3_probas.items():
+        m = metrics(y, np.argmax(p, axis=1), n_classes=4)
+        fig3[c] = {"accuracy": float(m["accuracy"]), "ua": float(m["ua"])}
+    md = table_markdown(corpus, rows)
+    atomic.write_text(out / "table2.md", md)
+    atomic.write_json(out / "table2.json", {"corpus": corpus, "rows": rows, "paper_accuracy": PAPER_ACCURACY,
+                                            "n_utterances": int(len(y)), "problems": problems})
+    atomic.write_json(out / "figure3.json", {"corpus": corpus, "model": "dense1+lstm2",
+                                             "chunk_len": {str(c): v for c, v in sorted(fig3.items())}})
+    atomic.write_text(out / "per_speaker.csv", per_speaker_csv(y, speakers, probas))
+    notes = _plots(out, rows, fig3)
+    manifest["notes"] = notes
+    atomic.write_json(out / "manifest.json", manifest)
+    fig_lines = "\n".join(f"  chunk {c:>3}: accuracy {_pct(v['accuracy'])} %, UA {_pct(v['ua'])} %"
+                          for c, v in sorted(fig3.items()))
+    return md + "\nFigure 3 (Dense1+LSTM2 vs chunk length):\n" + fig_lines + ("\n" + "\n".join(notes) if notes else "")

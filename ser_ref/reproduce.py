@@ -1,0 +1,236 @@
+"""``python -m ser_ref.reproduce``: the paper's Table 2 and Figure 3, end to end, under LOSO.
+
+Stages: corpus -> audio checks -> cached features (eGeMAPS for the RF row, DeepSpeech layer 1 for the
+neural rows) -> every Table 2 row under leave-one-speaker-out -> the Figure 3 chunk-length sweep ->
+reports. Each finished fold is written atomically to ``<out>/folds``, so an interrupted run re-run
+with the same ``--out`` resumes where it stopped and gives identical numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic, locations
+from .errors import SerRefError
+from .experiment import NN_ROWS, ROWS, Settings, fold_seed, run_fold
+
+CORPORA = ("synthetic", "iemocap", "ravdess", "emodb", "emovo", "cremad")
+FIG3_CHUNKS = (5, 10, 20, 40, 80)
+FIG3_CHUNKS_QUICK = (10, 20)
+QUICK_NN = {"epochs": 3}
+IEMOCAP_HINT = (
+    "The paper's setting: python -m ser_ref.reproduce --corpus iemocap --root /path/to/IEMOCAP_full_release "
+    "--model deepspeech-0.9.3-models.tflite --step-ms 20"
+)
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m ser_ref.reproduce", description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", choices=CORPORA, default="synthetic")
+    ap.add_argument("--root", type=Path, help="corpus root (not needed for synthetic)")
+    ap.add_argument("--model", type=Path, help="DeepSpeech .tflite or exported .npz (default: fetched once)")
+    ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    ap.add_argument("--step-ms", type=int, choices=(20, 10), default=20, dest="step_ms")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, help="output folder (default results/<corpus>-<timestamp>)")
+    ap.add_argument("--quick", action="store_true", help="a reduced but complete pipeline (used by CI)")
+    ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores; 1: in-process)")
+    ap.add_argument("--scheduler", help="HOST:PORT of a Dask scheduler to run folds and features on")
+    ap.add_argument("--mode", choices=("float", "tflite-int8"), default="float", help="layer-1 arithmetic")
+    ap.add_argument("--chunks", help="Figure 3 chunk lengths, comma-separated (default 5,10,20,40,80)")
+    return ap.parse_args(argv)
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_corpus(args):
+    """Items of the chosen corpus; the synthetic one is generated (once) under the cache folder."""
+    from . import corpora
+
+    if args.corpus == "synthetic":
+        from .corpora import synthetic
+
+        size = {"n_speakers": 4, "n_per_emotion": 3} if args.quick else {}
+        tag = "quick" if args.quick else "default"
+        root = args.root or locations.cache_dir() / "corpora" / f"synthetic-{tag}-seed{args.seed}"
+        synthetic.generate(root, seed=args.seed, **size)
+        return corpora.load("synthetic", root), root
+    root = args.root
+    if root is None and args.corpus == "ravdess":
+        root = locations.ravdess_root()
+    if root is None:
+        raise SerRefError(f"--corpus {args.corpus} needs --root DIR pointing at your copy of the corpus")
+    return corpora.load(args.corpus, root), root
+
+
+def corpus_problems(speakers, y):
+    """Speakers left without any utterance of a class (their UA is undefined for it)."""
+    from .corpora import LABELS
+
+    out = []
+    for s in sorted(set(speakers)):
+        have = set(y[speakers == s].tolist())
+        missing = [LABELS[c] for c in range(len(LABELS)) if c not in have]
+        if missing:
+            out.append(f"speaker {s}: no utterances of {', '.join(missing)}")
+    return out
+
+
+def run_rows(jobs, data, folds, out: Path, executor, timings):
+    """Run every (row key, row, settings) job over all folds, skipping folds already on disk.
+
+    Returns {row key: probabilities (n, 4) in utterance order}.
+    """
+    from tqdm.auto import tqdm
+
+    pending, results = [], {}
+    for key, row, settings in jobs:
+        tag = _hash([key, asdict(settings), data["digest"]])
+        results[key] = np.full((len(data["y"]), 4), np.nan)
+        for i, fold in enumerate(folds):
+            path = out / "folds" / key / f"{i:03d}-{fold.test_speaker}.json"
+            if path.exists():
+                saved = json.loads(path.read_text())
+                if saved.get("tag") == tag:
+                    results[key][fold.test_idx] = np.array(saved["proba"])
+                    continue
+            fut = executor.submit(run_fold, row, data["payload"][row], fold.train_idx, fold.test_idx,
+                                  fold_seed(settings.seed, i), settings)
+            pending.append((key, i, fold, path, tag, fut, time.perf_counter()))
+    if pending:
+        say(f"training {len(pending)} folds ({len(jobs)} models x {len(folds)} LOSO folds, finished ones skipped)")
+    for key, i, fold, path, tag, fut, t0 in tqdm(pending, desc="LOSO folds", unit="fold"):
+        proba = np.asarray(fut.result())
+        results[key][fold.test_idx] = proba
+        atomic.write_json(path, {"tag": tag, "speaker": fold.test_speaker,
+                                 "test_idx": np.asarray(fold.test_idx).tolist(), "proba": proba.tolist()})
+        timings[key] = timings.get(key, 0.0) + (time.perf_counter() - t0)
+    return results
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    try:
+        return _main(args, t_start, timings)
+    except SerRefError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished folds and features are saved; re-run the same command "
+              "with the same --out to resume.", file=sys.stderr)
+        return 130
+
+
+def _main(args, t_start, timings) -> int:
+    from . import evaluate, report
+    from .audio import load_audio
+    from .backend import get_xp
+    from .corpora import LABELS
+    from .deepspeech import load_layer1
+    from .executors import make_executor
+    from .features import extract_all
+
+    if args.device == "gpu":
+        get_xp("gpu")  # fail before any work if the GPU cannot be used
+    if args.corpus == "synthetic":
+        say("Corpus: SYNTHETIC (generated source-filter voices; not the paper's IEMOCAP). " + IEMOCAP_HINT)
+    out = args.out or Path("results") / f"{args.corpus}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    say(f"Output folder: {out}  (re-run with --out {out} to resume)")
+
+    t = time.perf_counter()
+    items, root = load_corpus(args)
+    timings["corpus"] = time.perf_counter() - t
+    say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers, from {root}")
+
+    # Read every file once before any training: a bad file is reported and left out, up front.
+    t = time.perf_counter()
+    bad = []
+    for it in items:
+        try:
+            load_audio(it.path)
+        except SerRefError as exc:
+            bad.append(str(exc))
+    timings["audio-check"] = time.perf_counter() - t
+
+    layer = load_layer1(args.model, verbose=True)
+    weights_sha = layer.metadata.get("source_sha256", "")
+    executor = make_executor(args.jobs, args.scheduler)
+    cache_root = locations.cache_dir()
+    paths = [str(it.path) for it in items]
+
+    t = time.perf_counter()
+    eg_npy, eg_err = extract_all(paths, "egemaps", {"v": 1}, cache_root, executor, desc="eGeMAPS")
+    timings["features:egemaps"] = time.perf_counter() - t
+    t = time.perf_counter()
+    l1_params = {"weights": str(layer.weights_path), "weights_sha256": weights_sha,
+                 "step_ms": args.step_ms, "mode": args.mode}
+    l1_npy, l1_err = extract_all(paths, "layer1", l1_params, cache_root, executor, desc="layer 1")
+    timings["features:layer1"] = time.perf_counter() - t
+
+    keep = [i for i in range(len(items)) if eg_npy[i] and l1_npy[i]]
+    problems = {"unreadable_files": bad, "feature_errors": sorted(set(eg_err + l1_err)),
+                "n_items": len(items), "n_used": len(keep)}
+    if len(keep) < len(items):
+        say(f"warning: {len(items) - len(keep)} of {len(items)} files left out (see {out / 'problems.json'})")
+    if not keep:
+        raise SerRefError("no usable utterances: every file failed (see problems.json)")
+    items = [items[i] for i in keep]
+    y = np.array([LABELS.index(it.label) for it in items])
+    speakers = np.array([it.speaker for it in items])
+    problems["speakers_missing_classes"] = corpus_problems(speakers, y)
+    atomic.write_json(out / "problems.json", problems)
+
+    # The cache file's stem is a hash of the audio's bytes and the parameters: name + stem pins the corpus.
+    file_list_hash = _hash(sorted(Path(paths[i]).name + ":" + Path(l1_npy[i]).stem for i in keep))
+    eg = np.stack([np.load(eg_npy[i]) for i in keep])
+    layer1_paths = [l1_npy[i] for i in keep]
+    base = {"y": y, "speakers": speakers}
+    data = {
+        "y": y,
+        "digest": _hash([file_list_hash, l1_params["weights_sha256"], args.step_ms, args.mode]),
+        "payload": {"majority": base, "rf-egemaps": {**base, "egemaps": eg},
+                    **{r: {**base, "layer1": layer1_paths} for r in NN_ROWS}},
+    }
+    folds = evaluate.loso_folds(speakers)
+    settings = Settings(seed=args.seed, device=args.device,
+                        rf_trees=100 if args.quick else 1000, rf_depth=10,
+                        nn_config=dict(QUICK_NN) if args.quick else {})
+    chunks = tuple(int(c) for c in args.chunks.split(",")) if args.chunks else (
+        FIG3_CHUNKS_QUICK if args.quick else FIG3_CHUNKS)
+    jobs = [(row, row, settings) for row in ROWS]
+    jobs += [(f"dense1+lstm2@{c}", "dense1+lstm2", Settings(**{**asdict(settings), "chunk_len": c}))
+             for c in chunks if c != settings.chunk_len]
+    probas = run_rows(jobs, data, folds, out, executor, timings)
+    executor.shutdown()
+
+    fig3 = {c: probas[f"dense1+lstm2@{c}" if c != settings.chunk_len else "dense1+lstm2"] for c in chunks}
+    timings["total"] = time.perf_counter() - t_start
+    manifest = report.manifest(args, settings, items, file_list_hash, layer, timings)
+    summary = report.write_all(out, args.corpus, y, speakers, {r: probas[r] for r in ROWS}, fig3,
+                               manifest, problems, seed=args.seed)
+    say("")
+    say(summary)
+    say(f"\nwrote {out}/table2.md, table2.json, figure3.json (+ .png with matplotlib), per_speaker.csv, manifest.json")
+    if args.corpus == "synthetic":
+        say(IEMOCAP_HINT)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
