@@ -1,0 +1,51 @@
+import numpy as np
+import soundfile as sf
+
+from ser_ref import features
+from ser_ref.executors import SerialExecutor
+
+
+def _wav(path, rng, n=4000):
+    sf.write(str(path), (rng.uniform(-0.5, 0.5, n) * 32767).astype(np.int16), 16000, subtype="PCM_16")
+    return path
+
+
+def test_cache_is_keyed_by_content_and_params(tmp_path, rng, monkeypatch):
+    calls = []
+
+    def fake_compute(path, kind, params):
+        calls.append((path, params["scale"]))
+        from ser_ref.audio import load_audio
+
+        return load_audio(path)[:10] * params["scale"]
+
+    monkeypatch.setattr(features, "compute", fake_compute)
+    a = _wav(tmp_path / "a.wav", rng)
+    npy, err = features.cached_features(a, "egemaps", {"scale": 2}, tmp_path / "cache")
+    assert err is None
+    from ser_ref.audio import load_audio
+
+    np.testing.assert_array_equal(np.load(npy), load_audio(a)[:10] * 2)
+    # Same bytes under another name: cache hit, no recomputation.
+    b = tmp_path / "b.wav"
+    b.write_bytes(a.read_bytes())
+    assert features.cached_features(b, "egemaps", {"scale": 2}, tmp_path / "cache")[0] == npy
+    assert len(calls) == 1
+    # Another parameter: a new entry.
+    npy3, _ = features.cached_features(a, "egemaps", {"scale": 3}, tmp_path / "cache")
+    assert npy3 != npy and len(calls) == 2
+    # Edited audio: a new entry.
+    _wav(a, rng)
+    assert features.cached_features(a, "egemaps", {"scale": 2}, tmp_path / "cache")[0] != npy
+    assert len(calls) == 3
+    # No temporary files are left behind.
+    assert not list((tmp_path / "cache").rglob("*.tmp*"))
+
+
+def test_bad_files_come_back_as_named_errors(tmp_path, rng):
+    good = _wav(tmp_path / "good.wav", rng)
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"not audio" * 100)
+    npys, errors = features.extract_all([junk], "egemaps", {}, tmp_path / "c", SerialExecutor())
+    assert npys == [""] and len(errors) == 1 and "junk.wav" in errors[0]
+    assert good.exists()
