@@ -1,0 +1,403 @@
+"""F0 of the eGeMAPS set: subharmonic summation (SHS) + openSMILE's Viterbi pitch smoother.
+
+The chain is openSMILE's GeMAPS v01b / eGeMAPS v02 pitch front end, step by step:
+
+1. 60 ms frames every 10 ms (frame t = x[160 t : 160 t + 960], zero past the end), Gaussian
+   window w[n] = exp(-1/2 ((n - (N-1)/2) / (sigma (N-1)/2))^2), sigma = 0.4, FFT size 1024,
+   magnitude |X_k|, bin spacing df = 15.625 Hz.
+2. cSpecScale to an octave (log2) axis: peak enhancement (zero every bin further than 2 bins
+   from the nearest pair of local maxima), smoothing a_k <- (a_{k-1} + 2 a_k + a_{k+1}) / 4,
+   natural cubic spline from the points (log2(k df), a_k) onto 513 equidistant points
+   log2(25 Hz) .. log2(8000 Hz), then the auditory weighting
+   a_j <- a_j * (1/2 + atan(3 (j + 1 - s) / P) / pi), P points per octave, s = P log2(65/50) - 1.
+3. cPitchShs: SS_j = (1/H) sum_{h=1..H} c^{h-1} a_{j + floor(P log2 h)}, H = 15, c = 0.85;
+   the 6 highest local maxima of SS are the candidates; each is refined by a parabola through
+   3 points, F = 2^x_peak, score = SS(x_peak), voicing = 1 - mean(SS) / score.
+   Candidates outside 55 .. 1000 Hz are dropped; the highest-score candidate goes first.
+4. cPitchSmootherViterbi over 6 candidate states + 1 unvoiced state (costs in ``viterbi_path``).
+5. F0 = 0 where the RMS of the windowed 60 ms frame is below 0.001 (cValbasedSelector).
+6. F0 in semitones: 12 log2(F0 / 27.5 Hz) (1.0 for 0 < F0 <= 29.136 Hz, 0 when unvoiced).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .frames import frame_signal
+
+SR = 16000
+HOP = 160
+PITCH_FRAME = 960
+N_FFT = 1024
+N_BINS = N_FFT // 2 + 1
+GAUSS_SIGMA = 0.4
+MIN_F, MAX_F = 25.0, 8000.0          # cSpecScale minF, maxF (= Nyquist)
+MIN_PITCH, MAX_PITCH = 55.0, 1000.0
+N_HARMONICS = 15
+COMPRESSION = 0.85
+N_CANDIDATES = 6
+VOICING_CUTOFF = 0.7
+ENERGY_GATE = 0.001
+# Viterbi weights from the config (wTvv=10, wTvvd=5, ...). openSMILE's setWeights() stores
+# wTvvd = wTvv, so the delta weight actually used is 10, not 5.
+W_LOCAL, W_TVV, W_TVVD, W_TVUV, W_THR, W_RANGE = 2.0, 10.0, 10.0, 10.0, 4.0, 1.0
+VITERBI_BUFFER = 40
+
+
+def n_frames(n_samples: int) -> int:
+    """Number of 10 ms frames openSMILE's eGeMAPS LLD output has: floor(n / 160) - 4."""
+    return max(n_samples // HOP - 4, 0)
+
+
+def gaussian_window(n: int, sigma: float = GAUSS_SIGMA) -> np.ndarray:
+    """w[k] = exp(-1/2 ((k - (n-1)/2) / (sigma (n-1)/2))^2)  (openSMILE winFunc=gauss)."""
+    k = np.arange(n, dtype=np.float64)
+    h = (n - 1) / 2.0
+    return np.exp(-0.5 * ((k - h) / (sigma * h)) ** 2)
+
+
+def pitch_frames(x: np.ndarray) -> np.ndarray:
+    """60 ms frames starting every 10 ms, zero-padded past the end: shape (n_frames(len(x)), 960)."""
+    t = n_frames(len(x))
+    padded = np.zeros(t * HOP + PITCH_FRAME, dtype=np.float64)
+    m = min(len(x), padded.size)
+    padded[:m] = x[:m]
+    return np.ascontiguousarray(frame_signal(padded, PITCH_FRAME, HOP)[:t])
+
+
+def gauss_spectrum(frames: np.ndarray):
+    """Gaussian-windowed frames and their magnitude spectra |X_t[k]|, k = 0 .. 512."""
+    wf = frames * gaussian_window(frames.shape[1])
+    return wf, np.abs(np.fft.rfft(wf, n=N_FFT, axis=1))
+
+
+# ---------------------------------------------------------------- octave-scale spectrum
+
+def _natural_spline_matrix(x: np.ndarray, xq: np.ndarray) -> np.ndarray:
+    """Matrix M with (M @ y) = natural cubic spline through (x, y) evaluated at xq.
+
+    The spline is linear in y, so interpolating the identity columns gives the operator once.
+    """
+    from scipy.interpolate import CubicSpline
+
+    return CubicSpline(x, np.eye(x.size), bc_type="natural", axis=0)(xq)
+
+
+_OCTAVE_CACHE: dict = {}
+
+
+def octave_axis():
+    """(spline matrix, points per octave, log2 f of point 0, log2 step, auditory weights)."""
+    if "axis" not in _OCTAVE_CACHE:
+        df = SR / N_FFT
+        f_t = np.empty(N_BINS)
+        f_t[1:] = np.log2(np.arange(1, N_BINS) * df)
+        f_t[0] = 2.0 * f_t[1] - f_t[2]  # openSMILE's heuristic position of the DC bin
+        fmin_t, fmax_t = math.log2(MIN_F), math.log2(MAX_F)
+        step = (fmax_t - fmin_t) / (N_BINS - 1)
+        xq = fmin_t + step * np.arange(N_BINS)
+        ppo = N_BINS / math.log2(MAX_F / MIN_F)
+        s = ppo * math.log2(65.0 / 50.0) - 1.0
+        audw = 0.5 + np.arctan(3.0 * (np.arange(N_BINS) + 1 - s) / ppo) / np.pi
+        _OCTAVE_CACHE["axis"] = (_natural_spline_matrix(f_t, xq), ppo, fmin_t, step, audw)
+    return _OCTAVE_CACHE["axis"]
+
+
+@njit(cache=True)
+def _enhance_and_smooth(mag):
+    """In place, per frame: openSMILE's smileDsp_specEnhanceSHS then smileDsp_specSmoothSHS."""
+    n_t, n = mag.shape
+    pos = np.empty(n, dtype=np.int64)
+    for t in range(n_t):
+        a = mag[t]
+        nmax = 0
+        if a[0] > a[1]:
+            pos[nmax] = 0
+            nmax += 1
+        for i in range(1, n - 1):
+            if a[i] > a[i - 1] and a[i] >= a[i + 1]:
+                pos[nmax] = i
+                nmax += 1
+        if a[n - 1] > a[n - 2]:
+            pos[nmax] = n - 1
+            nmax += 1
+        if nmax == 1:
+            # openSMILE reads posmax[1] (a calloc'ed 0) here: everything from bin 3 on is zeroed
+            for j in range(3, n):
+                a[j] = 0.0
+        else:
+            for i in range(1, nmax):
+                for j in range(pos[i - 1] + 3, pos[i] - 2):
+                    a[j] = 0.0
+        aim1 = 0.0
+        for i in range(n - 1):
+            ai = a[i]
+            a[i] = (aim1 + 2.0 * ai + a[i + 1]) / 4.0
+            aim1 = ai
+    return mag
+
+
+def octave_spectrum(mag: np.ndarray) -> np.ndarray:
+    """Peak-enhanced, smoothed, octave-scaled, auditory-weighted spectrum (cSpecScale)."""
+    m, _, _, _, audw = octave_axis()
+    y = _enhance_and_smooth(np.array(mag, dtype=np.float64, copy=True))
+    out = y @ m.T
+    return np.where(out > 0.0, out * audw, 0.0)
+
+
+# ---------------------------------------------------------------- subharmonic summation
+
+def shs_spectrum(a: np.ndarray, ppo: float) -> np.ndarray:
+    """SS_j = max(0, (1/H) sum_{h=1..H} c^{h-1} a_{j + floor(P log2 h)})  for every frame row."""
+    n = a.shape[-1]
+    ss = a.copy()
+    scale = COMPRESSION
+    for h in range(2, N_HARMONICS + 1):
+        shift = int(math.floor(ppo * math.log2(h)))
+        ss[..., : n - shift] += a[..., shift:] * scale
+        scale *= COMPRESSION
+    return np.maximum(ss / N_HARMONICS, 0.0)
+
+
+def _quad_peak(x0, y0, x1, y1, x2, y2):
+    """Vertex (x, y) of the parabola through three points (smileMath_quadFrom3pts)."""
+    den = (x0 - x1) * (x0 - x2) * (x1 - x2)
+    if den == 0.0:
+        return x1, y1
+    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den
+    b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / den
+    c = (x1 * x2 * (x1 - x2) * y0 + x2 * x0 * (x2 - x0) * y1 + x0 * x1 * (x0 - x1) * y2) / den
+    if a == 0.0:
+        return x1, y1
+    xv = -b / (2.0 * a)
+    return xv, c - b * b / (4.0 * a)
+
+
+quad_peak = njit(cache=True)(_quad_peak)
+
+
+def _shs_candidates(ss, fmin_t, step, f0c, vc, sc):
+    """Per frame: up to 6 SHS peaks -> (F0 Hz, voicing, score), cPitchShs + cPitchBase rules.
+
+    Reference implementation in plain Python; ``shs_candidates`` is the same source compiled.
+    """
+    n_t, n = ss.shape
+    idx = np.zeros(N_CANDIDATES, dtype=np.int64)
+    pk = np.zeros(N_CANDIDATES)
+    for t in range(n_t):
+        s = ss[t]
+        for j in range(N_CANDIDATES):
+            idx[j] = 0
+            pk[j] = 0.0
+            f0c[t, j] = 0.0
+            vc[t, j] = 0.0
+            sc[t, j] = 0.0
+        n_cand = 0
+        mean = 0.0
+        for i in range(n):
+            mean += s[i]
+        mean /= n
+        # greedy peak list: keep the 6 largest local maxima, sorted by height
+        for i in range(1, n - 1):
+            if s[i - 1] < s[i] and s[i] > s[i + 1]:
+                for j in range(N_CANDIDATES):
+                    if pk[j] == 0.0 or pk[j] < s[i]:
+                        for jj in range(N_CANDIDATES - 1, j, -1):
+                            pk[jj] = pk[jj - 1]
+                            idx[jj] = idx[jj - 1]
+                        idx[j] = i
+                        pk[j] = s[i]
+                        if n_cand < N_CANDIDATES:
+                            n_cand += 1
+                        break
+        # refine on the log2 axis, convert to Hz, voicing = 1 - mean/score
+        k = 0
+        for j in range(n_cand):
+            i = idx[j]
+            xv, yv = quad_peak((i - 1) * step + fmin_t, s[i - 1], i * step + fmin_t, s[i],
+                               (i + 1) * step + fmin_t, s[i + 1])
+            f = 2.0 ** xv
+            if f < MIN_PITCH or f > MAX_PITCH:
+                continue  # cPitchBase drops out-of-range candidates, keeping the order
+            f0c[t, k] = f
+            sc[t, k] = yv
+            vc[t, k] = 1.0 - mean / yv if (yv > 0.0 and yv > mean) else 0.0
+            k += 1
+        # the highest score candidate goes to slot 0 (swap, as cPitchBase does)
+        best = 0
+        for j in range(1, N_CANDIDATES):
+            if sc[t, j] > sc[t, best]:
+                best = j
+        if best > 0:
+            f0c[t, 0], f0c[t, best] = f0c[t, best], f0c[t, 0]
+            vc[t, 0], vc[t, best] = vc[t, best], vc[t, 0]
+            sc[t, 0], sc[t, best] = sc[t, best], sc[t, 0]
+
+
+shs_candidates_reference = _shs_candidates
+shs_candidates_numba = njit(cache=True)(_shs_candidates)
+
+
+def shs_candidates(ss: np.ndarray, fmin_t: float, step: float, fast: bool = True):
+    """(F0 candidates Hz, voicing, score), each shape (T, 6); empty slots are 0."""
+    ss = np.ascontiguousarray(ss, dtype=np.float64)
+    out = [np.zeros((ss.shape[0], N_CANDIDATES)) for _ in range(3)]
+    (shs_candidates_numba if fast else shs_candidates_reference)(ss, fmin_t, step, *out)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- Viterbi smoother
+
+def _range_weight(f):
+    # built-in piecewise-linear preference for 100..350 Hz (cSmileViterbiPitchSmooth::getFweight)
+    if 0.0 < f < 100.0:
+        return 1.0 - f / 100.0
+    if 100.0 <= f < 350.0:
+        return 0.0
+    if 350.0 <= f < 600.0:
+        return (f - 350.0) / 250.0
+    if f >= 600.0:
+        return 1.2
+    return 2.0
+
+
+range_weight = njit(cache=True)(_range_weight)
+
+
+def _viterbi_path(f0c, vc, state):
+    """Best state per frame (0..5 = candidate, 6 = unvoiced), openSMILE's incremental Viterbi.
+
+    local(i)  = (-ln clip(v_i, .01, 1) + wThr [v_i < 0.7]) wLocal + wRange w(F_i),  i < 6
+    local(6)  = wLocal wThr  if any v_j >= 0.7 else 0
+    trans(j -> i) = wTvv |r| + wTvvd |r - r_last|, r = ln(F_i / F_j)   (voiced -> voiced)
+                  = 999 if either candidate is empty; wTvuv for voiced <-> unvoiced; 1 for u -> u
+    r_last is one variable updated on every voiced->voiced evaluation (openSMILE's lastChange,
+    a known quirk kept for agreement). Decisions are emitted when all paths agree on a frame,
+    forced from the best path when 40 frames are pending, and flushed at the end.
+    Plain-Python reference; ``viterbi_path_numba`` is the same source compiled.
+    """
+    n_t, n_c = f0c.shape
+    n_s = n_c + 1
+    uv = n_s - 1
+    paths = np.zeros((2, n_s, n_t), dtype=np.int64)
+    cost = np.zeros(n_s)
+    new_cost = np.zeros(n_s)
+    local = np.zeros(n_s)
+    last_change = 1.0
+    buf = 0
+    conv = -1
+    for t in range(n_t):
+        any_voiced = False
+        for j in range(n_c):
+            if vc[t, j] >= VOICING_CUTOFF:
+                any_voiced = True
+        for i in range(n_c):
+            pv = min(max(vc[t, i], 0.01), 1.0)
+            thr = W_THR if pv < VOICING_CUTOFF else 0.0
+            local[i] = (-math.log(pv) + thr) * W_LOCAL + range_weight(f0c[t, i]) * W_RANGE
+        local[uv] = W_LOCAL * W_THR if any_voiced else 0.0
+        if t == 0:
+            for i in range(n_s):
+                cost[i] = local[i]
+                paths[buf, i, 0] = i
+        else:
+            nb = 1 - buf
+            lo = max(conv + 1, 0)
+            for i in range(n_s):
+                best_j = 0
+                best = 0.0
+                for j in range(n_s):
+                    if i < uv and j < uv:
+                        fp = f0c[t - 1, j]
+                        fc = f0c[t, i]
+                        if fp == 0.0 or fc == 0.0:
+                            tc = 999.0
+                        else:
+                            r = math.log(fc / fp)
+                            tc = W_TVV * abs(r) + W_TVVD * abs(r - last_change)
+                            last_change = r
+                    elif i == uv and j == uv:
+                        tc = 1.0
+                    else:
+                        last_change = 0.0
+                        tc = W_TVUV
+                    c = tc + cost[j]
+                    if j == 0 or c < best:
+                        best = c
+                        best_j = j
+                new_cost[i] = best + local[i]
+                for k in range(lo, t):
+                    paths[nb, i, k] = paths[buf, best_j, k]
+                paths[nb, i, t] = i
+            for i in range(n_s):
+                cost[i] = new_cost[i]
+            buf = nb
+        if t + 1 - conv > VITERBI_BUFFER:
+            best_s = 0
+            for i in range(1, n_s):
+                if cost[i] < cost[best_s]:
+                    best_s = i
+            conv += 1
+            state[conv] = paths[buf, best_s, conv]
+        else:
+            for k in range(conv + 1, t + 1):
+                x = paths[buf, 0, k]
+                match = True
+                for i in range(1, n_s):
+                    if paths[buf, i, k] != x:
+                        match = False
+                        break
+                if not match:
+                    break
+                conv += 1
+                state[conv] = x
+    if n_t > 0:
+        best_s = 0
+        for i in range(1, n_s):
+            if cost[i] < cost[best_s]:
+                best_s = i
+        for k in range(conv + 1, n_t):
+            state[k] = paths[buf, best_s, k]
+
+
+viterbi_path_reference = _viterbi_path
+viterbi_path_numba = njit(cache=True)(_viterbi_path)
+
+
+def viterbi_path(f0c: np.ndarray, vc: np.ndarray, fast: bool = True) -> np.ndarray:
+    """Chosen state per frame (0..5 candidate index, 6 unvoiced); see ``_viterbi_path``."""
+    state = np.zeros(f0c.shape[0], dtype=np.int64)
+    fn = viterbi_path_numba if fast else viterbi_path_reference
+    fn(np.ascontiguousarray(f0c, dtype=np.float64), np.ascontiguousarray(vc, dtype=np.float64), state)
+    return state
+
+
+# ---------------------------------------------------------------- public
+
+def semitones(f0_hz: np.ndarray) -> np.ndarray:
+    """st = 12 log2(F0 / 27.5 Hz) for F0 > 29.136 Hz; 1.0 for 0 < F0 <= 29.136; 0 if unvoiced."""
+    f = np.asarray(f0_hz, dtype=np.float64)
+    safe = np.where(f > 29.136, f, 27.5)
+    return np.where(f > 29.136, 12.0 * np.log2(safe / 27.5), np.where(f > 0.0, 1.0, 0.0))
+
+
+def f0_track(x: np.ndarray, fast: bool = True):
+    """F0 in Hz per 10 ms frame (0 = unvoiced) plus the Gaussian 60 ms magnitude spectra.
+
+    Returns (f0_hz (T,), mag (T, 513)) so the harmonic descriptors reuse the same spectra.
+    """
+    frames = pitch_frames(np.asarray(x, dtype=np.float64))
+    wf, mag = gauss_spectrum(frames)
+    if frames.shape[0] == 0:
+        return np.zeros(0), mag
+    _, ppo, fmin_t, step, _ = octave_axis()
+    ss = shs_spectrum(octave_spectrum(mag), ppo)
+    f0c, vc, _ = shs_candidates(ss, fmin_t, step, fast=fast)
+    state = viterbi_path(f0c, vc, fast=fast)
+    t = np.arange(f0c.shape[0])
+    f0 = np.where(state < N_CANDIDATES, f0c[t, np.minimum(state, N_CANDIDATES - 1)], 0.0)
+    rms = np.sqrt(np.mean(wf * wf, axis=1))
+    f0 = np.where(rms < ENERGY_GATE, 0.0, f0)
+    return f0, mag
