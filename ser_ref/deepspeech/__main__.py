@@ -1,0 +1,61 @@
+"""Command line: ``python -m ser_ref.deepspeech export [--model PATH] [--out PATH]``.
+
+Without --model the model is found like ``load_layer1`` finds it ($SER_REF_MODEL, ../shared, or a
+verified download of the registry package armspeech==0.1.4).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .. import locations
+from ..errors import SerRefError
+from .export import export_model
+from .fetch import fetch_model
+from .load import REGISTRY_NPZ, exported_path
+
+
+def _export(args) -> Path:
+    weights_dir = locations.WEIGHTS_DIR
+    model = args.model or os.environ.get("SER_REF_MODEL") or locations.shared_model_path()
+    if model is None:
+        model = fetch_model(weights_dir / "cache" / "armspeech-0.1.4-model.tflite")
+        out = args.out or weights_dir / REGISTRY_NPZ
+    else:
+        model = Path(model).expanduser()
+        if not model.exists():
+            raise SerRefError(f"{model}: model file not found")
+        out = args.out or exported_path(model, weights_dir)
+    print(f"exporting {model} -> {out}")
+    export_model(model, out)
+    import numpy as np
+
+    with np.load(out) as z:
+        for k in (1, 2, 3, 5):
+            print(f"  layer {k}: W{k}_q {z[f'W{k}_q'].shape} int8, scale {float(z[f'W{k}_scale']):.6g}")
+        print(f"  sample rate {int(z['sample_rate'])} Hz, window {int(z['win_len_ms'])} ms, "
+              f"step {int(z['win_step_ms'])} ms, {len(z['alphabet'])} labels")
+        print(f"  source sha256 {z['source_sha256']}")
+    return Path(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ser_ref.deepspeech",
+                                     description="DeepSpeech weight exporter")
+    sub = parser.add_subparsers(dest="command", required=True)
+    exp = sub.add_parser("export", help="export layers 1, 2, 3, 5 and the metadata of a .tflite to .npz")
+    exp.add_argument("--model", type=Path, help="a DeepSpeech 0.9.x / Coqui STT .tflite file")
+    exp.add_argument("--out", type=Path, help="the .npz to write (default: weights/<name>-<sha>.npz)")
+    args = parser.parse_args(argv)
+    try:
+        _export(args)
+    except SerRefError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

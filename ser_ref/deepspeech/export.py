@@ -1,0 +1,182 @@
+"""Export the dense layers of a DeepSpeech 0.9.x / Coqui STT .tflite file to an .npz.
+
+Layers are found by graph structure, never by the converter's generated names:
+    layer 1   the FULLY_CONNECTED op whose input 0 is ``input_node``
+    layer 2   the FULLY_CONNECTED op fed by layer 1's MINIMUM (clip at 20)
+    layer 3   the FULLY_CONNECTED op fed by layer 2's MINIMUM
+    layer 5   the other RELU FULLY_CONNECTED op followed by a MINIMUM (it reads the LSTM's output)
+Weights are int8 with one scale and zero point 0: real = scale * q. They are stored [out, in] in the
+file and written [in, out] here so that every layer reads ``x @ W``.
+
+Written keys: W1 (494, H) float32, b1, W1_q int8 (494, H), W1_scale, clip; W{2,3,5}_q, W{k}_scale, b{k};
+metadata (sample_rate, win_len_ms, win_step_ms, alphabet, language, source_sha256, source_name).
+"""
+from __future__ import annotations
+
+import hashlib
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import save_npz
+from ..errors import WeightsError
+from .tflite_file import TFLiteModel, read_tflite
+
+FORMAT_VERSION = 1
+N_CONTEXT_INPUT = 494  # 19 context frames x 26 MFCC
+
+
+def sha256_file(path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _dense(m: TFLiteModel, op, name: str) -> dict:
+    """int8 weights (transposed to [in, out]), scale and float bias of one FULLY_CONNECTED op."""
+    w_t, b_t = m.tensors[op.inputs[1]], m.tensors[op.inputs[2]]
+    if w_t.type != 9 or w_t.scale is None or w_t.scale.size != 1:
+        raise WeightsError(f"{m.path}: {name} weights {w_t.name!r} are not int8 with one per-tensor "
+                           f"scale (type {w_t.type}); only dynamic-range quantised models are supported")
+    if w_t.zero_point is not None and np.any(w_t.zero_point != 0):
+        raise WeightsError(f"{m.path}: {name} weights have a non-zero zero point {w_t.zero_point}")
+    q = m.array(w_t)
+    b = m.array(b_t).astype(np.float32)
+    if q.ndim != 2 or b.shape != (q.shape[0],):
+        raise WeightsError(f"{m.path}: {name} has weights {q.shape} and bias {b.shape}, not [out, in] and [out]")
+    if op.activation != "RELU":
+        raise WeightsError(f"{m.path}: {name} has fused activation {op.activation}, expected RELU")
+    return {"q": np.ascontiguousarray(q.T), "scale": np.float32(w_t.scale[0]), "b": b}
+
+
+def _clip_after(m: TFLiteModel, op, name: str):
+    """The MINIMUM op that consumes ``op``'s output, and its constant (20 in DeepSpeech)."""
+    mins = [c for c in m.consumers(op.outputs[0]) if c.op == "MINIMUM"]
+    if len(mins) != 1:
+        raise WeightsError(f"{m.path}: {name} output is not followed by one MINIMUM op")
+    const = [m.tensors[i] for i in mins[0].inputs if i != op.outputs[0]]
+    value = m.array(const[0]).ravel()
+    if value.size != 1:
+        raise WeightsError(f"{m.path}: {name} MINIMUM constant has {value.size} values, expected 1")
+    return mins[0], float(value[0])
+
+
+def find_layers(m: TFLiteModel) -> dict:
+    """{1: op, 2: op, 3: op, 5: op} FULLY_CONNECTED ops of the dense layers, found by structure."""
+    inp = [i for i in m.inputs if m.tensors[i].name == "input_node"]
+    if not inp:
+        raise WeightsError(f"{m.path}: no graph input named 'input_node': not a DeepSpeech model")
+    fcs = [op for op in m.operators if op.op == "FULLY_CONNECTED"]
+    first = [op for op in fcs if op.inputs[0] == inp[0]]
+    if len(first) != 1:
+        raise WeightsError(f"{m.path}: expected one FULLY_CONNECTED op fed by input_node, found {len(first)}")
+    layers = {1: first[0]}
+    for k in (2, 3):
+        clip_op, _ = _clip_after(m, layers[k - 1], f"layer {k - 1}")
+        nxt = [op for op in fcs if op.inputs[0] == clip_op.outputs[0]]
+        if len(nxt) != 1:
+            raise WeightsError(f"{m.path}: no single FULLY_CONNECTED op after layer {k - 1}")
+        layers[k] = nxt[0]
+    chain = {op.index for op in layers.values()}
+    fifth = [op for op in fcs if op.index not in chain and op.activation == "RELU"
+             and any(c.op == "MINIMUM" for c in m.consumers(op.outputs[0]))]
+    if len(fifth) != 1:
+        raise WeightsError(f"{m.path}: expected one RELU+MINIMUM layer after the LSTM, found {len(fifth)}")
+    layers[5] = fifth[0]
+    return layers
+
+
+def _string_tensor(raw: bytes) -> bytes:
+    """First string of a TFLite STRING tensor: int32 count, int32 offsets[count + 1], bytes."""
+    count = struct.unpack_from("<i", raw, 0)[0]
+    if count < 1:
+        return b""
+    start, end = struct.unpack_from("<ii", raw, 4)
+    return raw[start:end]
+
+
+def parse_alphabet(blob: bytes) -> list:
+    """DeepSpeech's serialised alphabet: u16 count, then per label u16 key, u16 length, UTF-8 bytes."""
+    n = struct.unpack_from("<H", blob, 0)[0]
+    labels, pos = [""] * n, 2
+    for _ in range(n):
+        key, length = struct.unpack_from("<HH", blob, pos)
+        pos += 4
+        if key >= n:
+            raise WeightsError(f"alphabet label key {key} out of range ({n} labels)")
+        labels[key] = blob[pos:pos + length].decode("utf-8")
+        pos += length
+    return labels
+
+
+def read_metadata(m: TFLiteModel) -> dict:
+    """metadata_* graph outputs (RESHAPEs of constants in DeepSpeech exports) as Python values."""
+    out = {}
+    for i in m.outputs:
+        t = m.tensors[i]
+        if not t.name.startswith("metadata_"):
+            continue
+        src = t
+        if not m.raw(t):  # the exported graph copies a constant through a RESHAPE
+            prod = m.producer(i)
+            if prod is None or not m.raw(m.tensors[prod.inputs[0]]):
+                continue
+            src = m.tensors[prod.inputs[0]]
+        key = t.name[len("metadata_"):]
+        out[key] = _string_tensor(m.raw(src)) if src.type == 5 else int(m.array(src).ravel()[0])
+    for key in ("sample_rate", "feature_win_len", "feature_win_step", "alphabet"):
+        if key not in out:
+            raise WeightsError(f"{m.path}: model lacks the metadata_{key} tensor")
+    return {
+        "sample_rate": out["sample_rate"],
+        "win_len_ms": out["feature_win_len"],
+        "win_step_ms": out["feature_win_step"],
+        "alphabet": parse_alphabet(out["alphabet"]),
+        "language": out.get("language", b"").decode("utf-8", errors="replace"),
+    }
+
+
+def export_arrays(model_path) -> dict:
+    """Everything ``export_model`` writes, as a dict of arrays (nothing touches the disk)."""
+    model_path = Path(model_path)
+    m = read_tflite(model_path)
+    layers = find_layers(m)
+    meta = read_metadata(m)
+    arrays = {"format_version": np.int32(FORMAT_VERSION)}
+    clip = None
+    for k, op in layers.items():
+        d = _dense(m, op, f"layer {k}")
+        _, c = _clip_after(m, op, f"layer {k}")
+        clip = c if clip is None else clip
+        arrays[f"W{k}_q"], arrays[f"W{k}_scale"], arrays[f"b{k}"] = d["q"], d["scale"], d["b"]
+    n_in, hidden = arrays["W1_q"].shape
+    if n_in != N_CONTEXT_INPUT:
+        raise WeightsError(f"{model_path}: layer 1 takes {n_in} inputs, expected {N_CONTEXT_INPUT} "
+                           f"(19 context frames x 26 MFCC)")
+    for k in (2, 3, 5):
+        if arrays[f"W{k}_q"].shape != (hidden, hidden):
+            raise WeightsError(f"{model_path}: layer {k} weights {arrays[f'W{k}_q'].shape}, expected "
+                               f"({hidden}, {hidden})")
+    arrays["W1"] = arrays["W1_q"].astype(np.float32) * arrays["W1_scale"]
+    arrays["clip"] = np.float32(clip)
+    arrays["sample_rate"] = np.int32(meta["sample_rate"])
+    arrays["win_len_ms"] = np.int32(meta["win_len_ms"])
+    arrays["win_step_ms"] = np.int32(meta["win_step_ms"])
+    arrays["alphabet"] = np.array(meta["alphabet"], dtype=np.str_)
+    arrays["language"] = np.array(meta["language"], dtype=np.str_)
+    arrays["source_sha256"] = np.array(sha256_file(model_path), dtype=np.str_)
+    arrays["source_name"] = np.array(model_path.name, dtype=np.str_)
+    return arrays
+
+
+def export_model(model_path, out_path) -> Path:
+    """Read ``model_path`` (.tflite), write ``out_path`` (.npz) atomically; returns ``out_path``.
+
+    A failure anywhere leaves no file (or the previous one) at ``out_path``.
+    """
+    arrays = export_arrays(model_path)
+    save_npz(out_path, **arrays)
+    return Path(out_path)

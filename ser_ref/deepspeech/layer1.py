@@ -1,0 +1,157 @@
+"""DeepSpeech layer 1: h = min(relu(x @ W1 + b1), 20), x a 494-value context window.
+
+Two modes:
+    "float"        the paper's math with the dequantised weights W1 = w_scale * W1_q
+    "tflite-int8"  what the TFLite interpreter's hybrid FULLY_CONNECTED kernel computes; it
+                   quantises every input row to int8 on the fly, so it differs from "float" by up
+                   to ~1 on speech. Per row x (all in float32, as the C++ kernel):
+                       m = max_j |x_j|
+                       q_j = clip(round_half_away_from_zero(x_j * (127 / m)), -127, 127)
+                       s = (m / 127) * w_scale
+                       y = b + float(q @ W1_q) * s        (bias first, then += product)
+                       h = min(max(y, 0), 20)
+                   (a row of zeros gives q = 0 and s = w_scale, as the kernel does)
+The int8 dot products are exact in a float32 GEMM: |sum| <= 494 * 127 * 127 < 2^24.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..backend import array_module
+from ..errors import SerRefError, WeightsError
+
+MODES = ("float", "tflite-int8")
+
+
+class ModeError(SerRefError, ValueError):
+    """An unknown layer-1 mode."""
+
+
+REQUIRED_KEYS = ("W1", "b1", "W1_q", "W1_scale", "clip", "sample_rate", "win_len_ms", "win_step_ms",
+                 "alphabet", "source_sha256")
+
+
+def dense_relu_clip(x, W, b, clip: float = 20.0, out=None):
+    """min(relu(x @ W + b), clip) in float32, in place on the GEMM's output (no extra passes)."""
+    xp = array_module(x)
+    y = xp.matmul(x, W, out=out)
+    y += b
+    xp.maximum(y, 0, out=y)
+    xp.minimum(y, clip, out=y)
+    return y
+
+
+def quantize_rows(x):
+    """Per-row symmetric int8 quantisation of TFLite's hybrid kernels -> (q as float32, m).
+
+    m = max|x| per row; q = clip(round_half_away(x * (127 / m)), -127, 127) computed from the
+    float32 product exactly like the C++ (rounding done in float64, where x + 0.5 is exact).
+    """
+    xp = array_module(x)
+    x = x.astype(xp.float32, copy=False)
+    m = xp.max(xp.abs(x), axis=1)
+    safe = xp.where(m == 0, xp.float32(1), m)
+    v = (x * (xp.float32(127) / safe)[:, None]).astype(xp.float64)
+    q = xp.clip(xp.sign(v) * xp.floor(xp.abs(v) + 0.5), -127, 127).astype(xp.float32)
+    q[m == 0] = 0
+    return q, m
+
+
+def dense_int8_tflite(x, W_q, w_scale, b, clip: float = 20.0):
+    """TFLite's hybrid FULLY_CONNECTED (+ fused ReLU, + MINIMUM clip); see the module doc."""
+    xp = array_module(x)
+    q, m = quantize_rows(x)
+    row_scale = xp.where(m == 0, xp.float32(1), m / xp.float32(127)).astype(xp.float32)
+    s = (row_scale * xp.float32(w_scale)).astype(xp.float32)
+    acc = q @ W_q.astype(xp.float32)          # exact integers
+    y = b.astype(xp.float32) + acc * s[:, None]
+    xp.maximum(y, 0, out=y)
+    xp.minimum(y, xp.float32(clip), out=y)
+    return y
+
+
+class Layer1:
+    """Layer 1 of a DeepSpeech model: W (494, H) float32, b (H,), W_q int8 (494, H), w_scale.
+
+    ``layer(windows, mode="float" | "tflite-int8")`` -> (frames, H) float32. Windows may be NumPy or
+    CuPy arrays; the weights follow them to the GPU once and stay there.
+    """
+
+    def __init__(self, W_q, w_scale, b, *, clip: float = 20.0, metadata: dict | None = None,
+                 source: str = "<arrays>"):
+        W_q = np.asarray(W_q)
+        b = np.asarray(b, dtype=np.float32)
+        if W_q.dtype != np.int8 or W_q.ndim != 2 or W_q.shape[0] != 494:
+            raise WeightsError(f"{source}: layer 1 needs int8 weights of shape (494, H), got "
+                               f"{W_q.dtype} {W_q.shape}")
+        if b.shape != (W_q.shape[1],):
+            raise WeightsError(f"{source}: layer 1 bias has shape {b.shape}, expected ({W_q.shape[1]},)")
+        if not (np.isfinite(w_scale) and w_scale > 0) or not np.all(np.isfinite(b)):
+            raise WeightsError(f"{source}: layer 1 has a non-finite or non-positive scale / bias")
+        self.W_q = W_q
+        self.w_scale = np.float32(w_scale)
+        self.W = W_q.astype(np.float32) * self.w_scale
+        self.b = b
+        self.clip = float(clip)
+        self.metadata = dict(metadata or {})
+        self.source = source
+        self._device_cache = {}
+
+    @property
+    def hidden(self) -> int:
+        return self.W.shape[1]
+
+    @classmethod
+    def from_weights(cls, path) -> "Layer1":
+        """Load an .npz written by ``ser_ref.deepspeech.export_model`` (clear error if it is not one)."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = [k for k in REQUIRED_KEYS if k not in z.files]
+                if missing:
+                    raise WeightsError(f"{path}: not a ser_ref layer-1 weight file (missing {missing})")
+                d = {k: z[k] for k in REQUIRED_KEYS}
+        except WeightsError:
+            raise
+        except Exception as exc:  # BadZipFile, EOFError, OSError, ValueError from a bad file
+            raise WeightsError(f"{path}: corrupt or unreadable weight file ({type(exc).__name__}: {exc})") from exc
+        layer = cls(d["W1_q"], float(d["W1_scale"]), d["b1"], clip=float(d["clip"]), source=str(path),
+                    metadata={"sample_rate": int(d["sample_rate"]), "win_len_ms": int(d["win_len_ms"]),
+                              "win_step_ms": int(d["win_step_ms"]), "alphabet": [str(a) for a in d["alphabet"]],
+                              "source_sha256": str(d["source_sha256"])})
+        # W1 is stored for readers without ser_ref; it must agree with scale * W1_q
+        if d["W1"].shape != layer.W.shape or not np.array_equal(d["W1"], layer.W):
+            raise WeightsError(f"{path}: W1 disagrees with W1_scale * W1_q (file altered or corrupt)")
+        return layer
+
+    @classmethod
+    def from_model(cls, path) -> "Layer1":
+        """Read layer 1 straight from a DeepSpeech .tflite file (nothing written to disk)."""
+        from .export import export_arrays
+
+        d = export_arrays(path)
+        return cls(d["W1_q"], float(d["W1_scale"]), d["b1"], clip=float(d["clip"]), source=str(path),
+                   metadata={"sample_rate": int(d["sample_rate"]), "win_len_ms": int(d["win_len_ms"]),
+                             "win_step_ms": int(d["win_step_ms"]), "alphabet": [str(a) for a in d["alphabet"]],
+                             "source_sha256": str(d["source_sha256"])})
+
+    def _weights_on(self, xp):
+        if xp is np:
+            return self.W, self.b, self.W_q
+        if xp.__name__ not in self._device_cache:
+            self._device_cache[xp.__name__] = (xp.asarray(self.W), xp.asarray(self.b), xp.asarray(self.W_q))
+        return self._device_cache[xp.__name__]
+
+    def __call__(self, windows, mode: str = "float"):
+        xp = array_module(windows)
+        x = xp.asarray(windows)
+        if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
+            raise WeightsError(f"layer 1 expects windows of shape (frames, {self.W.shape[0]}), got {x.shape}")
+        W, b, W_q = self._weights_on(xp)
+        if mode == "float":
+            return dense_relu_clip(x.astype(xp.float32, copy=False), W, b, self.clip)
+        if mode == "tflite-int8":
+            return dense_int8_tflite(x, W_q, self.w_scale, b, self.clip)
+        raise ModeError(f"layer 1 mode must be one of {MODES}, got {mode!r}")

@@ -1,0 +1,84 @@
+"""Find the layer-1 weights: an explicit file, $SER_REF_MODEL, ../shared, the cache, or the registry.
+
+Resolution order of ``load_layer1(model)``:
+    1. ``model`` given: a .tflite is exported to the cache once (keyed by its sha256); an .npz is read
+    2. $SER_REF_MODEL (a .tflite or .npz; an error if it names a missing file)
+    3. the copy in ../shared (``locations.shared_model_path()``)
+    4. a previously exported registry model in the cache (weights/armspeech-0.1.4.npz)
+    5. the registry: pip download armspeech==0.1.4, verify both sha256, extract, export, cache
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import locations
+from ..errors import WeightsError
+from .export import export_model, sha256_file
+from .fetch import fetch_model
+from .layer1 import Layer1
+
+REGISTRY_NPZ = "armspeech-0.1.4.npz"
+_loaded: dict = {}
+
+
+def _quiet(*_args, **_kw):
+    pass
+
+
+def exported_path(tflite: Path, weights_dir: Path) -> Path:
+    """weights/<stem>-<sha256[:12]>.npz: a changed model file gets a fresh export."""
+    return weights_dir / f"{tflite.stem}-{sha256_file(tflite)[:12]}.npz"
+
+
+def _from_file(path: Path, weights_dir: Path, log) -> Layer1:
+    if not path.exists():
+        raise WeightsError(f"{path}: model file not found")
+    if path.suffix == ".npz":
+        log(f"layer 1: reading exported weights {path}")
+        return Layer1.from_weights(path)
+    npz = exported_path(path, weights_dir)
+    if npz.exists():
+        try:
+            log(f"layer 1: using the cached export {npz} of {path}")
+            return Layer1.from_weights(npz)
+        except WeightsError as exc:
+            log(f"layer 1: cached export unusable ({exc}); exporting again")
+    log(f"layer 1: exporting {path} -> {npz}")
+    export_model(path, npz)
+    return Layer1.from_weights(npz)
+
+
+def load_layer1(model=None, *, verbose: bool = True, weights_dir=None, fetch=fetch_model) -> Layer1:
+    """Layer 1 from the first source that exists (see the module doc); prints each step if verbose."""
+    log = print if verbose else _quiet
+    weights_dir = Path(weights_dir) if weights_dir is not None else locations.WEIGHTS_DIR
+    if model is None:
+        env = os.environ.get("SER_REF_MODEL")
+        if env:
+            model = Path(env).expanduser()
+            if not model.exists():
+                raise WeightsError(f"SER_REF_MODEL={env}: file not found")
+        else:
+            model = locations.shared_model_path()
+    if model is not None:
+        key = (str(Path(model).resolve()), str(weights_dir))
+        if key not in _loaded:
+            _loaded[key] = _from_file(Path(model), weights_dir, log)
+        return _loaded[key]
+    npz = weights_dir / REGISTRY_NPZ
+    key = (str(npz), str(weights_dir))
+    if key in _loaded:
+        return _loaded[key]
+    if npz.exists():
+        try:
+            log(f"layer 1: reading the cached export {npz}")
+            _loaded[key] = Layer1.from_weights(npz)
+            return _loaded[key]
+        except WeightsError as exc:
+            log(f"layer 1: cached export unusable ({exc}); fetching again")
+    tflite = fetch(weights_dir / "cache" / "armspeech-0.1.4-model.tflite", log=log)
+    log(f"layer 1: exporting {tflite} -> {npz}")
+    export_model(tflite, npz)
+    _loaded[key] = Layer1.from_weights(npz)
+    return _loaded[key]
