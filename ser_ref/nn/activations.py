@@ -1,0 +1,50 @@
+"""Elementwise activations and their derivatives, written so they never overflow.
+
+    relu(z)    = max(z, 0)             relu'(z)    = [z > 0]
+    sigmoid(z) = 1 / (1 + exp(-z))     sigmoid'(z) = s (1 - s)
+    tanh(z)                            tanh'(z)    = 1 - tanh(z)^2
+"""
+from __future__ import annotations
+
+from ..backend import array_module
+from .checks import NNInputError
+
+CELL_ACTIVATIONS = ("tanh", "relu")
+
+
+def relu_forward(z):
+    """y = max(z, 0). Returns (y, cache)."""
+    xp = array_module(z)
+    y = xp.maximum(z, 0)
+    return y, z
+
+
+def relu_backward(dy, cache):
+    """dz = dy * [z > 0]."""
+    z = cache
+    return dy * (z > 0)
+
+
+def sigmoid(z):
+    """sigmoid(z) = (1 + tanh(z/2)) / 2: the same function as 1/(1+exp(-z)), but exp never overflows."""
+    xp = array_module(z)
+    return 0.5 * (1.0 + xp.tanh(0.5 * z))
+
+
+def activate(z, name):
+    """The LSTM cell activation: tanh(z) or relu(z) (Keras ``LSTM(activation=...)``)."""
+    xp = array_module(z)
+    if name == "tanh":
+        return xp.tanh(z)
+    if name == "relu":
+        return xp.maximum(z, 0)
+    raise NNInputError(f"activation must be one of {CELL_ACTIVATIONS}, got {name!r}")
+
+
+def activate_grad_from_output(a, name):
+    """act'(z) written in terms of a = act(z): 1 - a^2 for tanh, [a > 0] for relu."""
+    if name == "tanh":
+        return 1.0 - a * a
+    if name == "relu":
+        return (a > 0).astype(a.dtype)
+    raise NNInputError(f"activation must be one of {CELL_ACTIVATIONS}, got {name!r}")

@@ -1,0 +1,45 @@
+"""Input validation shared by the nn modules: bad shapes and labels fail early, by name."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SerRefError
+
+
+class NNInputError(SerRefError, ValueError):
+    """Arrays handed to a layer or model that have the wrong shape, dtype, or values."""
+
+
+def check_ndim(a, ndim: int, name: str):
+    if getattr(a, "ndim", None) != ndim:
+        raise NNInputError(f"{name} must be a {ndim}-d array, got shape {getattr(a, 'shape', type(a))}")
+
+
+def check_features(feats, name: str = "feats") -> int:
+    """A non-empty list of (T_i, D) finite float arrays with T_i >= 1 and a common D; returns D."""
+    if not isinstance(feats, (list, tuple)) or len(feats) == 0:
+        raise NNInputError(f"{name} must be a non-empty list of (T_i, D) arrays, got {type(feats).__name__}")
+    dim = None
+    for i, f in enumerate(feats):
+        if getattr(f, "ndim", None) != 2:
+            raise NNInputError(f"{name}[{i}] must be a 2-d (T, D) array, got shape {getattr(f, 'shape', None)}")
+        if f.shape[0] < 1:
+            raise NNInputError(f"{name}[{i}] has no frames (shape {f.shape})")
+        if dim is None:
+            dim = f.shape[1]
+        elif f.shape[1] != dim:
+            raise NNInputError(f"{name}[{i}] has {f.shape[1]} features, {name}[0] has {dim}")
+        if not np.all(np.isfinite(f)):
+            raise NNInputError(f"{name}[{i}] holds NaN or inf")
+    return dim
+
+
+def check_labels(y, n: int, n_classes: int, name: str = "y") -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise NNInputError(f"{name} must be a 1-d array of {n} labels, got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise NNInputError(f"{name} must hold integer class indices, got dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise NNInputError(f"{name} must lie in [0, {n_classes}), got values {y.min()}..{y.max()}")
+    return y.astype(np.int64)

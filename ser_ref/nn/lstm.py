@@ -1,0 +1,117 @@
+"""LSTM layer with backpropagation through time (Keras ``LSTM`` semantics, batch first).
+
+Weights: W (n_in, 4H), U (H, 4H), b (4H,). The 4H columns are the gates in the Keras and
+PyTorch order  [ input i | forget f | candidate g | output o ],  one bias per gate (PyTorch's
+two biases b_ih + b_hh add up to this one). For step t, with act = tanh or relu:
+
+    z_t = x_t W + h_{t-1} U + b
+    i = sigmoid(z_i)   f = sigmoid(z_f)   g = act(z_g)   o = sigmoid(z_o)
+    c_t = f * c_{t-1} + i * g
+    h_t = o * act(c_t)
+
+``activation="relu"`` is Keras ``LSTM(activation="relu")``: relu replaces tanh in both places
+(candidate and cell output); the gates keep the sigmoid. h_0 = c_0 = 0.
+
+Masks (batch, T), 1 = real frame, 0 = padding: at a padded step the state is carried over,
+    h_t = m_t h_t' + (1 - m_t) h_{t-1},   c_t likewise,
+so the output at the last position h[:, -1] is every sequence's last real state, whatever its
+length (right padding). This is what Keras does with a mask.
+
+Backward, with dH = dL/dh_t (from the output and from step t+1), dC = dL/dc_t (from step t+1):
+    dh' = m dH                         dc' = m dC + dh' * o * act'(c')
+    do = dh' * act(c')                 di = dc' * g     dg = dc' * i     df = dc' * c_{t-1}
+    dz = [di i(1-i), df f(1-f), dg act'(z_g), do o(1-o)]
+    dh_{t-1} = dz U^T + (1-m) dH       dc_{t-1} = dc' f + (1-m) dC
+    dW = sum_t x_t^T dz_t,  dU = sum_t h_{t-1}^T dz_t,  db = sum_t dz_t,  dx_t = dz_t W^T
+The input products (x W and dz W^T, x^T dz) are done once for all steps as single large matrix
+products; only the small recurrent products run inside the time loop.
+"""
+from __future__ import annotations
+
+from ..backend import array_module
+from .activations import activate, activate_grad_from_output, sigmoid
+from .checks import NNInputError, check_ndim
+
+
+def lstm_forward(x, W, U, b, activation="tanh", mask=None):
+    """h_t = o_t * act(c_t) for every step of x (batch, T, n_in). Returns (h (batch, T, H), cache)."""
+    xp = array_module(x)
+    check_ndim(x, 3, "x")
+    B, T, n_in = x.shape
+    H = U.shape[0]
+    if W.shape != (n_in, 4 * H) or U.shape != (H, 4 * H) or b.shape != (4 * H,):
+        raise NNInputError(f"lstm: x {x.shape}, W {W.shape}, U {U.shape}, b {b.shape} do not fit "
+                           f"W (n_in, 4H), U (H, 4H), b (4H,)")
+    if mask is not None and mask.shape != (B, T):
+        raise NNInputError(f"lstm: mask {mask.shape} must be (batch, T) = {(B, T)}")
+    dt = x.dtype
+    m = None if mask is None else mask.astype(dt)[:, :, None]
+    # input projection for all steps at once: one (B*T, n_in) x (n_in, 4H) product
+    Zx = (x.reshape(B * T, n_in) @ W + b).reshape(B, T, 4 * H)
+    gates = xp.empty((B, T, 4 * H), dtype=dt)  # i, f, g, o after their nonlinearities
+    c_new = xp.empty((B, T, H), dtype=dt)      # c' before the mask carry
+    hs = xp.empty((B, T + 1, H), dtype=dt)     # hs[:, t] = h_{t-1}; hs[:, 0] = h_0 = 0
+    cs = xp.empty((B, T + 1, H), dtype=dt)
+    hs[:, 0] = 0
+    cs[:, 0] = 0
+    for t in range(T):
+        z = Zx[:, t] + hs[:, t] @ U
+        a = gates[:, t]
+        a[:, :2 * H] = sigmoid(z[:, :2 * H])
+        a[:, 2 * H:3 * H] = activate(z[:, 2 * H:3 * H], activation)
+        a[:, 3 * H:] = sigmoid(z[:, 3 * H:])
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        c = f * cs[:, t] + i * g
+        c_new[:, t] = c
+        h = o * activate(c, activation)
+        if m is None:
+            cs[:, t + 1] = c
+            hs[:, t + 1] = h
+        else:
+            mt = m[:, t]
+            cs[:, t + 1] = mt * c + (1 - mt) * cs[:, t]
+            hs[:, t + 1] = mt * h + (1 - mt) * hs[:, t]
+    cache = (x, W, U, activation, m, gates, c_new, hs, cs)
+    return hs[:, 1:], cache
+
+
+def lstm_backward(dh, cache, need_dx: bool = True):
+    """Backpropagation through time for ``lstm_forward``: dh (batch, T, H) = dL/dh_t.
+
+    Returns (dx, dW, dU, db); dx is None when ``need_dx=False`` (a first layer)."""
+    x, W, U, activation, m, gates, c_new, hs, cs = cache
+    xp = array_module(dh)
+    B, T, n_in = x.shape
+    H = U.shape[0]
+    dZ = xp.empty((B, T, 4 * H), dtype=dh.dtype)
+    dH_next = xp.zeros((B, H), dtype=dh.dtype)
+    dC_next = xp.zeros((B, H), dtype=dh.dtype)
+    UT = U.T
+    for t in range(T - 1, -1, -1):
+        dH = dh[:, t] + dH_next
+        dC = dC_next
+        a = gates[:, t]
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        act_c = activate(c_new[:, t], activation)
+        if m is None:
+            dh_new, dc_new = dH, dC
+        else:
+            mt = m[:, t]
+            dh_new, dc_new = mt * dH, mt * dC
+        dc_new = dc_new + dh_new * o * activate_grad_from_output(act_c, activation)
+        dz = dZ[:, t]
+        dz[:, :H] = dc_new * g * i * (1 - i)
+        dz[:, H:2 * H] = dc_new * cs[:, t] * f * (1 - f)
+        dz[:, 2 * H:3 * H] = dc_new * i * activate_grad_from_output(g, activation)
+        dz[:, 3 * H:] = dh_new * act_c * o * (1 - o)
+        dH_next = dz @ UT
+        dC_next = dc_new * f
+        if m is not None:  # a padded step passed h_{t-1}, c_{t-1} straight through
+            dH_next += (1 - mt) * dH
+            dC_next += (1 - mt) * dC
+    dZ2 = dZ.reshape(B * T, 4 * H)
+    dW = x.reshape(B * T, n_in).T @ dZ2
+    dU = hs[:, :-1].reshape(B * T, H).T @ dZ2
+    db = dZ2.sum(axis=0)
+    dx = (dZ2 @ W.T).reshape(B, T, n_in) if need_dx else None
+    return dx, dW, dU, db

@@ -1,0 +1,328 @@
+"""The four architectures of the paper's Table 2, as small fit/predict classes.
+
+    FrameDense     2048 -> 204 relu -> 4 softmax per frame; utterance = mean frame log-probability
+    UtteranceLSTM  LSTM(20, relu) over the utterance's frames -> dense softmax on the last state
+    Dense1Dense2   Dense1 (a FrameDense net) trained on one half of the training speakers; its
+                   per-frame probabilities on the other half, cut into chunks of chunk_len frames
+                   (chunk_len x 4 inputs), train a dense softmax (Dense2); utterance = mean chunk
+                   log-probability
+    Dense1LSTM2    as Dense1Dense2 with LSTM(20, relu) -> dense softmax over each chunk's sequence
+
+Utterance aggregation everywhere: log P(c | utt) = mean over its frames (or chunks) of
+log P(c | frame), renormalised by a softmax, i.e. a normalised geometric mean of the
+probabilities. The reasons for this and every other choice are in docs/training-choices.md.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..backend import get_xp, to_host
+from .checks import check_features, check_labels, NNInputError
+from .nets import (lstm_clf_init, lstm_clf_logits, lstm_clf_loss_grads, mlp_init, mlp_logits,
+                   mlp_loss_grads)
+from .softmax_ce import log_softmax, softmax_cross_entropy_forward
+from .train import (chunk_sequence, class_weight_vector, fit_adam, pad_batch, resolve_config,
+                    split_by_speaker, standardizer)
+
+_PREDICT_ROWS = 8192  # frames per forward pass at prediction time (bounds memory, not results)
+
+
+def _mean_logprob_per_group(logp, counts):
+    """Utterance log-probabilities: mean of its rows' log-probabilities, renormalised (log softmax)."""
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    mean = np.add.reduceat(logp.astype(np.float64), starts, axis=0) / np.asarray(counts)[:, None]
+    return log_softmax(mean)
+
+
+def _batches(idx, size, rng):
+    perm = rng.permutation(idx)
+    return [perm[s:s + size] for s in range(0, len(perm), size)]
+
+
+# ---------------------------------------------------------------- frame-level mlp (Frame Dense, Dense1)
+class _FrameNet:
+    """A per-frame mlp trained on frames that carry their utterance's label."""
+
+    def __init__(self, sizes, cfg, xp):
+        self.sizes, self.cfg, self.xp = sizes, cfg, xp
+        self.params = None
+        self.history = []
+
+    def fit(self, feats, y, groups, cw, rng):
+        cfg, xp = self.cfg, self.xp
+        tr, va = split_by_speaker(y, groups, cfg.val_fraction, rng)
+        lens = np.array([f.shape[0] for f in feats])
+        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        X = np.concatenate(feats).astype(np.float32, copy=False)  # one corpus-sized float32 copy
+        frame_w = cw.astype(np.float32)
+
+        def draw(utts, r):
+            """Global frame indices: up to max_frames random frames of each utterance."""
+            out = []
+            for u in utts:
+                k = lens[u] if self.cfg.max_frames is None else min(lens[u], self.cfg.max_frames)
+                out.append(offsets[u] + (r.choice(lens[u], k, replace=False) if k < lens[u] else np.arange(k)))
+            return np.concatenate(out)
+
+        frame_utt = np.repeat(np.arange(len(feats)), lens)
+
+        def to_batch(gidx):
+            lab = y[frame_utt[gidx]]
+            return (xp.asarray(X[gidx]), xp.asarray(lab), xp.asarray(frame_w[lab]))
+
+        def epoch_batches(r):
+            return (to_batch(b) for b in _batches(draw(tr, r), cfg.frame_batch_size, r))
+
+        def loss_grads(p, batch):
+            return mlp_loss_grads(p, *batch)
+
+        val_loss = None
+        if len(va):
+            vidx = draw(va, np.random.default_rng(rng.integers(2**63)))
+            vbatch = to_batch(vidx)
+
+            def val_loss(p):
+                z, _ = mlp_logits(p, vbatch[0])
+                return softmax_cross_entropy_forward(z, vbatch[1], vbatch[2])[0]
+
+        params = {k: xp.asarray(v) for k, v in mlp_init(rng, self.sizes).items()}
+        self.params, self.history = fit_adam(params, epoch_batches, loss_grads, val_loss, cfg, rng)
+        return self
+
+    def frame_logprobs(self, feats):
+        """log P(class | frame) for every frame of every utterance, concatenated (host float32)."""
+        X = np.concatenate(feats).astype(np.float32, copy=False)
+        out = []
+        for s in range(0, len(X), _PREDICT_ROWS):
+            z, _ = mlp_logits(self.params, self.xp.asarray(X[s:s + _PREDICT_ROWS]))
+            out.append(to_host(log_softmax(z)))
+        return np.concatenate(out)
+
+
+# ---------------------------------------------------------------- sequence classifier (LSTM, LSTM2)
+class _SeqNet:
+    """LSTM -> dense softmax on the last state, over padded batches of variable-length sequences."""
+
+    def __init__(self, n_in, units, n_classes, activation, cfg, xp, max_len=None):
+        self.n_in, self.units, self.n_classes = n_in, units, n_classes
+        self.activation, self.cfg, self.xp, self.max_len = activation, cfg, xp, max_len
+        self.params = None
+        self.history = []
+
+    def _crop(self, s, r):
+        L = self.max_len
+        if L is None or s.shape[0] <= L:
+            return s
+        start = (s.shape[0] - L) // 2 if r is None else r.integers(0, s.shape[0] - L + 1)
+        return s[start:start + L]
+
+    def _padded(self, seqs, r=None):
+        x, m = pad_batch([self._crop(s, r) for s in seqs])
+        return self.xp.asarray(x), (None if m.all() else self.xp.asarray(m))
+
+    def fit(self, seqs, y, groups, cw, rng):
+        cfg, xp = self.cfg, self.xp
+        tr, va = split_by_speaker(y, groups, cfg.val_fraction, rng)
+        w_all = cw.astype(np.float32)[y]
+
+        def epoch_batches(r):
+            for b in _batches(tr, cfg.batch_size, r):
+                x, m = self._padded([seqs[i] for i in b], r)
+                yield x, m, xp.asarray(y[b]), xp.asarray(w_all[b])
+
+        def loss_grads(p, batch):
+            x, m, yb, wb = batch
+            return lstm_clf_loss_grads(p, x, yb, wb, mask=m, activation=self.activation)
+
+        val_loss = None
+        if len(va):
+            vb = [(b, *self._padded([seqs[i] for i in b])) for b in np.array_split(va, -(-len(va) // 64))]
+
+            def val_loss(p):
+                z = [to_host(lstm_clf_logits(p, x, m, self.activation)[0]) for _, x, m in vb]
+                z = np.concatenate(z)
+                vi = np.concatenate([b for b, _, _ in vb])
+                return softmax_cross_entropy_forward(z.astype(np.float64), y[vi], w_all[vi].astype(np.float64))[0]
+
+        init = lstm_clf_init(rng, self.n_in, self.units, self.n_classes)
+        params = {k: xp.asarray(v) for k, v in init.items()}
+        self.params, self.history = fit_adam(params, epoch_batches, loss_grads, val_loss, cfg, rng)
+        return self
+
+    def logprobs(self, seqs):
+        """log P(class | sequence) for each sequence (host float32), in batches of similar length."""
+        order = np.argsort([s.shape[0] for s in seqs], kind="stable")
+        out = np.empty((len(seqs), self.n_classes), dtype=np.float32)
+        for b in np.array_split(order, max(1, -(-len(seqs) // 64))):
+            x, m = self._padded([seqs[i] for i in b])
+            z, _ = lstm_clf_logits(self.params, x, m, self.activation)
+            out[b] = to_host(log_softmax(z))
+        return out
+
+
+# ---------------------------------------------------------------- public models
+class _UtteranceModel:
+    """fit(feats, y, groups) / predict_proba(feats) / predict(feats) for the four architectures."""
+
+    def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None):
+        if int(n_classes) < 2:
+            raise NNInputError(f"n_classes must be >= 2, got {n_classes!r}")
+        self.n_classes, self.seed, self.device = int(n_classes), int(seed), device
+        self.config = resolve_config(config)
+        self.xp = get_xp(device)
+        self.mu = self.sd = None
+        self.n_features = None
+
+    def _prepare_fit(self, feats, y, groups):
+        self.n_features = check_features(feats)
+        y = check_labels(y, len(feats), self.n_classes)
+        if groups is not None and len(groups) != len(feats):
+            raise NNInputError(f"groups must hold one speaker per utterance ({len(feats)}), got {len(groups)}")
+        rng = np.random.default_rng(self.seed)
+        if self.config.standardize:
+            self.mu, self.sd = standardizer(feats)
+        return self._standardize(feats), y, rng
+
+    def _standardize(self, feats):
+        if self.mu is None:
+            return [np.asarray(f, dtype=np.float32) for f in feats]
+        return [((f - self.mu) / self.sd).astype(np.float32, copy=False) for f in feats]
+
+    def _prepare_predict(self, feats):
+        if self.n_features is None:
+            raise NNInputError(f"{type(self).__name__} must be fitted before predicting")
+        d = check_features(feats)
+        if d != self.n_features:
+            raise NNInputError(f"feats have {d} features, the model was fitted on {self.n_features}")
+        return self._standardize(feats)
+
+    def _class_weights(self, y):
+        return class_weight_vector(y, self.n_classes, self.config.class_weights)
+
+    def predict_proba(self, feats):
+        """P(class | utterance), (n_utt, n_classes), rows summing to 1."""
+        return np.exp(self._utterance_logprobs(self._prepare_predict(feats)))
+
+    def predict(self, feats):
+        """The most probable class of each utterance, (n_utt,)."""
+        return np.argmax(self.predict_proba(feats), axis=1)
+
+
+class FrameDense(_UtteranceModel):
+    """Table 2 'Dense': 2048 -> hidden relu -> n_classes softmax per frame; utterance = mean log-prob."""
+
+    def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204):
+        super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
+        self.hidden = int(hidden)
+
+    def fit(self, feats, y, groups=None):
+        feats, y, rng = self._prepare_fit(feats, y, groups)
+        sizes = [self.n_features, self.hidden, self.n_classes]
+        self.net = _FrameNet(sizes, self.config, self.xp).fit(feats, y, groups, self._class_weights(y), rng)
+        self.history = self.net.history
+        return self
+
+    def _utterance_logprobs(self, feats):
+        return _mean_logprob_per_group(self.net.frame_logprobs(feats), [f.shape[0] for f in feats])
+
+
+class UtteranceLSTM(_UtteranceModel):
+    """Table 2 'LSTM': LSTM(units, activation) over the frames -> dense softmax on the last state."""
+
+    def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, units=20, activation="relu"):
+        super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
+        self.units, self.activation = int(units), activation
+        if activation not in ("tanh", "relu"):
+            raise NNInputError(f"activation must be 'tanh' or 'relu', got {activation!r}")
+
+    def fit(self, feats, y, groups=None):
+        feats, y, rng = self._prepare_fit(feats, y, groups)
+        self.net = _SeqNet(self.n_features, self.units, self.n_classes, self.activation, self.config,
+                           self.xp, max_len=self.config.max_len)
+        self.net.fit(feats, y, groups, self._class_weights(y), rng)
+        self.history = self.net.history
+        return self
+
+    def _utterance_logprobs(self, feats):
+        return self.net.logprobs(feats).astype(np.float64)
+
+
+class _TwoStage(_UtteranceModel):
+    """Dense1 on half A of the training speakers; a chunk classifier on Dense1's output for half B."""
+
+    def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204, chunk_len=20):
+        super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
+        self.hidden, self.chunk_len = int(hidden), int(chunk_len)
+        if self.chunk_len < 1:
+            raise NNInputError(f"chunk_len must be >= 1, got {chunk_len!r}")
+
+    def _chunks(self, feats):
+        """Dense1's frame probabilities of each utterance, cut into (n_chunks, chunk_len, K) chunks."""
+        P = np.exp(self.dense1.frame_logprobs(feats))
+        bounds = np.cumsum([f.shape[0] for f in feats])[:-1]
+        return [chunk_sequence(p, self.chunk_len) for p in np.split(P, bounds)]
+
+    def fit(self, feats, y, groups=None):
+        feats, y, rng = self._prepare_fit(feats, y, groups)
+        a, b = split_by_speaker(y, groups, 0.5, rng)
+        if len(b) == 0:
+            raise NNInputError(f"{type(self).__name__} needs at least 2 training speakers (or 2 utterances "
+                               "per class) to train Dense1 and the second net on different halves")
+        ga = None if groups is None else np.asarray(groups)[a]
+        gb = None if groups is None else np.asarray(groups)[b]
+        sizes = [self.n_features, self.hidden, self.n_classes]
+        self.dense1 = _FrameNet(sizes, self.config, self.xp).fit(
+            [feats[i] for i in a], y[a], ga, self._class_weights(y[a]), rng)
+        chunks = self._chunks([feats[i] for i in b])
+        n_chunks = np.array([len(c) for c in chunks])
+        self._fit_second(np.concatenate(chunks), np.repeat(y[b], n_chunks),
+                         None if gb is None else np.repeat(gb, n_chunks), rng)
+        self.history = {"dense1": self.dense1.history, "second": self.second_history}
+        return self
+
+    def _utterance_logprobs(self, feats):
+        chunks = self._chunks(feats)
+        return _mean_logprob_per_group(self._chunk_logprobs(np.concatenate(chunks)), [len(c) for c in chunks])
+
+
+class Dense1Dense2(_TwoStage):
+    """Table 2 'Dense1+Dense2': Dense2 is a dense softmax on the flattened chunk_len x K probabilities."""
+
+    def _fit_second(self, C, yc, gc, rng):
+        net = _FrameNet([C.shape[1] * C.shape[2], self.n_classes], _chunk_cfg(self.config), self.xp)
+        flat = [c.reshape(1, -1) for c in C]  # one "utterance" of one frame per chunk
+        net.fit(flat, yc, gc, self._class_weights(yc), rng)
+        self.dense2, self.second_history = net, net.history
+
+    def _chunk_logprobs(self, C):
+        return self.dense2.frame_logprobs([C.reshape(len(C), -1)])
+
+
+class Dense1LSTM2(_TwoStage):
+    """Table 2 'Dense1+LSTM2': LSTM(units, relu) -> dense softmax over each chunk of probabilities."""
+
+    def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204, units=20,
+                 chunk_len=20, activation="relu"):
+        super().__init__(n_classes=n_classes, seed=seed, device=device, config=config, hidden=hidden,
+                         chunk_len=chunk_len)
+        self.units, self.activation = int(units), activation
+        if activation not in ("tanh", "relu"):
+            raise NNInputError(f"activation must be 'tanh' or 'relu', got {activation!r}")
+
+    def _fit_second(self, C, yc, gc, rng):
+        self.lstm2 = _SeqNet(C.shape[2], self.units, self.n_classes, self.activation, self.config, self.xp)
+        self.lstm2.fit(list(C), yc, gc, self._class_weights(yc), rng)
+        self.second_history = self.lstm2.history
+
+    def _chunk_logprobs(self, C):
+        return self.lstm2.logprobs(list(C))
+
+
+def _chunk_cfg(cfg):
+    """Dense2 sees one row per chunk: every chunk is used (no frame sampling), batch_size chunks a step."""
+    return replace(cfg, max_frames=None, frame_batch_size=cfg.batch_size)
+
+
+MODELS = {"dense": FrameDense, "lstm": UtteranceLSTM, "dense1+dense2": Dense1Dense2, "dense1+lstm2": Dense1LSTM2}

@@ -1,0 +1,53 @@
+"""Adam, L2 weight decay and global gradient-norm clipping on dicts of parameter arrays.
+
+    Adam:  m <- b1 m + (1-b1) g,   v <- b2 v + (1-b2) g^2,
+           p <- p - lr sqrt(1-b2^t) / (1-b1^t) * m / (sqrt(v) + eps)      (the Keras/TF form)
+    decay: g <- g + wd * p        for weight matrices only (names starting with W or U), not biases
+    clip:  g <- g * min(1, c / ||g||_2)   with ||g|| over all parameters together
+"""
+from __future__ import annotations
+
+import math
+
+from ..backend import array_module
+
+
+def adam_init(params):
+    """Zero first and second moments for every parameter, step count 0."""
+    xp = array_module(*params.values())
+    return {"t": 0, "m": {k: xp.zeros_like(v) for k, v in params.items()},
+            "v": {k: xp.zeros_like(v) for k, v in params.items()}}
+
+
+def adam_step(params, grads, state, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):
+    """One in-place Adam update of ``params`` (eps 1e-7 as in Keras)."""
+    xp = array_module(*params.values())
+    state["t"] += 1
+    t = state["t"]
+    step = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    for k, g in grads.items():
+        m, v = state["m"][k], state["v"][k]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        params[k] -= step * m / (xp.sqrt(v) + eps)
+
+
+def add_weight_decay(grads, params, wd):
+    """g += wd * p for the weight matrices (L2 penalty wd/2 ||W||^2); biases are not decayed."""
+    if wd:
+        for k in grads:
+            if k[0] in "WU":
+                grads[k] += wd * params[k]
+
+
+def clip_grad_norm(grads, max_norm):
+    """Scale all gradients together so their joint 2-norm is at most ``max_norm``; returns the norm before."""
+    xp = array_module(*grads.values())
+    norm = float(xp.sqrt(sum((g.astype(xp.float64) ** 2).sum() for g in grads.values())))
+    if max_norm and norm > max_norm:
+        s = max_norm / (norm + 1e-12)
+        for g in grads.values():
+            g *= s
+    return norm

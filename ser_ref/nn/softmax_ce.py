@@ -1,0 +1,48 @@
+"""Softmax with (weighted) cross-entropy, fused so the gradient is the well-known p - onehot.
+
+    log p[n, k] = z[n, k] - max_j z[n, j] - log sum_j exp(z[n, j] - max_j z[n, j])
+    L           = sum_n w[n] (-log p[n, y[n]]) / sum_n w[n]
+    dL/dz[n, k] = w[n] (p[n, k] - [k == y[n]]) / sum_n w[n]
+"""
+from __future__ import annotations
+
+from ..backend import array_module
+from .checks import NNInputError, check_ndim
+
+
+def log_softmax(z):
+    """log softmax over the last axis, shifted by the row maximum so exp never overflows."""
+    xp = array_module(z)
+    s = z - z.max(axis=-1, keepdims=True)
+    return s - xp.log(xp.exp(s).sum(axis=-1, keepdims=True))
+
+
+def softmax(z):
+    """softmax over the last axis (exp of log_softmax)."""
+    return array_module(z).exp(log_softmax(z))
+
+
+def softmax_cross_entropy_forward(z, y, w=None):
+    """Mean cross-entropy of logits z (N, K) against integer labels y (N,), weights w (N,).
+
+    L = sum_n w[n] (-log softmax(z)[n, y[n]]) / sum_n w[n]   (w = 1 when None). Returns (L, cache)."""
+    xp = array_module(z)
+    check_ndim(z, 2, "logits")
+    if y.shape != (z.shape[0],):
+        raise NNInputError(f"labels y {y.shape} do not match logits {z.shape}")
+    if w is None:
+        w = xp.ones(z.shape[0], dtype=z.dtype)
+    logp = log_softmax(z)
+    nll = -logp[xp.arange(z.shape[0]), y]
+    wsum = w.sum()
+    loss = (w * nll).sum() / wsum
+    return loss, (logp, y, w, wsum)
+
+
+def softmax_cross_entropy_backward(cache, dloss=1.0):
+    """dz[n, k] = dloss * w[n] (p[n, k] - [k == y[n]]) / sum_n w[n]."""
+    logp, y, w, wsum = cache
+    xp = array_module(logp)
+    dz = xp.exp(logp)
+    dz[xp.arange(dz.shape[0]), y] -= 1.0
+    return dz * (dloss * w / wsum)[:, None].astype(dz.dtype)
