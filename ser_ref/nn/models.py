@@ -174,8 +174,10 @@ class _UtteranceModel:
         self.xp = get_xp(device)
         self.mu = self.sd = None
         self.n_features = None
+        self.fitted = False
 
     def _prepare_fit(self, feats, y, groups):
+        self.fitted = False
         self.n_features = check_features(feats)
         y = check_labels(y, len(feats), self.n_classes)
         if groups is not None and len(groups) != len(feats):
@@ -191,7 +193,7 @@ class _UtteranceModel:
         return [((f - self.mu) / self.sd).astype(np.float32, copy=False) for f in feats]
 
     def _prepare_predict(self, feats):
-        if self.n_features is None:
+        if not self.fitted:
             raise NNInputError(f"{type(self).__name__} must be fitted before predicting")
         d = check_features(feats)
         if d != self.n_features:
@@ -222,6 +224,7 @@ class FrameDense(_UtteranceModel):
         sizes = [self.n_features, self.hidden, self.n_classes]
         self.net = _FrameNet(sizes, self.config, self.xp).fit(feats, y, groups, self._class_weights(y), rng)
         self.history = self.net.history
+        self.fitted = True
         return self
 
     def _utterance_logprobs(self, feats):
@@ -243,6 +246,7 @@ class UtteranceLSTM(_UtteranceModel):
                            self.xp, max_len=self.config.max_len)
         self.net.fit(feats, y, groups, self._class_weights(y), rng)
         self.history = self.net.history
+        self.fitted = True
         return self
 
     def _utterance_logprobs(self, feats):
@@ -280,6 +284,7 @@ class _TwoStage(_UtteranceModel):
         self._fit_second(np.concatenate(chunks), np.repeat(y[b], n_chunks),
                          None if gb is None else np.repeat(gb, n_chunks), rng)
         self.history = {"dense1": self.dense1.history, "second": self.second_history}
+        self.fitted = True
         return self
 
     def _utterance_logprobs(self, feats):
