@@ -13,7 +13,6 @@ metadata (sample_rate, win_len_ms, win_step_ms, alphabet, language, source_sha25
 """
 from __future__ import annotations
 
-import hashlib
 import struct
 from pathlib import Path
 
@@ -21,18 +20,11 @@ import numpy as np
 
 from ..atomic import save_npz
 from ..errors import WeightsError
+from ..features import file_sha256 as sha256_file
 from .tflite_file import TFLiteModel, read_tflite
 
 FORMAT_VERSION = 1
 N_CONTEXT_INPUT = 494  # 19 context frames x 26 MFCC
-
-
-def sha256_file(path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _dense(m: TFLiteModel, op, name: str) -> dict:

