@@ -1,0 +1,31 @@
+"""Loudness: the sum of Hermansky's auditory spectrum (openSMILE cPlp doAud=1 + sum).
+
+    E(w) = 1e32 (w^2 + 56.8e6) w^4 / ((w^2 + 6.3e6)^2 (w^2 + 0.38e9) (w^7 + 1.7e31)),  w = 2 pi f
+    loudness_t = (1/M) sum_m ( max(B_{t,m}, 9.3e-10) * E(f_m) ) ^ 0.33
+
+with B the 26-band Mel power spectrum (20-8000 Hz) of the 20 ms Hamming frame and f_m the
+band centre frequencies (equal-loudness pre-emphasis, then the cube-root power law of hearing).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .mel import mel_filterbank, mel_power
+
+MEL_FLOOR = 0.00000000093
+COMPRESSION = 0.33
+
+
+def equal_loudness_weight(f_hz) -> np.ndarray:
+    """E(f) of Hermansky (1990), scaled to max 1 as openSMILE does (formula in module doc)."""
+    w = 2.0 * np.pi * np.asarray(f_hz, dtype=np.float64)
+    w2 = w * w
+    c = w2 + 6300000.0
+    return 1e32 * ((w2 + 56.8e6) * w2 * w2) / (c * c * (w2 + 0.38e9) * (w2 * w2 * w2 * w + 1.7e31))
+
+
+def loudness(mag: np.ndarray, df: float) -> np.ndarray:
+    """loudness_t = (1/26) sum_m (max(B_tm, floor) E(f_m))^0.33 over the 26 Mel bands."""
+    _, centres = mel_filterbank(mag.shape[1], float(df), 26)
+    bands = np.maximum(mel_power(mag, df), MEL_FLOOR) * equal_loudness_weight(centres)
+    return np.power(bands, COMPRESSION).mean(axis=1)
