@@ -1,0 +1,15 @@
+"""GPU fast paths (CuPy + hand-written CUDA kernels) for the hot stages of ser_ref.
+
+One module per kernel family; each kernel's CUDA source sits beside the docstring with its
+equation, and its NumPy reference is the CPU module named in that docstring (the fast path is an
+optimisation of the reference, never a second truth: tests/test_gpu_*.py compare them).
+
+    ser_ref.gpu.mfcc        mfcc(signal, ...), mfcc_batch(signals, ...)     <- ser_ref.mfcc
+    ser_ref.gpu.layer1      context_windows, layer1_forward, layer1_batch    <- ser_ref.deepspeech
+    ser_ref.gpu.lstm        lstm_forward, lstm_backward (fused cell kernels) <- ser_ref.nn.lstm
+    ser_ref.gpu.softmax_ce  fused softmax cross-entropy forward/backward    <- ser_ref.nn.softmax_ce
+    ser_ref.gpu.forest      predict_proba on flat tree arrays               <- ser_ref.forest
+
+Everything here imports without CuPy; CuPy is imported (through ser_ref.backend) only when a
+kernel is first launched, and a missing CuPy or GPU gives a BackendError.
+"""

@@ -1,0 +1,71 @@
+"""Lazy CuPy access, kernel compilation and launch helpers shared by the ser_ref.gpu modules.
+
+Kernel sources are plain CUDA C (no #include: NVRTC, which CuPy uses, has no host headers). A
+source written for several float types uses ``real_t``; ``with_real(src, dtype)`` prefixes the
+typedef. ``ALL_SOURCES()`` lists every (name, source) pair so tests can compile them with nvcc.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..backend import get_xp
+from ..errors import BackendError
+
+BLOCK = 256
+# --fmad=false: a*b + c is rounded twice, as NumPy does, not fused into one FMA; the kernels are
+# memory-bound, so the FMA's speed is not missed, and results stay comparable with the reference.
+NVRTC_OPTIONS = ("--std=c++14", "--fmad=false")
+_CTYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+def cupy():
+    """The cupy module (BackendError with the reason when CuPy or a GPU is missing)."""
+    return get_xp("gpu")
+
+
+def ctype(dtype) -> str:
+    try:
+        return _CTYPE[np.dtype(dtype)]
+    except KeyError:
+        raise BackendError(f"GPU kernels support float32 and float64, got {np.dtype(dtype)}") from None
+
+
+def with_real(src: str, dtype) -> str:
+    """The source with ``real_t`` bound to the C type of ``dtype``."""
+    return f"typedef {ctype(dtype)} real_t;\n{src}"
+
+
+@lru_cache(maxsize=None)
+def _module(code: str):
+    return cupy().RawModule(code=code, options=NVRTC_OPTIONS)
+
+
+def kernel(code: str, name: str):
+    """The compiled ``extern "C" __global__`` function ``name`` of ``code`` (compiled once, cached)."""
+    return _module(code).get_function(name)
+
+
+def launch(fn, n: int, *args, block: int = BLOCK):
+    """Launch ``fn`` with one thread per item of ``n`` (1-D grid)."""
+    if n > 0:
+        fn(((n + block - 1) // block,), (block,), args)
+
+
+def i32(v):
+    return np.int32(v)
+
+
+def i64(v):
+    return np.int64(v)
+
+
+def ALL_SOURCES():
+    """Every kernel source, instantiated for each float type it supports: [(name, code)]."""
+    from . import forest, layer1, lstm, mfcc, softmax_ce
+
+    out = []
+    for mod in (mfcc, layer1, lstm, softmax_ce, forest):
+        out.extend(mod.cuda_sources())
+    return out

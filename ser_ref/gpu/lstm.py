@@ -1,0 +1,192 @@
+"""Fused LSTM cell kernels for training on the GPU; reference: ``ser_ref.nn.lstm`` (same math, same cache).
+
+Per step t the forward pass is two launches for the whole batch: one cuBLAS GEMM for the
+recurrent product and one fused cell kernel for everything elementwise:
+
+    z_t = Zx_t + h_{t-1} U                        (Zx = x W + b for all steps: one large GEMM)
+    i = sigmoid(z_i)  f = sigmoid(z_f)  g = act(z_g)  o = sigmoid(z_o)       (kernel lstm_cell_forward)
+    c' = f c_{t-1} + i g,  h' = o act(c')
+    c_t = m c' + (1 - m) c_{t-1},  h_t = m h' + (1 - m) h_{t-1}
+
+and the backward pass likewise (kernel lstm_cell_backward, then dH_rec = dz_t U^T by cuBLAS):
+
+    dH = dh_t + (dH_rec + carry),   dh' = m dH,   dc' = m dC + dh' o act'(c')
+    dz = [dc' g i(1-i), dc' c_{t-1} f(1-f), dc' i act'(g), dh' act(c') o(1-o)]
+    dC <- dc' f + (1 - m) dC,   carry <- (1 - m) dH
+
+with sigmoid(z) = (1 + tanh(z / 2)) / 2 as in the reference. dW, dU, db, dx are single large
+GEMMs after the loop, exactly as the reference does them. The cache is the reference's tuple
+(x, W, U, activation, m, gates, c_new, hs, cs), so ``ser_ref.nn.lstm.lstm_backward`` accepts a
+cache from this forward and vice versa. One thread per (sample, unit) handles its four gates, so
+each thread owns its c and dC and no synchronisation is needed inside a step.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn.checks import NNInputError, check_ndim
+from ._cuda import cupy, i32, kernel, launch, with_real
+
+CELL_SRC = r"""
+__device__ __forceinline__ real_t sigm(real_t z) { return (real_t)0.5 * ((real_t)1 + tanh((real_t)0.5 * z)); }
+__device__ __forceinline__ real_t act(real_t z, int relu) { return relu ? (z > (real_t)0 ? z : (real_t)0) : tanh(z); }
+// act'(z) from a = act(z): 1 - a^2 (tanh) or [a > 0] (relu)
+__device__ __forceinline__ real_t act_grad(real_t a, int relu) { return relu ? (real_t)(a > (real_t)0) : (real_t)1 - a * a; }
+
+// one thread per (b, j): gates, c', h' and the masked state carry of step t
+extern "C" __global__ void lstm_cell_forward(
+    const real_t* __restrict__ Zx,    // (B, T, 4H)  x W + b
+    const real_t* __restrict__ Zh,    // (B, 4H)     h_{t-1} U
+    const real_t* __restrict__ mask,  // (B, T)      used when has_mask
+    real_t* __restrict__ gates,       // (B, T, 4H)  i, f, g, o
+    real_t* __restrict__ c_new,       // (B, T, H)   c' before the mask carry
+    real_t* __restrict__ hs,          // (B, T+1, H) hs[:, t] = h_{t-1}
+    real_t* __restrict__ cs,          // (B, T+1, H)
+    real_t* __restrict__ h_work,      // (B, H)      h_t, contiguous for the next GEMM
+    int B, int T, int H, int t, int relu, int has_mask)
+{
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= B * H) return;
+    int b = idx / H, j = idx % H;
+    long long g4 = ((long long)b * T + t) * 4 * H;
+    const real_t* zh = Zh + (long long)b * 4 * H;
+    real_t zi = Zx[g4 + j] + zh[j];
+    real_t zf = Zx[g4 + H + j] + zh[H + j];
+    real_t zg = Zx[g4 + 2 * H + j] + zh[2 * H + j];
+    real_t zo = Zx[g4 + 3 * H + j] + zh[3 * H + j];
+    real_t i = sigm(zi), f = sigm(zf), g = act(zg, relu), o = sigm(zo);
+    gates[g4 + j] = i; gates[g4 + H + j] = f; gates[g4 + 2 * H + j] = g; gates[g4 + 3 * H + j] = o;
+    long long prev = ((long long)b * (T + 1) + t) * H + j, next = prev + H;
+    real_t c_prev = cs[prev], h_prev = hs[prev];
+    real_t c = f * c_prev + i * g;
+    real_t h = o * act(c, relu);
+    c_new[((long long)b * T + t) * H + j] = c;
+    if (has_mask) {
+        real_t m = mask[(long long)b * T + t];
+        c = m * c + ((real_t)1 - m) * c_prev;
+        h = m * h + ((real_t)1 - m) * h_prev;
+    }
+    cs[next] = c;
+    hs[next] = h;
+    h_work[idx] = h;
+}
+
+// one thread per (b, j): dz of step t, and the dC / carry passed to step t-1
+extern "C" __global__ void lstm_cell_backward(
+    const real_t* __restrict__ dh,      // (B, T, H)   dL/dh_t from the layer's output
+    const real_t* __restrict__ dH_rec,  // (B, H)      dz_{t+1} U^T
+    real_t* __restrict__ carry,         // (B, H)      (1 - m_{t+1}) dH_{t+1}; updated
+    real_t* __restrict__ dC,            // (B, H)      dL/dc_t from step t+1; updated
+    const real_t* __restrict__ mask, const real_t* __restrict__ gates, const real_t* __restrict__ c_new,
+    const real_t* __restrict__ cs,      // (B, T+1, H)
+    real_t* __restrict__ dZ,            // (B, T, 4H)
+    real_t* __restrict__ dz_work,       // (B, 4H)     dz_t, contiguous for the next GEMM
+    int B, int T, int H, int t, int relu, int has_mask)
+{
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= B * H) return;
+    int b = idx / H, j = idx % H;
+    long long g4 = ((long long)b * T + t) * 4 * H;
+    real_t i = gates[g4 + j], f = gates[g4 + H + j], g = gates[g4 + 2 * H + j], o = gates[g4 + 3 * H + j];
+    real_t dH = dh[((long long)b * T + t) * H + j] + (dH_rec[idx] + carry[idx]);
+    real_t dCt = dC[idx];
+    real_t a = act(c_new[((long long)b * T + t) * H + j], relu);
+    real_t m = has_mask ? mask[(long long)b * T + t] : (real_t)1;
+    real_t dh_new = has_mask ? m * dH : dH;
+    real_t dc_new = has_mask ? m * dCt : dCt;
+    dc_new = dc_new + dh_new * o * act_grad(a, relu);
+    real_t dzi = dc_new * g * i * ((real_t)1 - i);
+    real_t dzf = dc_new * cs[((long long)b * (T + 1) + t) * H + j] * f * ((real_t)1 - f);
+    real_t dzg = dc_new * i * act_grad(g, relu);
+    real_t dzo = dh_new * a * o * ((real_t)1 - o);
+    dZ[g4 + j] = dzi; dZ[g4 + H + j] = dzf; dZ[g4 + 2 * H + j] = dzg; dZ[g4 + 3 * H + j] = dzo;
+    real_t* w = dz_work + (long long)b * 4 * H;
+    w[j] = dzi; w[H + j] = dzf; w[2 * H + j] = dzg; w[3 * H + j] = dzo;
+    real_t dC_next = dc_new * f;
+    if (has_mask) {
+        dC_next = dC_next + ((real_t)1 - m) * dCt;
+        carry[idx] = ((real_t)1 - m) * dH;
+    }
+    dC[idx] = dC_next;
+}
+"""
+
+ACTIVATIONS = ("tanh", "relu")
+
+
+def cuda_sources():
+    return [(f"lstm.cell.{np.dtype(d).name}", with_real(CELL_SRC, d)) for d in (np.float32, np.float64)]
+
+
+def _cell(dtype, name):
+    return kernel(with_real(CELL_SRC, dtype), name)
+
+
+def _relu_flag(activation):
+    if activation not in ACTIVATIONS:
+        raise NNInputError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    return i32(activation == "relu")
+
+
+def lstm_forward(x, W, U, b, activation="tanh", mask=None):
+    """``ser_ref.nn.lstm.lstm_forward`` with fused cell kernels: x (B, T, n_in) cupy -> (h (B, T, H), cache)."""
+    cp = cupy()
+    check_ndim(x, 3, "x")
+    B, T, n_in = x.shape
+    H = U.shape[0]
+    if W.shape != (n_in, 4 * H) or U.shape != (H, 4 * H) or b.shape != (4 * H,):
+        raise NNInputError(f"lstm: x {x.shape}, W {W.shape}, U {U.shape}, b {b.shape} do not fit "
+                           f"W (n_in, 4H), U (H, 4H), b (4H,)")
+    if mask is not None and mask.shape != (B, T):
+        raise NNInputError(f"lstm: mask {mask.shape} must be (batch, T) = {(B, T)}")
+    relu = _relu_flag(activation)
+    dt = x.dtype
+    x = cp.ascontiguousarray(x)
+    m = None if mask is None else cp.ascontiguousarray(cp.asarray(mask).astype(dt))[:, :, None]
+    Zx = cp.ascontiguousarray((x.reshape(B * T, n_in) @ W + b).reshape(B, T, 4 * H))
+    gates = cp.empty((B, T, 4 * H), dtype=dt)
+    c_new = cp.empty((B, T, H), dtype=dt)
+    hs = cp.zeros((B, T + 1, H), dtype=dt)
+    cs = cp.zeros((B, T + 1, H), dtype=dt)
+    h_work = cp.zeros((B, H), dtype=dt)
+    Zh = cp.empty((B, 4 * H), dtype=dt)
+    Uc = cp.ascontiguousarray(U)
+    cell = _cell(dt, "lstm_cell_forward")
+    mask_arg = Zx if m is None else m  # any pointer when there is no mask; never read
+    for t in range(T):
+        cp.matmul(h_work, Uc, out=Zh)
+        launch(cell, B * H, Zx, Zh, mask_arg, gates, c_new, hs, cs, h_work,
+               i32(B), i32(T), i32(H), i32(t), relu, i32(m is not None))
+    cache = (x, W, U, activation, m, gates, c_new, hs, cs)
+    return hs[:, 1:], cache
+
+
+def lstm_backward(dh, cache, need_dx: bool = True):
+    """``ser_ref.nn.lstm.lstm_backward`` with fused cell kernels -> (dx, dW, dU, db); dx None if not need_dx."""
+    cp = cupy()
+    x, W, U, activation, m, gates, c_new, hs, cs = cache
+    relu = _relu_flag(activation)
+    B, T, n_in = x.shape
+    H = U.shape[0]
+    dt = dh.dtype
+    dh = cp.ascontiguousarray(dh)
+    gates, c_new, cs = (cp.ascontiguousarray(a) for a in (gates, c_new, cs))
+    dZ = cp.empty((B, T, 4 * H), dtype=dt)
+    dz_work = cp.zeros((B, 4 * H), dtype=dt)
+    dH_rec = cp.zeros((B, H), dtype=dt)
+    carry = cp.zeros((B, H), dtype=dt)
+    dC = cp.zeros((B, H), dtype=dt)
+    UT = cp.ascontiguousarray(U.T)
+    cell = _cell(dt, "lstm_cell_backward")
+    mask_arg = dh if m is None else cp.ascontiguousarray(m)
+    for t in range(T - 1, -1, -1):
+        launch(cell, B * H, dh, dH_rec, carry, dC, mask_arg, gates, c_new, cs, dZ, dz_work,
+               i32(B), i32(T), i32(H), i32(t), relu, i32(m is not None))
+        if t > 0:
+            cp.matmul(dz_work, UT, out=dH_rec)
+    dZ2 = dZ.reshape(B * T, 4 * H)
+    dW = x.reshape(B * T, n_in).T @ dZ2
+    dU = hs[:, :-1].reshape(B * T, H).T @ dZ2
+    db = dZ2.sum(axis=0)
+    dx = (dZ2 @ W.T).reshape(B, T, n_in) if need_dx else None
+    return dx, dW, dU, db
