@@ -1,0 +1,78 @@
+"""The 15 voice-source low-level descriptors of eGeMAPS v02, smoothed as openSMILE's ``_sma3nz``.
+
+One call runs the whole chain on a 16 kHz signal:
+
+    pitch.f0_track        F0 (Hz) + Gaussian 60 ms spectra       -> F0semitoneFrom27.5Hz
+    voice_quality          jitter / shimmer by period marking,     -> jitterLocal, shimmerLocaldB,
+                           HNR from the ACF                            HNRdBACF
+    formants               LPC(11) roots at 11 kHz                  -> F1..F3 frequency, bandwidth
+    harmonics              harmonic peaks of the 60 ms spectrum     -> H1-H2, H1-A3, F1..F3 amplitude
+
+Frame t starts at sample 160 t; there are floor(n / 160) - 4 frames, as in openSMILE's output.
+F0 = 0 marks an unvoiced frame; jitter, shimmer, HNR, H1-H2 and H1-A3 are 0 there, formant
+frequencies and bandwidths are zeroed there too (openSMILE's formantsNz, the copy its
+functionals read), and the formant amplitudes are -201 there (openSMILE's unvoiced floor,
+which its functionals do include). Every contour is then smoothed with ``sma3nz``:
+y[t] = mean of the non-zero values among x[t-1], x[t], x[t+1]; y[t] = 0 where x[t] = 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..audio import check_signal
+from ..errors import AudioError
+from . import formants as _formants
+from . import harmonics as _harmonics
+from . import pitch as _pitch
+from . import voice_quality as _vq
+from .smoothing import sma3nz
+
+VOICE_NAMES = (
+    "F0semitoneFrom27.5Hz", "jitterLocal", "shimmerLocaldB", "HNRdBACF",
+    "logRelF0-H1-H2", "logRelF0-H1-A3",
+    "F1frequency", "F1bandwidth", "F1amplitudeLogRelF0",
+    "F2frequency", "F2bandwidth", "F2amplitudeLogRelF0",
+    "F3frequency", "F3bandwidth", "F3amplitudeLogRelF0",
+)
+MIN_SAMPLES = _pitch.PITCH_FRAME  # one 60 ms pitch frame
+
+
+def voice_llds_raw(signal, sample_rate: int = 16000, fast: bool = True) -> dict[str, np.ndarray]:
+    """The 15 voice LLDs before smoothing, plus 'F0Hz' (the voicing decision, F0 in Hz)."""
+    if sample_rate != _pitch.SR:
+        raise AudioError(f"signal: voice LLDs need {_pitch.SR} Hz audio, got {sample_rate} Hz "
+                         "(resample with ser_ref.audio.resample)")
+    x = check_signal(signal, sample_rate, name="signal", min_samples=MIN_SAMPLES).astype(np.float64)
+    f0, mag = _pitch.f0_track(x, fast=fast)
+    t = f0.shape[0]
+    jit, shim = _vq.jitter_shimmer(x, f0, fast=fast)
+    hnr = _vq.hnr_acf_db(mag, f0)
+    fc, bw = _formants.formants(x, t, fast=fast)
+    harm = _harmonics.harmonic_features(mag, f0, fc)
+    voiced = f0 > 0
+    out = {
+        "F0Hz": f0,
+        "F0semitoneFrom27.5Hz": _pitch.semitones(f0),
+        "jitterLocal": jit,
+        "shimmerLocaldB": shim,
+        "HNRdBACF": hnr,
+        "logRelF0-H1-H2": harm[:, 0],
+        "logRelF0-H1-A3": harm[:, 1],
+    }
+    for i in range(3):
+        out[f"F{i + 1}frequency"] = np.where(voiced, fc[:, i], 0.0)
+        out[f"F{i + 1}bandwidth"] = np.where(voiced, bw[:, i], 0.0)
+        out[f"F{i + 1}amplitudeLogRelF0"] = harm[:, 2 + i]
+    return out
+
+
+def voice_llds(signal, sample_rate: int = 16000) -> dict[str, np.ndarray]:
+    """Voice-source LLDs of eGeMAPS v02, each float64 (floor(n/160) - 4,), smoothed by sma3nz.
+
+    Keys (in this order): F0semitoneFrom27.5Hz, jitterLocal, shimmerLocaldB, HNRdBACF,
+    logRelF0-H1-H2, logRelF0-H1-A3, F{1,2,3}frequency, F{1,2,3}bandwidth,
+    F{1,2,3}amplitudeLogRelF0.  0.0 marks unvoiced frames (F0 semitone == 0).
+    Raises AudioError for NaN/inf, silence, a wrong rate or fewer than 960 samples.
+    """
+    raw = voice_llds_raw(signal, sample_rate)
+    return {name: sma3nz(raw[name]) for name in VOICE_NAMES}

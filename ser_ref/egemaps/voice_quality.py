@@ -1,0 +1,255 @@
+"""Voice quality of the eGeMAPS set: jitter (local), shimmer (local, dB), HNR from the ACF.
+
+Jitter and shimmer follow openSMILE's cPitchJitter (searchRangeRel 0.1, minNumPeriods 2,
+minCC 0.5): inside each voiced frame, periods are marked one after the other on the waveform.
+For a period starting at s with expected length T0 = fs / F0, every candidate length
+L in [floor(0.9 T0), ceil(1.1 T0)] is scored by the normalised cross-correlation of
+x[s : s+L] with x[s+L : s+2L]; the best local maximum (parabolically refined) is the period
+length P_i, accepted when its correlation exceeds 0.5. Then
+
+    jitter_local  = mean_i |P_i - P_{i-1}| / mean_i P_i
+    shimmer_local = mean_i |A_i - A_{i+1}| / mean_i (A_i + A_{i+1}) / 2
+    shimmer (dB)  = 20 log10(1 + shimmer_local)
+
+A_i = peak-to-peak amplitude of period i. The previous period (P_{i-1}) carries over from
+frame to frame inside a voiced stretch; frames with no accepted period repeat the last value.
+
+HNR (cHarmonics, computeAcfHnrLogdB): r = autocorrelation of the Gaussian-windowed 60 ms frame
+(inverse FFT of |X_k|^2), tau = nearest ACF peak to floor(fs / F0),
+
+    HNR = 10 log10( r[tau] / (r[0] - r[tau]) )   (clamped to -90 .. 110 dB; 0 if unvoiced)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .pitch import HOP, N_FFT, PITCH_FRAME, SR, quad_peak
+
+SEARCH_RANGE_REL = 0.1
+MIN_NUM_PERIODS = 2
+MIN_CC = 0.5
+
+
+def _cross_corr(x, a, b, n):
+    """Pearson correlation of x[a:a+n] and x[b:b+n] (cPitchJitter::crossCorr)."""
+    mx = 0.0
+    my = 0.0
+    for i in range(n):
+        mx += x[a + i]
+        my += x[b + i]
+    mx /= n
+    my /= n
+    cc = 0.0
+    nx = 0.0
+    ny = 0.0
+    for i in range(n):
+        dx = x[a + i] - mx
+        dy = x[b + i] - my
+        cc += dx * dy
+        nx += dx * dx
+        ny += dy * dy
+    den = math.sqrt(nx) * math.sqrt(ny)
+    return cc / den if den > 0.0 else 0.0
+
+
+cross_corr = njit(cache=True)(_cross_corr)
+
+
+def _peak_to_peak(x, a, n):
+    """max - min over x[a+1 : a+n-1] (cPitchJitter::amplitudeDiff skips the end samples)."""
+    hi = x[a + 1]
+    lo = x[a + 1]
+    for i in range(1, n - 1):
+        v = x[a + i]
+        if v > hi:
+            hi = v
+        if v < lo:
+            lo = v
+    return hi - lo
+
+
+peak_to_peak = njit(cache=True)(_peak_to_peak)
+
+
+def _jitter_shimmer(x, f0, jitter, shimmer_db):
+    """Period marking frame by frame, exactly as cPitchJitter streams it (see module doc).
+
+    x: samples, f0: F0 in Hz per 10 ms frame (0 = unvoiced). Writes jitter and shimmer (dB).
+    Plain-Python reference; ``jitter_shimmer_numba`` is the same source compiled.
+    """
+    n_x = x.shape[0]
+    fs = float(SR)
+    last_idx = 0
+    last_mis = 0
+    last_t0 = 0.0
+    last_jitter = 0.0
+    last_shimmer = 0.0
+    cc = np.zeros(4096)
+    for t in range(f0.shape[0]):
+        f = f0[t]
+        start_v = t * HOP
+        to_read0 = HOP + last_mis
+        to_read = to_read0
+        t0f = 0
+        t0min = 0
+        t0max = 0
+        if f > 0.0:
+            tf = fs / f
+            t0f = int(round(tf))
+            t0min = int(math.floor((1.0 - SEARCH_RANGE_REL) * tf))
+            t0max = int(math.ceil((1.0 + SEARCH_RANGE_REL) * tf))
+            two_pp = MIN_NUM_PERIODS * t0max + MIN_NUM_PERIODS
+            if to_read < two_pp:
+                to_read = two_pp
+        max_read = last_mis + PITCH_FRAME
+        if to_read > max_read:
+            to_read = max_read
+        if start_v - last_mis != last_idx:
+            last_idx = start_v
+            if to_read > PITCH_FRAME:
+                to_read = PITCH_FRAME
+        a0 = last_idx
+        n_t = min(to_read, n_x - a0)
+        if n_t < 0:
+            n_t = 0
+        n_periods = 0
+        n_local = 0
+        sum_period = 0.0
+        sum_jit = 0.0
+        sum_amp = 0.0
+        sum_amp_diff = 0.0
+        start = 0
+        last_period = 0
+        if f > 0.0:
+            while start < n_t - 2 * t0max - 1:
+                for L in range(t0min, t0max + 1):
+                    cc[L - t0min] = cross_corr(x, a0 + start, a0 + start + L, L)
+                best_i = -1
+                best = cc[t0f - t0min]
+                for i in range(1, t0max - t0min - 1):
+                    if cc[i - 1] < cc[i] and cc[i] > cc[i + 1]:
+                        if best_i == -1 or cc[i] > best:
+                            best_i = i
+                            best = cc[i]
+                if best_i >= 0:
+                    pp = t0min + best_i
+                    os = start
+                    start += pp
+                    amp0 = peak_to_peak(x, a0 + os, pp)
+                    amp1 = peak_to_peak(x, a0 + start, pp)
+                    xv, cci = quad_peak(best_i - 1.0, cc[best_i - 1], float(best_i), cc[best_i],
+                                        best_i + 1.0, cc[best_i + 1])
+                    period = abs(t0min + xv) / fs
+                    if cci > MIN_CC:
+                        sum_period += period
+                        n_periods += 1
+                        if last_t0 > 0.0:
+                            sum_jit += abs(last_t0 - period)
+                            n_local += 1
+                        last_t0 = period
+                        sum_amp += 0.5 * (amp0 + amp1)
+                        sum_amp_diff += abs(amp0 - amp1)
+                else:
+                    start += t0f
+                if start < to_read0 - 1:
+                    last_period = start
+            last_mis = to_read0 - last_period
+        else:
+            last_period = to_read0
+            last_mis = 0
+            last_t0 = 0.0
+            last_jitter = 0.0
+            last_shimmer = 0.0
+        last_idx += last_period
+        # outputs (cPitchJitter: repeat the last value when a voiced frame yields no period)
+        if f > 0.0 and n_periods > 0 and n_local > 0:
+            last_jitter = (sum_jit / n_local) / (sum_period / n_periods)
+        if f > 0.0 and (n_local > 0 or n_periods == 0):
+            last_jitter = min(last_jitter, 1.0)
+            jitter[t] = last_jitter
+        else:
+            jitter[t] = 0.0
+        if f > 0.0 and n_periods > 0:
+            last_shimmer = sum_amp_diff / sum_amp if sum_amp > 0.0 else 0.0
+        if f > 0.0:
+            last_shimmer = min(last_shimmer, 1.0)
+            shimmer_db[t] = 20.0 * math.log10(last_shimmer + 1.0)
+        else:
+            shimmer_db[t] = 0.0
+
+
+jitter_shimmer_reference = _jitter_shimmer
+jitter_shimmer_numba = njit(cache=True)(_jitter_shimmer)
+
+
+def jitter_shimmer(x: np.ndarray, f0_hz: np.ndarray, fast: bool = True):
+    """(jitter_local, shimmer_local_dB) per 10 ms frame; 0 on unvoiced frames."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    f0 = np.ascontiguousarray(f0_hz, dtype=np.float64)
+    jit = np.zeros(f0.shape[0])
+    shim = np.zeros(f0.shape[0])
+    (jitter_shimmer_numba if fast else jitter_shimmer_reference)(x, f0, jit, shim)
+    return jit, shim
+
+
+@njit(cache=True)
+def _closest_peak(a, idx):
+    """Index of the local maximum of a nearest to idx (cHarmonics::getClosestPeak)."""
+    n = a.shape[0]
+
+    def is_peak(k):
+        if k >= n or k < 0:
+            return False
+        if k + 1 < n:
+            if k > 0:
+                return a[k] > a[k - 1] and a[k] > a[k + 1]
+            return a[0] > a[1]
+        return k > 0 and a[k] > a[k - 1]
+
+    if is_peak(idx):
+        return idx
+    o = 1
+    while idx - o > 0 or idx + o < n - 1:
+        if idx - o > 0 and is_peak(idx - o):
+            return idx - o
+        if idx + o < n - 1 and is_peak(idx + o):
+            return idx + o
+        o += 1
+    if a[0] > a[idx] and a[n - 1] <= a[idx]:
+        return 0
+    if a[0] <= a[idx] and a[n - 1] > a[idx]:
+        return n - 1
+    if a[0] > a[idx] and a[n - 1] > a[idx]:
+        return 0 if idx < n // 2 else n - 1
+    return idx
+
+
+@njit(cache=True)
+def _hnr_from_acf(acf, f0, out):
+    for t in range(acf.shape[0]):
+        if f0[t] <= 0.0:
+            out[t] = 0.0
+            continue
+        lag = int(math.floor(SR / f0[t]))
+        if lag <= 0:
+            out[t] = 0.0
+            continue
+        tau = _closest_peak(acf[t], lag)
+        if tau <= 0:
+            out[t] = 0.0
+            continue
+        noise = acf[t, 0] - acf[t, tau]
+        ratio = 1e11 if noise == 0.0 else acf[t, tau] / noise
+        ratio = min(max(ratio, 1e-9), 1e11)
+        out[t] = 10.0 * math.log10(ratio)
+
+
+def hnr_acf_db(mag: np.ndarray, f0_hz: np.ndarray) -> np.ndarray:
+    """HNR = 10 log10(r[tau] / (r[0] - r[tau])) per frame, r = |IFFT(|X|^2)| (see module doc)."""
+    acf = np.abs(np.fft.irfft(mag * mag, n=N_FFT, axis=1))[:, : mag.shape[1]]
+    out = np.zeros(mag.shape[0])
+    _hnr_from_acf(np.ascontiguousarray(acf), np.ascontiguousarray(f0_hz, dtype=np.float64), out)
+    return out
