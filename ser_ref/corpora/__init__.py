@@ -1,0 +1,91 @@
+"""Emotion corpora as lists of ``Item`` for the four classes of the paper.
+
+``load(name, root, **options)`` dispatches to one loader per corpus:
+
+    iemocap    SessionN/sentences/wav/<dialog>/<utt>.wav + SessionN/dialog/EmoEvaluation/<dialog>.txt
+    ravdess    Actor_NN/03-01-EE-II-SS-RR-AA.wav
+    emodb      wav/03a01Fa.wav
+    emovo      f1/rab-f1-b1.wav
+    cremad     1001_DFA_ANG_XX.wav
+    synthetic  the generated corpus of ``ser_ref.corpora.synthetic`` (manifest.json + WAVs)
+
+Files of other emotions are skipped and counted in a ``LoadReport`` (logged; ``load_with_report``
+returns it); names that do not fit a corpus's pattern, a missing root or an empty result raise
+CorpusError with counts and example file names. Nothing is dropped silently.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CorpusError
+
+LABELS = ("anger", "happiness", "sadness", "neutral")  # class index = position
+log = logging.getLogger("ser_ref.corpora")
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    speaker: str
+    label: str
+    session: int | None = None
+    improvised: bool | None = None
+    gender: str | None = None
+
+
+@dataclass
+class LoadReport:
+    """What a loader kept and what it skipped, by reason, with example file names."""
+
+    corpus: str
+    root: Path
+    kept: int = 0
+    skipped: dict = field(default_factory=dict)  # reason -> list of file names
+
+    def skip(self, reason: str, name: str) -> None:
+        self.skipped.setdefault(reason, []).append(name)
+
+    def summary(self) -> str:
+        parts = [f"{self.corpus} at {self.root}: kept {self.kept}"]
+        for reason, names in sorted(self.skipped.items()):
+            parts.append(f"skipped {len(names)} ({reason}; e.g. {', '.join(names[:3])})")
+        return "; ".join(parts)
+
+
+def check_root(root, corpus: str) -> Path:
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise CorpusError(f"{corpus}: corpus root {root} does not exist or is not a folder")
+    return root
+
+
+def fail_on_bad_names(bad: list[str], corpus: str, root: Path, pattern: str) -> None:
+    """Names that do not fit the corpus's pattern are an error, not something to skip quietly."""
+    if bad:
+        raise CorpusError(f"{corpus}: {len(bad)} file names under {root} do not fit {pattern} "
+                          f"(e.g. {', '.join(bad[:5])})")
+
+
+def load_with_report(name: str, root, **options) -> tuple[list[Item], LoadReport]:
+    """(items, report) for corpus ``name`` under ``root``; items sorted by path."""
+    from . import iemocap, named, synthetic
+
+    loaders = {"iemocap": iemocap.load, "ravdess": named.load_ravdess, "emodb": named.load_emodb,
+               "emovo": named.load_emovo, "cremad": named.load_cremad, "synthetic": synthetic.load}
+    if name not in loaders:
+        raise CorpusError(f"unknown corpus {name!r}; expected one of {sorted(loaders)}")
+    root = check_root(root, name)
+    report = LoadReport(name, root)
+    items = sorted(loaders[name](root, report, **options), key=lambda it: str(it.path))
+    report.kept = len(items)
+    if not items:
+        raise CorpusError(f"{name}: no usable {'/'.join(LABELS)} utterances under {root}. {report.summary()}")
+    log.info(report.summary())
+    return items, report
+
+
+def load(name: str, root, **options) -> list[Item]:
+    """The corpus's items of the four classes; skipped files are logged with counts."""
+    return load_with_report(name, root, **options)[0]
