@@ -36,6 +36,11 @@ def _mean_logprob_per_group(logp, counts):
     return log_softmax(mean)
 
 
+def _concat_float32(feats):
+    """A new float32 array with the frames of all utterances (a copy even for a single one)."""
+    return np.concatenate([np.asarray(f, dtype=np.float32) for f in feats] + [np.empty((0, feats[0].shape[1]), np.float32)])
+
+
 def _batches(idx, size, rng):
     perm = rng.permutation(idx)
     return [perm[s:s + size] for s in range(0, len(perm), size)]
@@ -45,8 +50,9 @@ def _batches(idx, size, rng):
 class _FrameNet:
     """A per-frame mlp trained on frames that carry their utterance's label."""
 
-    def __init__(self, sizes, cfg, xp):
+    def __init__(self, sizes, cfg, xp, prep=None):
         self.sizes, self.cfg, self.xp = sizes, cfg, xp
+        self.prep = prep if prep is not None else (lambda X: X)  # in-place feature transform
         self.params = None
         self.history = []
 
@@ -55,7 +61,7 @@ class _FrameNet:
         tr, va = split_by_speaker(y, groups, cfg.val_fraction, rng)
         lens = np.array([f.shape[0] for f in feats])
         offsets = np.concatenate([[0], np.cumsum(lens)[:-1]])
-        X = np.concatenate(feats).astype(np.float32, copy=False)  # one corpus-sized float32 copy
+        X = self.prep(_concat_float32(feats))  # the one corpus-sized copy, standardised in place
         frame_w = cw.astype(np.float32)
 
         def draw(utts, r):
@@ -92,12 +98,17 @@ class _FrameNet:
         return self
 
     def frame_logprobs(self, feats):
-        """log P(class | frame) for every frame of every utterance, concatenated (host float32)."""
-        X = np.concatenate(feats).astype(np.float32, copy=False)
-        out = []
-        for s in range(0, len(X), _PREDICT_ROWS):
-            z, _ = mlp_logits(self.params, self.xp.asarray(X[s:s + _PREDICT_ROWS]))
-            out.append(to_host(log_softmax(z)))
+        """log P(class | frame) for every frame of every utterance, concatenated (host float32).
+
+        Utterances go through in blocks of about _PREDICT_ROWS frames, so memory stays bounded."""
+        out, block, rows = [], [], 0
+        for k, f in enumerate(feats):
+            block.append(f)
+            rows += f.shape[0]
+            if rows >= _PREDICT_ROWS or k == len(feats) - 1:
+                z, _ = mlp_logits(self.params, self.xp.asarray(self.prep(_concat_float32(block))))
+                out.append(to_host(log_softmax(z)))
+                block, rows = [], 0
         return np.concatenate(out)
 
 
@@ -105,8 +116,9 @@ class _FrameNet:
 class _SeqNet:
     """LSTM -> dense softmax on the last state, over padded batches of variable-length sequences."""
 
-    def __init__(self, n_in, units, n_classes, activation, cfg, xp, max_len=None):
+    def __init__(self, n_in, units, n_classes, activation, cfg, xp, max_len=None, prep=None):
         self.n_in, self.units, self.n_classes = n_in, units, n_classes
+        self.prep = prep if prep is not None else (lambda X: X)  # in-place transform of a padded batch
         self.activation, self.cfg, self.xp, self.max_len = activation, cfg, xp, max_len
         self.params = None
         self.history = []
@@ -120,6 +132,7 @@ class _SeqNet:
 
     def _padded(self, seqs, r=None):
         x, m = pad_batch([self._crop(s, r) for s in seqs])
+        x = self.prep(x) * m[:, :, None]  # standardise, keep the padding at zero
         return self.xp.asarray(x), (None if m.all() else self.xp.asarray(m))
 
     def fit(self, seqs, y, groups, cw, rng):
@@ -185,12 +198,14 @@ class _UtteranceModel:
         rng = np.random.default_rng(self.seed)
         if self.config.standardize:
             self.mu, self.sd = standardizer(feats)
-        return self._standardize(feats), y, rng
+        return feats, y, rng
 
-    def _standardize(self, feats):
-        if self.mu is None:
-            return [np.asarray(f, dtype=np.float32) for f in feats]
-        return [((f - self.mu) / self.sd).astype(np.float32, copy=False) for f in feats]
+    def _standardize(self, X):
+        """In place on a float32 array we own: X = (X - mean) / std over the last axis."""
+        if self.mu is not None:
+            X -= self.mu
+            X /= self.sd
+        return X
 
     def _prepare_predict(self, feats):
         if not self.fitted:
@@ -198,7 +213,7 @@ class _UtteranceModel:
         d = check_features(feats)
         if d != self.n_features:
             raise NNInputError(f"feats have {d} features, the model was fitted on {self.n_features}")
-        return self._standardize(feats)
+        return feats
 
     def _class_weights(self, y):
         return class_weight_vector(y, self.n_classes, self.config.class_weights)
@@ -222,7 +237,7 @@ class FrameDense(_UtteranceModel):
     def fit(self, feats, y, groups=None):
         feats, y, rng = self._prepare_fit(feats, y, groups)
         sizes = [self.n_features, self.hidden, self.n_classes]
-        self.net = _FrameNet(sizes, self.config, self.xp).fit(feats, y, groups, self._class_weights(y), rng)
+        self.net = _FrameNet(sizes, self.config, self.xp, self._standardize).fit(feats, y, groups, self._class_weights(y), rng)
         self.history = self.net.history
         self.fitted = True
         return self
@@ -243,7 +258,7 @@ class UtteranceLSTM(_UtteranceModel):
     def fit(self, feats, y, groups=None):
         feats, y, rng = self._prepare_fit(feats, y, groups)
         self.net = _SeqNet(self.n_features, self.units, self.n_classes, self.activation, self.config,
-                           self.xp, max_len=self.config.max_len)
+                           self.xp, max_len=self.config.max_len, prep=self._standardize)
         self.net.fit(feats, y, groups, self._class_weights(y), rng)
         self.history = self.net.history
         self.fitted = True
@@ -277,7 +292,7 @@ class _TwoStage(_UtteranceModel):
         ga = None if groups is None else np.asarray(groups)[a]
         gb = None if groups is None else np.asarray(groups)[b]
         sizes = [self.n_features, self.hidden, self.n_classes]
-        self.dense1 = _FrameNet(sizes, self.config, self.xp).fit(
+        self.dense1 = _FrameNet(sizes, self.config, self.xp, self._standardize).fit(
             [feats[i] for i in a], y[a], ga, self._class_weights(y[a]), rng)
         chunks = self._chunks([feats[i] for i in b])
         n_chunks = np.array([len(c) for c in chunks])

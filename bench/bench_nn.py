@@ -1,0 +1,147 @@
+"""Training-step time of ser_ref.nn against PyTorch on the CPU, same shapes, same run.
+
+    python bench/bench_nn.py [--batch 32] [--frames 300] [--features 2048] [--repeats 5]
+
+Frame Dense: one step (forward + backward of the weighted softmax-CE) on batch*frames frames of
+`features` dims through 2048 -> 204 relu -> 4. LSTM: one step of LSTM(20) -> dense softmax on the
+last state over a (batch, frames, features) batch (tanh, PyTorch's only cell; ours with relu as well).
+Prints our time / PyTorch's time and writes bench/results/nn-cpu.json with the machine described.
+Also measures the peak memory (tracemalloc) of a FrameDense fit on a corpus-sized feature list.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ser_ref.atomic import write_json  # noqa: E402
+from ser_ref.nn import FrameDense, TrainConfig  # noqa: E402
+from ser_ref.nn.nets import lstm_clf_init, lstm_clf_loss_grads, mlp_init, mlp_loss_grads  # noqa: E402
+
+
+def machine():
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
+            "cpu_model": model, "numpy": np.__version__,
+            "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+
+
+def timed(fn, repeats):
+    fn()  # warm-up (allocations, thread pools)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), min(times)
+
+
+def bench_dense(args, rng, torch):
+    N, D, Hd, K = args.batch * args.frames, args.features, 204, 4
+    x = rng.normal(size=(N, D)).astype(np.float32)
+    y = rng.integers(0, K, N)
+    w = np.ones(N, dtype=np.float32)
+    p = mlp_init(rng, [D, Hd, K])
+    ours = timed(lambda: mlp_loss_grads(p, x, y, w), args.repeats)
+    out = {"shape": f"{N} frames x {D} -> {Hd} relu -> {K}", "ours_s": ours[0], "ours_min_s": ours[1]}
+    if torch is not None:
+        net = torch.nn.Sequential(torch.nn.Linear(D, Hd), torch.nn.ReLU(), torch.nn.Linear(Hd, K))
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+        def step():
+            net.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(net(xt), yt).backward()
+        theirs = timed(step, args.repeats)
+        out.update(torch_s=theirs[0], torch_min_s=theirs[1], ratio=ours[0] / theirs[0])
+    return out
+
+
+def bench_lstm(args, rng, torch):
+    B, T, D, H, K = args.batch, args.frames, args.features, 20, 4
+    x = rng.normal(size=(B, T, D)).astype(np.float32)
+    y = rng.integers(0, K, B)
+    w = np.ones(B, dtype=np.float32)
+    p = lstm_clf_init(rng, D, H, K)
+    out = {"shape": f"({B}, {T}, {D}) -> LSTM({H}) -> {K}"}
+    for act in ("tanh", "relu"):
+        t = timed(lambda: lstm_clf_loss_grads(p, x, y, w, activation=act), args.repeats)
+        out[f"ours_{act}_s"], out[f"ours_{act}_min_s"] = t
+    if torch is not None:
+        lstm, lin = torch.nn.LSTM(D, H, batch_first=True), torch.nn.Linear(H, K)
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+        def step():
+            lstm.zero_grad(set_to_none=True)
+            lin.zero_grad(set_to_none=True)
+            h, _ = lstm(xt)
+            torch.nn.functional.cross_entropy(lin(h[:, -1]), yt).backward()
+        theirs = timed(step, args.repeats)
+        out.update(torch_s=theirs[0], torch_min_s=theirs[1], ratio_tanh=out["ours_tanh_s"] / theirs[0])
+    return out
+
+
+def bench_memory(rng, n_utt=240, frames=100, D=2048):
+    """Peak traced memory of FrameDense.fit (1 epoch) over a corpus-sized float32 feature list."""
+    feats = [rng.normal(size=(frames, D)).astype(np.float32) for _ in range(n_utt)]
+    y = np.arange(n_utt) % 4
+    groups = np.arange(n_utt) // 10
+    corpus = sum(f.nbytes for f in feats)
+    tracemalloc.start()
+    FrameDense(config=TrainConfig(epochs=1)).fit(feats, y, groups)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"corpus": f"{n_utt} utterances x {frames} frames x {D} float32", "corpus_MB": corpus / 2**20,
+            "fit_peak_extra_MB": peak / 2**20, "extra_over_corpus": peak / corpus}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--features", type=int, default=2048)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "nn-cpu.json"))
+    args = ap.parse_args()
+    try:
+        import torch
+        torch.set_num_threads(os.cpu_count())
+        torch.set_flush_denormal(True)  # PyTorch's own fix for the subnormal slowdown we flush by hand
+    except ImportError:
+        torch = None
+        print("torch is not installed: only our own times (pip install torch==2.13.0)")
+    rng = np.random.default_rng(0)
+    res = {"machine": machine(), "torch": None if torch is None else torch.__version__,
+           "torch_threads": None if torch is None else torch.get_num_threads(), "repeats": args.repeats,
+           "command": "python " + " ".join(sys.argv)}
+    res["dense_step"] = bench_dense(args, rng, torch)
+    print("frame dense step:", {k: round(v, 4) if isinstance(v, float) else v for k, v in res["dense_step"].items()})
+    res["lstm_step"] = bench_lstm(args, rng, torch)
+    print("lstm step:       ", {k: round(v, 4) if isinstance(v, float) else v for k, v in res["lstm_step"].items()})
+    if not args.no_memory:
+        res["memory"] = bench_memory(rng)
+        print("memory:          ", {k: round(v, 2) if isinstance(v, float) else v for k, v in res["memory"].items()})
+    res["machine"]["load_average_at_end"] = list(os.getloadavg())
+    write_json(args.out, res)
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()
