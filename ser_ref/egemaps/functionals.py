@@ -4,8 +4,7 @@ All operate on one contour x[0..N-1] (float64). Where the set says "nonZeroFunct
 caller passes only the non-zero (voiced) values.
 
 * amean            mu = (1/N) sum x
-* stddevNorm       sigma / mu, sigma = sqrt((1/N) sum (x - mu)^2)   (coefficient of variation;
-                   optionally soft-limited beyond +-10 towards +-30 like openSMILE's ratioLimit)
+* stddevNorm       sigma / mu, sigma = sqrt((1/N) sum (x - mu)^2)   (coefficient of variation)
 * percentile p     linear interpolation in the sorted values at position p (N - 1)
 * pctlrange0-2     percentile80 - percentile20
 * Peaks2           local extrema, pruned by a 10 % of range threshold; rising slope =
@@ -26,19 +25,11 @@ def amean(x: np.ndarray) -> float:
     return float(np.mean(x)) if len(x) else 0.0
 
 
-def ratio_limit(x: float, limit1: float = 10.0, excess: float = 20.0) -> float:
-    """Identity on [-limit1, limit1]; beyond, limit1 + excess tanh((sqrt(|x| - limit1 + 1) - 1) / (excess/2))."""
-    if x > limit1:
-        return float(np.tanh((np.sqrt(x - limit1 + 1.0) - 1.0) / (excess * 0.5)) * excess + limit1)
-    if x < -limit1:
-        return float(np.tanh(-(np.sqrt(-(x + limit1) + 1.0) - 1.0) / (excess * 0.5)) * excess - limit1)
-    return float(x)
-
-
-def stddev_norm(x: np.ndarray, limit: bool = False) -> float:
+def stddev_norm(x: np.ndarray) -> float:
     """sigma / mu with sigma the population standard deviation; 0 if sigma = 0 or N = 0.
 
-    openSMILE conventions: mu = 0 gives 1/1 scaling without limiting, 20 with limiting.
+    Signed mu and no soft ratio limit (doRatioLimit = 0): measured against opensmile 2.6, whose
+    v02 output exceeds the +-10 limit region unchanged; mu = 0 divides by 1 as openSMILE does.
     """
     if len(x) == 0:
         return 0.0
@@ -46,10 +37,7 @@ def stddev_norm(x: np.ndarray, limit: bool = False) -> float:
     var = float(np.mean((x - mu) ** 2))
     if var <= 0.0:
         return 0.0
-    sd = np.sqrt(var)
-    if limit:
-        return ratio_limit(sd / mu) if mu != 0.0 else 20.0
-    return float(sd / (mu if mu != 0.0 else 1.0))
+    return float(np.sqrt(var) / (mu if mu != 0.0 else 1.0))
 
 
 def percentiles(x: np.ndarray, ps=(0.2, 0.5, 0.8)) -> np.ndarray:
