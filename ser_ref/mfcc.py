@@ -18,8 +18,10 @@ signal gives a CuPy result.
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
+import numba
 import numpy as np
 
 from .audio import check_signal
@@ -27,6 +29,7 @@ from .backend import array_module
 from .errors import AudioError
 
 LOG_FLOOR = 1e-12
+_WORKERS = max(1, min(2, os.cpu_count() or 1))  # FFT threads (the CI machine has 2 cores)
 
 
 def hz_to_mel(f):
@@ -42,18 +45,16 @@ def hann_window(length: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def mel_filterbank(n_bins: int, sample_rate: int, n_mels: int = 40,
-                   fmin: float = 20.0, fmax: float = 8000.0) -> np.ndarray:
-    """H (n_bins, n_mels), TensorFlow's MfccMelFilterbank as a matrix.
+def mel_bands(n_bins: int, sample_rate: int, n_mels: int = 40, fmin: float = 20.0, fmax: float = 8000.0):
+    """TensorFlow's MfccMelFilterbank in its own sparse form: (k, band, w) for the bins k it uses.
 
     centres     m_c = mel(fmin) + (c + 1) (mel(fmax) - mel(fmin)) / (C + 1),  c = 0..C
                 (the extra centre m_C = mel(fmax) closes the last triangle)
     bins used   k0 = int(1.5 + fmin / hz_per_bin) <= k <= k1 = int(fmax / hz_per_bin),
                 hz_per_bin = (sr / 2) / (n_bins - 1)   (DC is always excluded)
     band        b(k) = (number of centres below mel(k hz_per_bin)) - 1, in [-1, C - 1]
-    weights     w(k) = (m_{b+1} - mel_k) / (m_{b+1} - m_b),  with m_{-1} = mel(fmin)
-                H[k, b] = w(k)       (falling edge of channel b, when b >= 0)
-                H[k, b + 1] = 1 - w(k)  (rising edge of channel b + 1, when b + 1 < C)
+    weight      w(k) = (m_{b+1} - mel_k) / (m_{b+1} - m_b),  with m_{-1} = mel(fmin)
+    Bin k gives w(k) of its magnitude to channel b (falling edge) and 1 - w(k) to b + 1 (rising edge).
     """
     mel_lo, mel_hi = float(hz_to_mel(fmin)), float(hz_to_mel(fmax))
     spacing = (mel_hi - mel_lo) / (n_mels + 1)
@@ -66,7 +67,14 @@ def mel_filterbank(n_bins: int, sample_rate: int, n_mels: int = 40,
     band = np.minimum(np.searchsorted(centres[:n_mels], mel_k, side="left"), n_mels) - 1
     left = np.where(band >= 0, centres[np.maximum(band, 0)], mel_lo)
     right = centres[band + 1]
-    w = (right - mel_k) / (right - left)
+    return k, band, (right - mel_k) / (right - left)
+
+
+@lru_cache(maxsize=16)
+def mel_filterbank(n_bins: int, sample_rate: int, n_mels: int = 40,
+                   fmin: float = 20.0, fmax: float = 8000.0) -> np.ndarray:
+    """H (n_bins, n_mels): H[k, b(k)] = w(k), H[k, b(k) + 1] = 1 - w(k) (see ``mel_bands``)."""
+    k, band, w = mel_bands(n_bins, sample_rate, n_mels, fmin, fmax)
     H = np.zeros((n_bins, n_mels), dtype=np.float64)
     falling = band >= 0
     H[k[falling], band[falling]] = w[falling]
@@ -108,13 +116,8 @@ def _check_params(sample_rate, n_mfcc, n_mels, fmin, fmax):
                          f"fmax={fmax}, sample_rate={sample_rate}")
 
 
-def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float = 20,
-         n_mfcc: int = 26, n_mels: int = 40, fmin: float = 20.0, fmax: float = 8000.0):
-    """MFCC (frames, n_mfcc) float32, the model file's AudioSpectrogram + Mfcc (see module doc).
-
-    frames = 1 + (N - L) // S; the signal must hold at least one window (L samples).
-    step_ms=10 gives the 10 ms frame rate the paper's text speaks of; 20 is the model's.
-    """
+def _prepare(signal, sample_rate, win_ms, step_ms, n_mfcc, n_mels, fmin, fmax):
+    """Validate everything; return (x, win, step, n_fft)."""
     xp = array_module(signal)
     if xp is np:
         x = check_signal(signal, sample_rate, name="mfcc signal", min_samples=1)
@@ -125,13 +128,19 @@ def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float
     _check_params(sample_rate, n_mfcc, n_mels, fmin, fmax)
     if x.shape[0] < win:
         raise AudioError(f"mfcc signal: {x.shape[0]} samples is shorter than one window ({win})")
-    n_fft = 1 << (win - 1).bit_length()
+    return x, win, step, 1 << (win - 1).bit_length()
+
+
+def mfcc_reference(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float = 20,
+                   n_mfcc: int = 26, n_mels: int = 40, fmin: float = 20.0, fmax: float = 8000.0):
+    """The module's equations line by line in NumPy/CuPy (float64): the reference ``mfcc`` is tested
+    against, and the path CuPy arrays take."""
+    x, win, step, n_fft = _prepare(signal, sample_rate, win_ms, step_ms, n_mfcc, n_mels, fmin, fmax)
+    xp = array_module(x)
     H = mel_filterbank(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
-    D = dct_matrix(n_mels, n_mfcc)
-    # only the bins the filterbank uses need the square root and the matmul
-    used = np.flatnonzero(H.any(axis=1))
-    lo, hi = int(used[0]), int(used[-1]) + 1
-    H, D, w = xp.asarray(H[lo:hi]), xp.asarray(D), xp.asarray(hann_window(win))
+    k, _, _ = mel_bands(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
+    lo, hi = int(k[0]), int(k[-1]) + 1  # only the bins the filterbank uses
+    H, D, w = xp.asarray(H[lo:hi]), xp.asarray(dct_matrix(n_mels, n_mfcc)), xp.asarray(hann_window(win))
 
     frames = frame_signal(x, win, step)
     X = xp.fft.rfft(frames * w, n=n_fft, axis=1)[:, lo:hi]
@@ -139,3 +148,62 @@ def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float
     power = (X.real * X.real + X.imag * X.imag).astype(xp.float32)
     energies = xp.sqrt(power.astype(xp.float64)) @ H
     return (xp.log(xp.maximum(energies, LOG_FLOOR)) @ D).astype(xp.float32)
+
+
+@numba.njit(parallel=True, cache=True)
+def _mel_log_dct(X, hann_in_freq, k, band, w, D, out):
+    """Per frame t (in parallel): [Hann in frequency], |X|^2 -> float32, sqrt, filterbank, log, DCT.
+
+    With the periodic Hann window and the FFT length equal to the window length,
+    w[n] = 0.5 - 0.25 e^{2 pi i n / N} - 0.25 e^{-2 pi i n / N}, so windowing is the 3-tap
+    X_w[k] = 0.5 X[k] - 0.25 (X[k-1] + X[k+1]) with X[-1] = conj(X[1]), X[N/2+1] = conj(X[N/2-1]).
+    This spares a windowed copy of every frame before the FFT.
+    """
+    n_frames, C, n_out, last = X.shape[0], D.shape[0], D.shape[1], X.shape[1] - 1
+    for t in numba.prange(n_frames):
+        e = np.zeros(C)
+        for j in range(k.shape[0]):
+            z = X[t, k[j]]
+            if hann_in_freq:
+                below = X[t, k[j] - 1] if k[j] > 0 else np.conj(X[t, 1])
+                above = X[t, k[j] + 1] if k[j] < last else np.conj(X[t, last - 1])
+                z = 0.5 * z - 0.25 * (below + above)
+            mag = np.sqrt(np.float64(np.float32(z.real * z.real + z.imag * z.imag)))
+            c = band[j]
+            if c >= 0:
+                e[c] += mag * w[j]
+            if c + 1 < C:
+                e[c + 1] += mag - mag * w[j]
+        for c in range(C):
+            e[c] = np.log(max(e[c], LOG_FLOOR))
+        for i in range(n_out):
+            acc = 0.0
+            for c in range(C):
+                acc += e[c] * D[c, i]
+            out[t, i] = acc
+
+
+def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float = 20,
+         n_mfcc: int = 26, n_mels: int = 40, fmin: float = 20.0, fmax: float = 8000.0):
+    """MFCC (frames, n_mfcc) float32, the model file's AudioSpectrogram + Mfcc (see module doc).
+
+    frames = 1 + (N - L) // S; the signal must hold at least one window (L samples).
+    step_ms=10 gives the 10 ms frame rate the paper's text speaks of; 20 is the model's.
+    On the CPU: a float64 FFT of the unwindowed frames (2 threads), then one Numba pass per frame
+    (``_mel_log_dct``); equal to ``mfcc_reference`` to float32 rounding. CuPy input takes the reference.
+    """
+    if array_module(signal) is not np:
+        return mfcc_reference(signal, sample_rate, win_ms=win_ms, step_ms=step_ms, n_mfcc=n_mfcc,
+                              n_mels=n_mels, fmin=fmin, fmax=fmax)
+    import scipy.fft
+
+    x, win, step, n_fft = _prepare(signal, sample_rate, win_ms, step_ms, n_mfcc, n_mels, fmin, fmax)
+    k, band, w = mel_bands(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
+    frames = frame_signal(x.astype(np.float64), win, step)
+    hann_in_freq = win == n_fft
+    if not hann_in_freq:
+        frames = frames * hann_window(win)
+    X = scipy.fft.rfft(frames, n=n_fft, axis=1, workers=_WORKERS)
+    out = np.empty((X.shape[0], n_mfcc), dtype=np.float32)
+    _mel_log_dct(X, hann_in_freq, k, band, w, dct_matrix(n_mels, n_mfcc), out)
+    return out

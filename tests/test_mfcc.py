@@ -11,7 +11,8 @@ from conftest import needs
 from ser_ref.audio import load_audio
 from ser_ref.backend import gpu_available
 from ser_ref.errors import AudioError
-from ser_ref.mfcc import dct_matrix, frame_signal, hann_window, hz_to_mel, mel_filterbank, mfcc
+from ser_ref.mfcc import (dct_matrix, frame_signal, hann_window, hz_to_mel, mel_bands, mel_filterbank, mfcc,
+                          mfcc_reference)
 
 TOL = 1e-4  # the bound on max |ours - model's mfccs|
 
@@ -60,6 +61,24 @@ def test_vectorised_matches_loop_reference(rng):
     for t in (0, 7, ours.shape[0] - 1):
         ref = np.array(tf_mfcc_loop(x[t * 320:t * 320 + 512]))
         np.testing.assert_allclose(ours[t], ref, atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(step_ms=10), dict(win_ms=25, step_ms=10),
+                                    dict(n_mfcc=13, n_mels=26, fmin=100.0, fmax=4000.0)])
+def test_numba_path_matches_numpy_reference(kwargs, rng):
+    # the fast path windows in the frequency domain (3-tap Hann) unless win < FFT length
+    x = (rng.normal(0, 0.2, 20000) * np.linspace(0, 1, 20000) ** 3).astype(np.float32)
+    np.testing.assert_allclose(mfcc(x, **kwargs), mfcc_reference(x, **kwargs), atol=2e-5, rtol=0)
+
+
+def test_sparse_bands_are_the_matrix():
+    k, band, w = mel_bands(257, 16000)
+    H = mel_filterbank(257, 16000)
+    for kk, b, ww in zip(k, band, w):
+        if b >= 0:
+            assert H[kk, b] == ww
+        if b + 1 < 40:
+            assert H[kk, b + 1] == 1 - ww
 
 
 # ---------- closed forms ----------
