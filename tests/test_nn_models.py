@@ -187,3 +187,21 @@ def test_numpy_and_cupy_agree(corpus):
         pc = cls(seed=0, config=cfg, **SMALL[name]).fit(F, yl, g).predict_proba(Ft)
         pg = cls(seed=0, config=cfg, device="gpu", **SMALL[name]).fit(F, yl, g).predict_proba(Ft)
         np.testing.assert_allclose(pc, pg, atol=2e-3)
+
+
+def test_dense1_reuse_is_exact(corpus):
+    """A chunk-length sweep re-uses Dense1; the result equals a fit from scratch."""
+    from ser_ref.nn.models import _DENSE1_CACHE, clear_dense1_cache
+
+    (F, y, g), (Ft, _, _) = corpus
+    cfg = TrainConfig(epochs=3)
+    clear_dense1_cache()
+    MODELS["dense1+lstm2"](seed=1, config=cfg, hidden=16, units=6, chunk_len=10).fit(F, y, g)
+    assert len(_DENSE1_CACHE) == 1
+    reused = MODELS["dense1+lstm2"](seed=1, config=cfg, hidden=16, units=6, chunk_len=5).fit(F, y, g)
+    assert len(_DENSE1_CACHE) == 1
+    clear_dense1_cache()
+    fresh = MODELS["dense1+lstm2"](seed=1, config=cfg, hidden=16, units=6, chunk_len=5).fit(F, y, g)
+    np.testing.assert_array_equal(reused.predict_proba(Ft), fresh.predict_proba(Ft))
+    MODELS["dense1+lstm2"](seed=2, config=cfg, hidden=16, units=6, chunk_len=5).fit(F, y, g)
+    assert len(_DENSE1_CACHE) == 2  # another seed is another Dense1

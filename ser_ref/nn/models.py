@@ -14,6 +14,8 @@ probabilities. The reasons for this and every other choice are in docs/training-
 """
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
@@ -277,6 +279,15 @@ class _TwoStage(_UtteranceModel):
         if self.chunk_len < 1:
             raise NNInputError(f"chunk_len must be >= 1, got {chunk_len!r}")
 
+    def _dense1_key(self, feats, y, groups):
+        """Everything Dense1's weights depend on: the data's bytes, the seed, the settings."""
+        h = hashlib.blake2b(digest_size=16)
+        for f in feats:
+            h.update(np.ascontiguousarray(f, dtype=np.float32).data)
+        h.update(np.asarray(y).tobytes())
+        h.update(repr(None if groups is None else np.asarray(groups).tolist()).encode())
+        return (h.hexdigest(), self.n_classes, self.seed, self.device, self.hidden, repr(self.config))
+
     def _chunks(self, feats):
         """Dense1's frame probabilities of each utterance, cut into (n_chunks, chunk_len, K) chunks."""
         P = np.exp(self.dense1.frame_logprobs(feats))
@@ -291,9 +302,15 @@ class _TwoStage(_UtteranceModel):
                                "per class) to train Dense1 and the second net on different halves")
         ga = None if groups is None else np.asarray(groups)[a]
         gb = None if groups is None else np.asarray(groups)[b]
-        sizes = [self.n_features, self.hidden, self.n_classes]
-        self.dense1 = _FrameNet(sizes, self.config, self.xp, self._standardize).fit(
-            [feats[i] for i in a], y[a], ga, self._class_weights(y[a]), rng)
+        key = self._dense1_key(feats, y, groups)
+        if key in _DENSE1_CACHE:  # same data, seed and settings: the very same Dense1 and rng state
+            self.dense1, state = _DENSE1_CACHE[key]
+            rng.bit_generator.state = state
+        else:
+            sizes = [self.n_features, self.hidden, self.n_classes]
+            self.dense1 = _FrameNet(sizes, self.config, self.xp, self._standardize).fit(
+                [feats[i] for i in a], y[a], ga, self._class_weights(y[a]), rng)
+            _remember_dense1(key, (self.dense1, rng.bit_generator.state))
         chunks = self._chunks([feats[i] for i in b])
         n_chunks = np.array([len(c) for c in chunks])
         self._fit_second(np.concatenate(chunks), np.repeat(y[b], n_chunks),
@@ -338,6 +355,25 @@ class Dense1LSTM2(_TwoStage):
 
     def _chunk_logprobs(self, C):
         return self.lstm2.logprobs(list(C))
+
+
+# Dense1 of the two-stage models depends on the data, seed and settings but not on the chunk length,
+# so a chunk-length sweep over the same fold re-uses it instead of training it again. The reuse is
+# exact: the cached entry holds the random generator's state after Dense1, so everything drawn
+# afterwards is the same as in a fresh fit (tested). A few entries bound the memory (~2 MB each).
+_DENSE1_CACHE: "OrderedDict" = OrderedDict()
+DENSE1_CACHE_SIZE = 4
+
+
+def _remember_dense1(key, value):
+    _DENSE1_CACHE[key] = value
+    while len(_DENSE1_CACHE) > DENSE1_CACHE_SIZE:
+        _DENSE1_CACHE.popitem(last=False)
+
+
+def clear_dense1_cache():
+    """Forget every cached Dense1 (the next two-stage fit trains its Dense1 from scratch)."""
+    _DENSE1_CACHE.clear()
 
 
 def _chunk_cfg(cfg):
