@@ -16,6 +16,8 @@ Newton steps on the polynomial polish them (Numba, with a plain-Python reference
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numba import njit
 
@@ -33,6 +35,7 @@ RESAMPLE_DENOM = N_FFT20 * LPC_SR // 16000     # 352
 FFT_BINS_KEPT = RESAMPLED // 2                 # 110
 
 
+@lru_cache(maxsize=1)
 def _resample_matrix() -> np.ndarray:
     """E[k, i] = exp(2 pi i k i' / 352) / 256 for bins k = 0..109 and output samples i' = 0..219.
 
@@ -46,19 +49,23 @@ def _resample_matrix() -> np.ndarray:
     return np.exp(2j * np.pi * k * i / RESAMPLE_DENOM) / (N_FFT20 / 2)
 
 
-def lpc_frames(x: np.ndarray, n_out: int) -> np.ndarray:
+def lpc_frames(x: np.ndarray, n_out: int, frames=None) -> np.ndarray:
     """Hamming-windowed 20 ms frames resampled 16 -> 11 kHz as openSMILE does: (n_out, 220).
 
     y_t[i] = (1/256) sum_{k=0}^{109} Re( X_t[k] e^{2 pi j k i / 352} ),
-    X_t = FFT_512([0]*96 ++ w * frame_t ++ [0]*96)   (so y_t holds samples 66.. of the frame)
+    X_t = FFT_512([0]*96 ++ w * frame_t ++ [0]*96)
+
+    so y_t spans the first 20 ms of the padded buffer: 6 ms of zeros, then the first 14 ms of
+    the windowed frame, low-passed at 3.4 kHz. ``frames`` optionally picks frame indices.
     """
     padded = np.zeros(max(len(x), (n_out - 1) * HOP + FRAME))
     padded[: len(x)] = x
-    frames = frame_signal(padded, FRAME, HOP)[:n_out] * hamming(FRAME)
-    # cTransformFFT pads symmetrically: 96 zeros, the 320 samples, 96 zeros
+    all_frames = frame_signal(padded, FRAME, HOP)
+    chosen = all_frames[:n_out] if frames is None else all_frames[np.asarray(frames, dtype=np.int64)]
+    # cTransformFFT pads symmetrically: 96 zeros, the 320 windowed samples, 96 zeros
     pad = (N_FFT20 - FRAME) // 2
-    buf = np.zeros((frames.shape[0], N_FFT20))
-    buf[:, pad:pad + FRAME] = frames
+    buf = np.zeros((chosen.shape[0], N_FFT20))
+    buf[:, pad:pad + FRAME] = chosen * hamming(FRAME)
     spec = np.fft.rfft(buf, axis=1)[:, :FFT_BINS_KEPT]
     return (spec @ _resample_matrix()).real
 
@@ -145,16 +152,18 @@ def roots_to_formants(roots: np.ndarray, fs: float = LPC_SR, n_formants: int = N
     return np.where(keep, f[rows, order], 0.0), np.where(keep, b[rows, order], 0.0)
 
 
-def formants(x: np.ndarray, n_out: int, opensmile_sign: bool = True, fast: bool = True):
+def formants(x: np.ndarray, n_out: int, opensmile_sign: bool = True, fast: bool = True, frames=None):
     """(F1..F3 Hz, B1..B3 Hz), each (n_out, 3), for the 10 ms frames of signal x (16 kHz).
 
+    frames: optional indices (< n_out) to analyse only those frames (rows in that order).
     opensmile_sign=True reproduces cFormantLpc, which hands the solver the polynomial
     z^p - a_1 z^{p-1} - ... - a_p (its LPC coefficients with the opposite sign convention),
     so its "formants" are roots of that polynomial, not the poles of 1/A(z). False gives the
     textbook poles of 1/A(z) (used to check the LPC and root code on a known resonator).
     """
-    if n_out == 0:
+    n_rows = n_out if frames is None else len(frames)
+    if n_rows == 0:
         return np.zeros((0, N_FORMANTS)), np.zeros((0, N_FORMANTS))
-    fr = lpc_frames(np.asarray(x, dtype=np.float64), n_out)
+    fr = lpc_frames(np.asarray(x, dtype=np.float64), n_out, frames)
     a = levinson(autocorr(fr))
     return roots_to_formants(lpc_roots(-a if opensmile_sign else a, fast=fast))

@@ -88,8 +88,54 @@ def _natural_spline_matrix(x: np.ndarray, xq: np.ndarray) -> np.ndarray:
 _OCTAVE_CACHE: dict = {}
 
 
+def _spline_tables(x: np.ndarray, xq: np.ndarray):
+    """Per-knot and per-query constants of the natural spline (openSMILE's spline caches).
+
+    Knot i: sigma_i = (x_i - x_{i-1}) / (x_{i+1} - x_{i-1}), d1_i = (x_{i+1} - x_i)(x_{i+1} - x_{i-1}),
+    d2_i = (x_i - x_{i-1})(x_{i+1} - x_{i-1}). Query q in [x_k, x_{k+1}], h = x_{k+1} - x_k:
+    A = (x_{k+1} - q) / h, C = (A^3 - A) h^2 / 6, D = (B^3 - B) h^2 / 6, B = 1 - A.
+    """
+    sigma = np.zeros(x.size)
+    d1 = np.ones(x.size)
+    d2 = np.ones(x.size)
+    sigma[1:-1] = (x[1:-1] - x[:-2]) / (x[2:] - x[:-2])
+    d1[1:-1] = (x[2:] - x[1:-1]) * (x[2:] - x[:-2])
+    d2[1:-1] = (x[1:-1] - x[:-2]) * (x[2:] - x[:-2])
+    k = np.clip(np.searchsorted(x, xq, side="left") - 1, 0, x.size - 2)
+    h = x[k + 1] - x[k]
+    a = (x[k + 1] - xq) / h
+    b = 1.0 - a
+    coef = np.stack([a, (a ** 3 - a) * h * h / 6.0, (b ** 3 - b) * h * h / 6.0], axis=1)
+    return sigma, d1, d2, k.astype(np.int64), coef
+
+
+@njit(cache=True)
+def _spline_apply(y, sigma, d1, d2, k, coef, out):
+    """Natural cubic spline of every row of y at the query points (tridiagonal sweep, O(n))."""
+    n_t, n = y.shape
+    y2 = np.zeros(n)
+    u = np.zeros(n)
+    for t in range(n_t):
+        row = y[t]
+        y2[0] = 0.0
+        u[0] = 0.0
+        for i in range(1, n - 1):
+            p = 1.0 / (sigma[i] * y2[i - 1] + 2.0)
+            y2[i] = (sigma[i] - 1.0) * p
+            ut = (row[i + 1] - row[i]) / d1[i] - (row[i] - row[i - 1]) / d2[i]
+            u[i] = p * (6.0 * ut - sigma[i] * u[i - 1])
+        y2[n - 1] = 0.0
+        for j in range(n - 2, -1, -1):
+            y2[j] = y2[j] * y2[j + 1] + u[j]
+        for q in range(k.shape[0]):
+            kk = k[q]
+            out[t, q] = (coef[q, 0] * row[kk] + (1.0 - coef[q, 0]) * row[kk + 1]
+                         + coef[q, 1] * y2[kk] + coef[q, 2] * y2[kk + 1])
+    return out
+
+
 def octave_axis():
-    """(spline matrix, points per octave, log2 f of point 0, log2 step, auditory weights)."""
+    """(spline tables, points per octave, log2 f of point 0, log2 step, auditory weights, knots, queries)."""
     if "axis" not in _OCTAVE_CACHE:
         df = SR / N_FFT
         f_t = np.empty(N_BINS)
@@ -101,7 +147,7 @@ def octave_axis():
         ppo = N_BINS / math.log2(MAX_F / MIN_F)
         s = ppo * math.log2(65.0 / 50.0) - 1.0
         audw = 0.5 + np.arctan(3.0 * (np.arange(N_BINS) + 1 - s) / ppo) / np.pi
-        _OCTAVE_CACHE["axis"] = (_natural_spline_matrix(f_t, xq), ppo, fmin_t, step, audw)
+        _OCTAVE_CACHE["axis"] = (_spline_tables(f_t, xq), ppo, fmin_t, step, audw, f_t, xq)
     return _OCTAVE_CACHE["axis"]
 
 
@@ -139,11 +185,18 @@ def _enhance_and_smooth(mag):
     return mag
 
 
-def octave_spectrum(mag: np.ndarray) -> np.ndarray:
-    """Peak-enhanced, smoothed, octave-scaled, auditory-weighted spectrum (cSpecScale)."""
-    m, _, _, _, audw = octave_axis()
+def octave_spectrum(mag: np.ndarray, fast: bool = True) -> np.ndarray:
+    """Peak-enhanced, smoothed, octave-scaled, auditory-weighted spectrum (cSpecScale).
+
+    fast=False evaluates the spline as the dense operator built by scipy's CubicSpline
+    (the reference for the O(n) sweep in ``_spline_apply``).
+    """
+    tables, _, _, _, audw, f_t, xq = octave_axis()
     y = _enhance_and_smooth(np.array(mag, dtype=np.float64, copy=True))
-    out = y @ m.T
+    if fast:
+        out = _spline_apply(y, *tables, np.empty((y.shape[0], xq.size)))
+    else:
+        out = y @ _natural_spline_matrix(f_t, xq).T
     return np.where(out > 0.0, out * audw, 0.0)
 
 
@@ -392,8 +445,8 @@ def f0_track(x: np.ndarray, fast: bool = True):
     wf, mag = gauss_spectrum(frames)
     if frames.shape[0] == 0:
         return np.zeros(0), mag
-    _, ppo, fmin_t, step, _ = octave_axis()
-    ss = shs_spectrum(octave_spectrum(mag), ppo)
+    _, ppo, fmin_t, step, *_ = octave_axis()
+    ss = shs_spectrum(octave_spectrum(mag, fast=fast), ppo)
     f0c, vc, _ = shs_candidates(ss, fmin_t, step, fast=fast)
     state = viterbi_path(f0c, vc, fast=fast)
     t = np.arange(f0c.shape[0])

@@ -45,11 +45,15 @@ def voice_llds_raw(signal, sample_rate: int = 16000, fast: bool = True) -> dict[
     x = check_signal(signal, sample_rate, name="signal", min_samples=MIN_SAMPLES).astype(np.float64)
     f0, mag = _pitch.f0_track(x, fast=fast)
     t = f0.shape[0]
-    jit, shim = _vq.jitter_shimmer(x, f0, fast=fast)
-    hnr = _vq.hnr_acf_db(mag, f0)
-    fc, bw = _formants.formants(x, t, fast=fast)
-    harm = _harmonics.harmonic_features(mag, f0, fc)
     voiced = f0 > 0
+    jit, shim = _vq.jitter_shimmer(x, f0, fast=fast)
+    # HNR, formants and harmonics are 0 / gated / floored on unvoiced frames: compute the
+    # voiced frames only
+    hnr = np.zeros(t)
+    hnr[voiced] = _vq.hnr_acf_db(mag[voiced], f0[voiced])
+    fc, bw = np.zeros((t, 3)), np.zeros((t, 3))
+    fc[voiced], bw[voiced] = _formants.formants(x, t, fast=fast, frames=np.flatnonzero(voiced))
+    harm = _harmonics.harmonic_features(mag, f0, fc)
     out = {
         "F0Hz": f0,
         "F0semitoneFrom27.5Hz": _pitch.semitones(f0),
