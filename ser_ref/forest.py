@@ -94,6 +94,21 @@ def _scan_feature(keys, m, idx, start, y, w, total, w_total, n_classes, min_leaf
 
 
 @njit(cache=True)
+def _sort(a, m):
+    """Sort a[:m] in place: insertion sort for the many small nodes, the library sort otherwise."""
+    if m > 24:
+        a[:m].sort()
+        return
+    for i in range(1, m):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+@njit(cache=True)
 def _grow_tree(ranks, uvals, y, w, n_classes, mtry, max_depth, min_leaf, state,
                feature, threshold, left, right, value):
     """Grow one tree on the samples with w > 0 into the given node arrays; returns the node count."""
@@ -106,7 +121,6 @@ def _grow_tree(ranks, uvals, y, w, n_classes, mtry, max_depth, min_leaf, state,
             m_all += 1
     max_nodes = feature.shape[0]
     keys = np.empty(m_all, np.int64)
-    best_keys = np.empty(m_all, np.int64)
     perm = np.arange(n_features)
     total = np.empty(n_classes)
     buf = np.empty(n_classes)
@@ -139,7 +153,7 @@ def _grow_tree(ranks, uvals, y, w, n_classes, mtry, max_depth, min_leaf, state,
         if n_present <= 1 or depth >= max_depth or m < 2 * min_leaf or m < 2:
             continue
         # draw features without replacement until mtry non-constant ones were scored
-        best, best_f, best_k = -np.inf, -1, -1
+        best, best_f, r_lo, r_hi = -np.inf, -1, np.int64(0), np.int64(0)
         n_visited = 0
         for j in range(n_features):
             if n_visited >= mtry:
@@ -149,18 +163,16 @@ def _grow_tree(ranks, uvals, y, w, n_classes, mtry, max_depth, min_leaf, state,
             f = perm[j]
             for k in range(m):
                 keys[k] = (np.int64(ranks[f, idx[start + k]]) << 32) | k
-            keys[:m].sort()
+            _sort(keys, m)
             if (keys[0] >> 32) == (keys[m - 1] >> 32):
                 continue  # constant on this node: does not count towards mtry
             n_visited += 1
             s, k = _scan_feature(keys, m, idx, start, y, w, total, w_total, n_classes, min_leaf, buf)
             if s > best:
-                best, best_f, best_k = s, f, k
-                best_keys[:m] = keys[:m]
+                best, best_f = s, f
+                r_lo, r_hi = keys[k] >> 32, keys[k + 1] >> 32
         if best_f < 0:
             continue
-        r_lo = best_keys[best_k] >> 32
-        r_hi = best_keys[best_k + 1] >> 32
         feature[node] = best_f
         threshold[node] = 0.5 * (uvals[best_f, r_lo] + uvals[best_f, r_hi])
         # partition idx[start:end] into ranks <= r_lo (left) and the rest
@@ -196,15 +208,20 @@ def _grow_forest(ranks, uvals, y, n_classes, seeds, mtry, max_depth, min_leaf,
 
 @njit(parallel=True, cache=True)
 def _predict_proba(X, roots, feature, threshold, left, right, value, out):
-    n_trees = roots.shape[0]
-    for i in prange(X.shape[0]):
+    # blocks of samples walk one tree after the other, so each tree's nodes stay in cache
+    n, n_trees, n_classes = X.shape[0], roots.shape[0], value.shape[1]
+    block = 64
+    for b in prange((n + block - 1) // block):
+        lo, hi = b * block, min(n, (b + 1) * block)
         for t in range(n_trees):
-            node = roots[t]
-            while left[node] != LEAF:
-                node = left[node] if X[i, feature[node]] <= threshold[node] else right[node]
-            for c in range(value.shape[1]):
-                out[i, c] += value[node, c]
-        for c in range(value.shape[1]):
+            for i in range(lo, hi):
+                node = roots[t]
+                while left[node] != LEAF:
+                    node = left[node] if X[i, feature[node]] <= threshold[node] else right[node]
+                for c in range(n_classes):
+                    out[i, c] += value[node, c]
+    for i in range(n):
+        for c in range(n_classes):
             out[i, c] /= n_trees
 
 
