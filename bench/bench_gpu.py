@@ -5,8 +5,9 @@
 Stages (each row: time, throughput, GFLOP/s where it is a GEMM, ratio to the CPU path, to every
 reference library measured in the same run, and to the device's measured ceiling):
 
-    mfcc      batch of 3.5 s utterances          numpy (ser_ref.mfcc), cupy-generic (the same code on
-                                                 CuPy), cupy-fused (ser_ref.gpu.mfcc), librosa, torch
+    mfcc      batch of 3.5 s utterances          numpy (ser_ref.mfcc.mfcc_reference), numba (ser_ref.mfcc.mfcc),
+                                                 cupy-generic (the reference on CuPy), cupy-fused
+                                                 (ser_ref.gpu.mfcc), librosa, torch
     layer1    context windows + layer 1, float and tflite-int8; numpy, cupy-generic, cupy-fused, torch
     lstm      one training step (forward + backward) of LSTM(tanh); numpy, cupy-generic, cupy-fused, torch
     dense1    one Dense1 training step 2048 -> 204 relu -> 4 + softmax-CE; numpy, cupy-generic, torch
@@ -136,6 +137,7 @@ class Bench:
                 row["skipped"] = f"projected {prev[1] * work / prev[0]:.0f} s > --cpu-budget {self.cpu_budget:g} s"
         if "skipped" not in row:
             repeats = self.repeats if gpu else max(1, min(self.repeats, 3))
+            warm = warm and (gpu or (stage, backend) not in self._last_cpu)  # CPU: warm at the first size only
             try:
                 t = timed(fn, repeats, sync or (sync_gpu if gpu else None), warm)
             except Exception as exc:  # a backend that fails is reported, never silently dropped
@@ -222,14 +224,15 @@ def _torch_mfcc_fn(sigs, device):
 
 
 def bench_mfcc(b: Bench, sizes, rng):
-    from ser_ref.mfcc import mfcc
+    from ser_ref.mfcc import mfcc, mfcc_reference
 
     librosa = _optional("librosa")
     for n in sizes:
         sigs = speech_signals(n, rng)
         size, work = f"{n} x {UTT_S} s", n * UTT_S
         kw = dict(unit="audio s/s")
-        b.run("mfcc", size, work, "numpy", lambda: [mfcc(s) for s in sigs], warm=False, **kw)
+        b.run("mfcc", size, work, "numpy", lambda: [mfcc_reference(s) for s in sigs], **kw)
+        b.run("mfcc", size, work, "numba", lambda: [mfcc(s) for s in sigs], **kw)
         b.run("mfcc", size, work, "librosa", (lambda: [librosa.feature.mfcc(
             y=s, sr=SR, n_mfcc=26, n_fft=512, hop_length=320, n_mels=40, fmin=20, fmax=8000, center=False)
             for s in sigs]) if librosa else None, needs=None if librosa else "librosa not installed",
@@ -243,7 +246,7 @@ def bench_mfcc(b: Bench, sizes, rng):
 
             dev = [cp.asarray(s) for s in sigs]
             batch, lengths = cp.asarray(np.stack(sigs)), np.full(n, len(sigs[0]))
-            generic, fused = (lambda: [mfcc(s) for s in dev]), (lambda: mfcc_batch(sigs))
+            generic, fused = (lambda: [mfcc_reference(s) for s in dev]), (lambda: mfcc_batch(sigs))
             resident = lambda: mfcc_batch(batch, lengths=lengths)  # noqa: E731
         else:
             generic = fused = resident = None
@@ -267,7 +270,7 @@ def bench_layer1(b: Bench, sizes, rng):
         for mode in ("float", "tflite-int8"):
             st, size = f"layer1-{'f32' if mode == 'float' else 'int8'}", f"{R} frames"
             kw = dict(unit="frames/s", flops=flops)
-            b.run(st, size, R, "numpy", lambda: layer(context_windows(F), mode=mode), warm=False, **kw)
+            b.run(st, size, R, "numpy", lambda: layer(context_windows(F), mode=mode), **kw)
             if torch is not None and mode == "float":
                 for dev in ("cpu", "cuda"):
                     ok = dev == "cpu" or TORCH_CUDA
@@ -315,7 +318,7 @@ def bench_lstm(b: Bench, sizes, rng):
             h, cache = mod.lstm_forward(*arrs[:4], "tanh")
             return mod.lstm_backward(arrs[4], cache)
 
-        b.run("lstm", size, work, "numpy", lambda: step(ref, (x, W, U, bias, dh)), warm=False, **kw)
+        b.run("lstm", size, work, "numpy", lambda: step(ref, (x, W, U, bias, dh)), **kw)
         for dev in ("cpu", "cuda"):
             ok = torch is not None and (dev == "cpu" or TORCH_CUDA)
             fn = None
@@ -351,7 +354,7 @@ def bench_dense1(b: Bench, sizes, rng):
         y = rng.integers(0, 4, N)
         size, flops = f"{N} frames", 3 * 2 * N * (2048 * 204 + 204 * 4)
         kw = dict(unit="frames/s", flops=flops)
-        b.run("dense1", size, N, "numpy", lambda: mlp_loss_grads(p, x, y), warm=False, **kw)
+        b.run("dense1", size, N, "numpy", lambda: mlp_loss_grads(p, x, y), **kw)
         for dev in ("cpu", "cuda"):
             ok = torch is not None and (dev == "cpu" or TORCH_CUDA)
             fn = None
@@ -386,7 +389,7 @@ def bench_softmax(b: Bench, sizes, rng):
         z = rng.standard_normal((N, 4)).astype(np.float32)
         y = rng.integers(0, 4, N)
         size, kw = f"{N} x 4", dict(unit="rows/s", nbytes=N * (4 * 4 * 2 + 8))
-        b.run("softmax", size, N, "numpy", lambda: step(ref, z, y), warm=False, **kw)
+        b.run("softmax", size, N, "numpy", lambda: step(ref, z, y), **kw)
         for dev in ("cpu", "cuda"):
             ok = torch is not None and (dev == "cpu" or TORCH_CUDA)
             fn = None
@@ -477,9 +480,10 @@ def add_ratios(rows):
     for r in ok:
         peers = [p for p in ok if p["stage"] == r["stage"] and p["size"] == r["size"] and p is not r]
         r["vs"] = {p["backend"]: p["seconds"] / r["seconds"] for p in peers}
-        base = [p for p in peers if p["backend"] in cpu_path]
+        # the CPU path is what ser_ref runs by default: Numba where a stage has it, else NumPy
+        base = sorted((p for p in peers if p["backend"] in cpu_path), key=lambda p: p["backend"] != "numba")
         if base:
-            r["x_cpu_path"] = base[0]["seconds"] / r["seconds"]
+            r["x_cpu_path"], r["cpu_path"] = base[0]["seconds"] / r["seconds"], base[0]["backend"]
         if r["stage"] != "ceiling":
             if "gflops" in r and ("gemm", r["device"]) in ceil:
                 r["frac_of_ceiling"] = r["gflops"] / ceil[("gemm", r["device"])]

@@ -68,4 +68,6 @@ def test_real_speech(rng, ravdess_files):
     H = 20
     dh = np.zeros((1, x.shape[1], H), np.float32)
     dh[:, -1] = rng.standard_normal(H)  # only the last state feeds the classifier
-    _compare(x, *_weights(rng, 26, H, np.float32), "relu", None, dh, dict(rtol=1e-3, atol=1e-4))
+    W, U, b = _weights(rng, 26, H, np.float32)
+    # small weights keep the relu cell's state bounded over the ~175 steps, as a trained net's are
+    _compare(x, W / 4, U / 4, b, "relu", None, dh, dict(rtol=1e-3, atol=1e-4))

@@ -1,4 +1,4 @@
-"""MFCC of a batch of utterances on the GPU: the same math as ``ser_ref.mfcc.mfcc`` (the reference).
+"""MFCC of a batch of utterances on the GPU: the math of ``ser_ref.mfcc.mfcc_reference`` (the reference).
 
 For utterance b with N_b samples, window L, step S, FFT length K, frames t < T_b = 1 + (N_b - L) // S:
 
@@ -109,7 +109,7 @@ def mfcc_batch(signals, sample_rate: int = 16000, *, win_ms: float = 32, step_ms
 
     ``signals``: a list of 1-D arrays (NumPy or CuPy), or a 2-D (B, N) array (NumPy or CuPy) with
     ``lengths`` (B,) giving each row's real length. feats[b, :n_frames[b]] equals
-    ``ser_ref.mfcc.mfcc(signals[b], ...)``; rows past n_frames[b] are 0.
+    ``ser_ref.mfcc.mfcc_reference(signals[b], ...)``; rows past n_frames[b] are 0.
     """
     cp = cupy()
     win = ref._samples(win_ms, sample_rate, "win_ms")
@@ -134,8 +134,8 @@ def mfcc_batch(signals, sample_rate: int = 16000, *, win_ms: float = 32, step_ms
     T = int(n_frames.max())
     n_fft = 1 << (win - 1).bit_length()
     H = ref.mel_filterbank(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
-    used = np.flatnonzero(H.any(axis=1))
-    lo, hi = int(used[0]), int(used[-1]) + 1
+    k, _, _ = ref.mel_bands(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
+    lo, hi = int(k[0]), int(k[-1]) + 1  # only the bins the filterbank uses
     H = cp.asarray(H[lo:hi])
     D = cp.asarray(ref.dct_matrix(n_mels, n_mfcc))
     w = cp.asarray(ref.hann_window(win))
@@ -161,7 +161,11 @@ def mfcc_batch(signals, sample_rate: int = 16000, *, win_ms: float = 32, step_ms
 
 def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float = 20,
          n_mfcc: int = 26, n_mels: int = 40, fmin: float = 20.0, fmax: float = 8000.0):
-    """``ser_ref.mfcc.mfcc`` on the GPU for one signal -> (frames, n_mfcc) cupy float32."""
-    feats, n_frames = mfcc_batch([signal], sample_rate, win_ms=win_ms, step_ms=step_ms, n_mfcc=n_mfcc,
+    """``ser_ref.mfcc.mfcc`` / ``mfcc_reference`` on the GPU for one signal -> (frames, n_mfcc) cupy float32.
+
+    A CuPy signal stays on the device (unvalidated, as in the reference); a NumPy one is checked."""
+    on_device = type(signal).__module__.startswith("cupy") and signal.ndim == 1
+    batch, lengths = (signal[None], [signal.shape[0]]) if on_device else ([signal], None)
+    feats, n_frames = mfcc_batch(batch, sample_rate, lengths=lengths, win_ms=win_ms, step_ms=step_ms, n_mfcc=n_mfcc,
                                  n_mels=n_mels, fmin=fmin, fmax=fmax)
     return feats[0, : int(n_frames[0])]

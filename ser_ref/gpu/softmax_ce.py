@@ -94,7 +94,8 @@ def softmax_cross_entropy_backward(cache, dloss=1.0):
     N, K = logp.shape
     dz = cp.empty_like(logp)
     launch(kernel(with_real(SOFTMAX_CE_SRC, logp.dtype), "softmax_ce_backward"), dz.size,
-           cp.ascontiguousarray(logp), cp.asarray(y).astype(cp.int32), w, cp.asarray(wsum, dtype=logp.dtype),
+           cp.ascontiguousarray(logp), cp.asarray(y).astype(cp.int32),
+           cp.ascontiguousarray(cp.asarray(w, dtype=logp.dtype)), cp.asarray(wsum, dtype=logp.dtype),
            dz, i32(N), i32(K), logp.dtype.type(dloss))
     return dz
 
