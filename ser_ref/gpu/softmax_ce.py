@@ -72,7 +72,7 @@ def _prepare(z, y, w):
 def _rows(z, y32, w, write_dz):
     cp = cupy()
     N, K = z.shape
-    wsum = w.sum()
+    wsum = cp.asarray(w.sum())  # a 0-d device array: the kernel reads it through a pointer
     logp, wnll = cp.empty_like(z), cp.empty(N, dtype=z.dtype)
     dz = cp.empty_like(z) if write_dz else logp
     launch(kernel(with_real(SOFTMAX_CE_SRC, z.dtype), "softmax_ce_rows"), N,

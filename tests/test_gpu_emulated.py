@@ -1,0 +1,99 @@
+"""The ser_ref.gpu kernels and their host code, run on the CPU by tests/_cuda_emulator.py (g++),
+against the NumPy references. This checks indexing, argument plumbing and the math of every
+kernel where no GPU is lent; tests/test_gpu_*.py check the real thing on a device."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _cuda_emulator import GXX, fake_cupy
+from ser_ref.deepspeech import Layer1, context_windows
+from ser_ref.forest import RandomForest
+from ser_ref.gpu import _cuda, forest, layer1, lstm, mfcc, softmax_ce
+from ser_ref.mfcc import mfcc_reference
+from ser_ref.nn import lstm as lstm_ref
+from ser_ref.nn import softmax_ce as ce_ref
+
+pytestmark = pytest.mark.skipif(GXX is None, reason="g++ is needed to emulate the CUDA kernels on the CPU")
+
+
+@pytest.fixture
+def emu(monkeypatch):
+    fake = fake_cupy()
+    for mod in (_cuda, mfcc, layer1, lstm, softmax_ce, forest):
+        monkeypatch.setattr(mod, "cupy", lambda: fake)
+    _cuda._module.cache_clear()
+    yield fake
+    _cuda._module.cache_clear()
+
+
+def test_mfcc_batch(emu, rng):
+    sigs = [(0.3 * rng.standard_normal(n)).astype(np.float32) for n in (512, 1700, 2900)]
+    feats, n_frames = mfcc.mfcc_batch(sigs)
+    for k, s in enumerate(sigs):
+        ref = mfcc_reference(s)
+        assert n_frames[k] == len(ref)
+        np.testing.assert_allclose(feats[k, : n_frames[k]], ref, rtol=1e-6, atol=1e-5)
+        assert not feats[k, n_frames[k]:].any()
+    ref = mfcc_reference(sigs[2], step_ms=10, n_mfcc=13)
+    np.testing.assert_allclose(mfcc.mfcc(sigs[2], step_ms=10, n_mfcc=13), ref, rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["float", "tflite-int8"])
+def test_layer1_batch(emu, rng, mode):
+    H = 8
+    layer = Layer1(rng.integers(-127, 128, size=(494, H)).astype(np.int8), 0.0129,
+                   rng.normal(0, 0.5, H).astype(np.float32))
+    lens = [6, 2]
+    F = np.full((2, 6, 26), 1e3, np.float32)  # padding past n_frames must never be read
+    for k, n in enumerate(lens):
+        F[k, :n] = 4 * rng.standard_normal((n, 26))
+    W = layer.W if mode == "float" else layer.W_q
+    got = layer1.layer1_batch(F, W, layer.b, n_frames=lens, mode=mode, w_scale=layer.w_scale)
+    ref = np.concatenate([layer(context_windows(F[k, :n]), mode=mode) for k, n in enumerate(lens)])
+    np.testing.assert_array_equal(got, ref)  # exact here: NumPy does the GEMM on both sides
+    X = rng.standard_normal((3, 494)).astype(np.float32)
+    X[1] = 0  # the m = 0 row of the int8 mode
+    np.testing.assert_array_equal(layer1.layer1_forward(X, W, layer.b, mode=mode, w_scale=layer.w_scale),
+                                  layer(X, mode=mode))
+    np.testing.assert_array_equal(layer1.context_windows(F[0, :5], n_frames=None), context_windows(F[0, :5]))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm(emu, rng, activation, masked):
+    B, T, n_in, H = 3, 5, 4, 3
+    x = rng.standard_normal((B, T, n_in))
+    W, U, b = rng.normal(0, 0.5, (n_in, 4 * H)), rng.normal(0, 0.5, (H, 4 * H)), rng.normal(0, 0.2, 4 * H)
+    mask = (np.arange(T)[None] < np.array([[5], [2], [4]])).astype(float) if masked else None
+    dh = rng.standard_normal((B, T, H))
+    h_ref, c_ref = lstm_ref.lstm_forward(x, W, U, b, activation, mask)
+    h, cache = lstm.lstm_forward(x, W, U, b, activation, mask)
+    np.testing.assert_allclose(h, h_ref, rtol=1e-13, atol=1e-14)
+    for g, r in zip(lstm.lstm_backward(dh, cache), lstm_ref.lstm_backward(dh, c_ref)):
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-13)
+    assert lstm.lstm_backward(dh, cache, need_dx=False)[0] is None
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_ce(emu, rng, dtype):
+    z = (5 * rng.standard_normal((40, 4))).astype(dtype)
+    z[0] = [800, -800, 0, 1]
+    y, w = rng.integers(0, 4, 40), rng.uniform(0.5, 2, 40).astype(dtype)
+    L_ref, c_ref = ce_ref.softmax_cross_entropy_forward(z, y, w)
+    L, cache = softmax_ce.softmax_cross_entropy_forward(z, y, w)
+    tol = dict(rtol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(float(L), float(L_ref), **tol)
+    np.testing.assert_allclose(softmax_ce.softmax_cross_entropy_backward(cache, 0.7),
+                               ce_ref.softmax_cross_entropy_backward(c_ref, 0.7), **tol)
+    L2, dz = softmax_ce.softmax_cross_entropy_fused(z, y, w)
+    np.testing.assert_allclose(float(L2), float(L_ref), **tol)
+    np.testing.assert_allclose(dz, ce_ref.softmax_cross_entropy_backward(c_ref), **tol)
+
+
+def test_forest(emu, rng):
+    X = rng.standard_normal((200, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int) + 2 * (X[:, 2] > 0.3)
+    rf = RandomForest(n_trees=7, max_depth=6, seed=1).fit(X, y)
+    Xt = rng.standard_normal((60, 6)).astype(np.float32)
+    np.testing.assert_array_equal(forest.forest_predict_proba(rf, Xt), rf.predict_proba(Xt))
