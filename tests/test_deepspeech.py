@@ -18,7 +18,8 @@ from ser_ref.deepspeech import fetch as fetch_mod
 from ser_ref.deepspeech import load as load_mod
 from ser_ref.deepspeech.__main__ import main as cli_main
 from ser_ref.deepspeech.export import export_arrays, parse_alphabet
-from ser_ref.deepspeech.layer1 import ModeError, dense_int8_tflite, quantize_rows
+from ser_ref.deepspeech.layer1 import (ModeError, augment_bias, dense_int8_tflite, dense_relu_clip,
+                                      dense_relu_clip_fast, quantize_rows)
 from ser_ref.deepspeech.tflite_file import read_tflite
 from ser_ref.errors import AudioError, WeightsError
 from ser_ref.mfcc import mfcc
@@ -153,6 +154,15 @@ def test_float_mode_vs_float64(layer, rng):
     rel = np.abs(layer(x) - ref).max() / np.abs(ref).max()
     assert rel <= 1e-4
     assert 0 < (ref == 20).mean() < 1 and 0 < (ref == 0).mean() < 1  # both clips exercised
+
+
+def test_blocked_fast_path_matches_reference(layer, rng):
+    m = rng.normal(0, 6, size=(77, 26)).astype(np.float32)
+    w = context_windows(m)  # a strided view with overlapping rows, as the pipeline passes it
+    ref = dense_relu_clip(np.ascontiguousarray(w), layer.W, layer.b, 20.0)
+    for rows in (1, 10, 77, 1000):  # blocks with remainders, one block, larger than the input
+        np.testing.assert_allclose(dense_relu_clip_fast(w, augment_bias(layer.W, layer.b), 20.0, rows),
+                                   ref, atol=1e-4, rtol=1e-5)
 
 
 # ---------- layer 1: int8, bit-exact against the interpreter ----------

@@ -33,14 +33,38 @@ REQUIRED_KEYS = ("W1", "b1", "W1_q", "W1_scale", "clip", "sample_rate", "win_len
                  "alphabet", "source_sha256")
 
 
-def dense_relu_clip(x, W, b, clip: float = 20.0, out=None):
-    """min(relu(x @ W + b), clip) in float32, in place on the GEMM's output (no extra passes)."""
+def dense_relu_clip(x, W, b, clip: float = 20.0):
+    """min(relu(x @ W + b), clip): the reference, exactly as the equation reads."""
     xp = array_module(x)
-    y = xp.matmul(x, W, out=out)
-    y += b
-    xp.maximum(y, 0, out=y)
-    xp.minimum(y, clip, out=y)
-    return y
+    return xp.minimum(xp.maximum(x @ W + b, 0), clip).astype(xp.float32)
+
+
+def augment_bias(W, b):
+    """[W; b] (n_in + 1, n_out): with a 1 appended to every input row, x1 @ Wb = x @ W + b."""
+    xp = array_module(W)
+    return xp.concatenate([W, b[None, :]]).astype(xp.float32)
+
+
+def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 8192):
+    """min(relu(x @ W + b), clip) with the bias folded into the GEMM (``augment_bias``) and one
+    in-place clip pass per block of rows.
+
+    The block copy of x (a strided window view is not a BLAS operand: its rows overlap, and matmul
+    would fall back to a slow loop) is where the 1 column is appended, so the bias costs nothing
+    and the activation is one pass over each block while it is still warm in cache.
+    """
+    xp = array_module(x)
+    n, n_in = x.shape
+    out = xp.empty((n, Wb.shape[1]), dtype=xp.float32)
+    step = rows if xp is np else max(1, n)
+    block = xp.ones((min(step, n), n_in + 1), dtype=xp.float32)
+    for i in range(0, n, step):
+        m = min(step, n - i)
+        block[:m, :n_in] = x[i:i + m]
+        y = out[i:i + m]
+        xp.matmul(block[:m], Wb, out=y)
+        xp.clip(y, 0, clip, out=y)
+    return out
 
 
 def quantize_rows(x):
@@ -65,7 +89,7 @@ def dense_int8_tflite(x, W_q, w_scale, b, clip: float = 20.0):
     q, m = quantize_rows(x)
     row_scale = xp.where(m == 0, xp.float32(1), m / xp.float32(127)).astype(xp.float32)
     s = (row_scale * xp.float32(w_scale)).astype(xp.float32)
-    acc = q @ W_q.astype(xp.float32)          # exact integers
+    acc = q @ W_q.astype(xp.float32)          # exact integers (q is a fresh contiguous array)
     y = b.astype(xp.float32) + acc * s[:, None]
     xp.maximum(y, 0, out=y)
     xp.minimum(y, xp.float32(clip), out=y)
@@ -138,12 +162,19 @@ class Layer1:
         return cls(d["W1_q"], float(d["W1_scale"]), d["b1"], clip=float(d["clip"]), source=source,
                    metadata=meta)
 
+    def _augmented(self, xp, W, b):
+        key = ("Wb", xp.__name__)
+        if key not in self._device_cache:
+            self._device_cache[key] = augment_bias(W, b)
+        return self._device_cache[key]
+
     def _weights_on(self, xp):
         if xp is np:
             return self.W, self.b, self.W_q
-        if xp.__name__ not in self._device_cache:
-            self._device_cache[xp.__name__] = (xp.asarray(self.W), xp.asarray(self.b), xp.asarray(self.W_q))
-        return self._device_cache[xp.__name__]
+        key = ("weights", xp.__name__)
+        if key not in self._device_cache:
+            self._device_cache[key] = (xp.asarray(self.W), xp.asarray(self.b), xp.asarray(self.W_q))
+        return self._device_cache[key]
 
     def __call__(self, windows, mode: str = "float"):
         xp = array_module(windows)
@@ -152,7 +183,7 @@ class Layer1:
             raise WeightsError(f"layer 1 expects windows of shape (frames, {self.W.shape[0]}), got {x.shape}")
         W, b, W_q = self._weights_on(xp)
         if mode == "float":
-            return dense_relu_clip(x.astype(xp.float32, copy=False), W, b, self.clip)
+            return dense_relu_clip_fast(x, self._augmented(xp, W, b), self.clip)
         if mode == "tflite-int8":
             return dense_int8_tflite(x, W_q, self.w_scale, b, self.clip)
         raise ModeError(f"layer 1 mode must be one of {MODES}, got {mode!r}")

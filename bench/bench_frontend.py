@@ -1,0 +1,128 @@
+"""Speed of the front end on 10 minutes of audio: MFCC vs librosa, layer 1 vs the plain GEMM bound.
+
+    python bench/bench_frontend.py [--minutes 10] [--repeats 3]
+
+Frames per second, best of ``--repeats`` runs, all measured in this one run on this machine:
+    mfcc (Numba path) and mfcc_reference (plain NumPy)  vs  librosa.feature.mfcc with matching
+        parameters (n_fft 512, hop 320 / 160, Hann, no centring, 40 HTK mels 20-8000 Hz, magnitude);
+    layer 1 "float" on context windows (windowing + GEMM + bias/ReLU/clip)  vs  plain A @ W of the same
+        shape with a contiguous A (the GEMM bound); layer 1 "tflite-int8"; deepspeech_features end to end.
+Writes bench/results/frontend-cpu.json with the machine described. The machine may be shared: the load
+average at the start and end is recorded, and ratios (same run, same load) are what to read.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ser_ref import locations
+from ser_ref.atomic import write_json
+from ser_ref.audio import load_audio
+from ser_ref.deepspeech import Layer1, context_windows, deepspeech_features, load_layer1
+from ser_ref.mfcc import mfcc, mfcc_reference
+
+OUT = Path(__file__).resolve().parent / "results" / "frontend-cpu.json"
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numba
+    import scipy
+
+    return {"platform": platform.platform(), "python": sys.version.split()[0], "cpu_count": os.cpu_count(),
+            "cpu_model": model, "numpy": np.__version__, "scipy": scipy.__version__, "numba": numba.__version__,
+            "loadavg_start": os.getloadavg()}
+
+
+def ten_minutes(minutes: float) -> tuple[np.ndarray, str]:
+    """Real speech (RAVDESS files concatenated) when available, else a speech-like generated signal."""
+    n = int(minutes * 60 * 16000)
+    root = locations.ravdess_root()
+    if root is not None:
+        parts, total = [], 0
+        for f in sorted(root.glob("Actor_*/*.wav")):
+            parts.append(load_audio(f))
+            total += parts[-1].size
+            if total >= n:
+                return np.concatenate(parts)[:n], f"RAVDESS speech ({len(parts)} files concatenated)"
+    rng = np.random.default_rng(0)
+    t = np.arange(n) / 16000
+    x = rng.normal(0, 0.1, n) * (0.55 + 0.45 * np.sin(2 * np.pi * 3 * t)) + 0.2 * np.sin(2 * np.pi * 150 * t)
+    return x.astype(np.float32), "generated noise + 150 Hz tone with 3 Hz envelope"
+
+
+def best(fn, repeats: int) -> float:
+    fn()  # warm-up (Numba compile, caches, BLAS threads)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    import librosa
+
+    info = machine()
+    x, source = ten_minutes(args.minutes)
+    layer: Layer1 = load_layer1(verbose=False)
+    rows = {}
+    for step_ms in (20, 10):
+        hop = 16000 * step_ms // 1000
+        frames = mfcc(x, step_ms=step_ms).shape[0]
+        lib = dict(y=x, sr=16000, n_mfcc=26, n_fft=512, hop_length=hop, win_length=512, window="hann",
+                   center=False, n_mels=40, fmin=20.0, fmax=8000.0, htk=True, power=1.0)
+        t_ours = best(lambda: mfcc(x, step_ms=step_ms), args.repeats)
+        t_ref = best(lambda: mfcc_reference(x, step_ms=step_ms), args.repeats)
+        t_lib = best(lambda: librosa.feature.mfcc(**lib), args.repeats)
+        rows[f"mfcc_step{step_ms}ms"] = {
+            "frames": frames, "ours_fps": frames / t_ours, "reference_numpy_fps": frames / t_ref,
+            "librosa_fps": frames / t_lib, "speedup_vs_librosa": t_lib / t_ours, "target": ">= 1.5"}
+
+    M = mfcc(x)
+    W = context_windows(M)
+    A = np.ascontiguousarray(W)
+    frames = W.shape[0]
+    t_gemm = best(lambda: A @ layer.W, args.repeats)
+    t_float = best(lambda: layer(context_windows(M), mode="float"), args.repeats)
+    t_int8 = best(lambda: layer(context_windows(M), mode="tflite-int8"), args.repeats)
+    t_all = best(lambda: deepspeech_features(x, layer), args.repeats)
+    rows["layer1"] = {
+        "frames": frames, "shape": [frames, 494, layer.W.shape[1]],
+        "plain_gemm_fps": frames / t_gemm, "float_fps": frames / t_float, "tflite_int8_fps": frames / t_int8,
+        "ratio_float_to_gemm": t_gemm / t_float, "target": ">= 0.9",
+        "gemm_gflops": 2 * frames * 494 * layer.W.shape[1] / t_gemm / 1e9}
+    rows["deepspeech_features"] = {"frames": frames, "fps": frames / t_all,
+                                   "realtime_factor": args.minutes * 60 / t_all}
+    info["loadavg_end"] = os.getloadavg()
+    result = {"bench": "frontend", "device": "cpu", "audio": {"seconds": x.size / 16000, "source": source},
+              "repeats": args.repeats, "timing": "best of repeats, after one warm-up", "machine": info,
+              "results": rows, "command": "python bench/bench_frontend.py " + " ".join(argv or sys.argv[1:])}
+    write_json(args.out, result)
+    for name, r in rows.items():
+        print(name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
+    print(f"load average start {info['loadavg_start']}, end {info['loadavg_end']}; wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
