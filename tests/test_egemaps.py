@@ -314,3 +314,22 @@ def test_cli_prints_a_table(stub_voice, tmp_path, capsys):
 def test_cli_module_runs():
     r = subprocess.run([sys.executable, "-m", "ser_ref.egemaps", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "FILES" in r.stdout.upper()
+
+
+# ----------------------------------------------------------------------------- corpus agreement (slow)
+
+@pytest.mark.slow
+def test_agreement_with_opensmile_on_all_ravdess(ravdess_files):
+    """Issue 3 targets over all files: median r >= 0.95, >= 75 of 88 features with r >= 0.90."""
+    needs("opensmile")
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "egemaps_agreement", Path(__file__).resolve().parent.parent / "bench" / "egemaps_agreement.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    r, _ = bench.agreement(bench.ours_features(ravdess_files), bench.opensmile_features(ravdess_files))
+    summary = bench.targets(r)
+    assert summary["median_r"] >= 0.95, summary
+    assert summary["n_r_ge_0.90"] >= 75, summary
