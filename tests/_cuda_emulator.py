@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -93,14 +94,14 @@ class RawModule:
         _BUILD.mkdir(exist_ok=True)
         lib = _BUILD / f"k{key}.so"
         if not lib.exists():
-            cpp = _BUILD / f"k{key}.cpp"
+            cpp = _BUILD / f"k{key}.{os.getpid()}.cpp"
             cpp.write_text(src)
-            cmd = [GXX, "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread", *[f for f in flags if f],
-                   "-o", str(lib) + ".tmp", str(cpp)]
+            tmp = f"{lib}.{os.getpid()}.tmp"  # another test process may be building the same kernel
+            cmd = [GXX, "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread", *[f for f in flags if f], "-o", tmp, str(cpp)]
             res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode:
                 raise RuntimeError(f"g++ failed:\n{res.stderr}")
-            Path(str(lib) + ".tmp").rename(lib)
+            os.replace(tmp, lib)
         self.lib = ctypes.CDLL(str(lib))
         for f in ("emu_set_thread", "emu_set_launch"):
             getattr(self.lib, f).argtypes = [ctypes.c_uint, ctypes.c_uint]

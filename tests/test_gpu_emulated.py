@@ -51,11 +51,13 @@ def test_layer1_batch(emu, rng, mode):
     W = layer.W if mode == "float" else layer.W_q
     got = layer1.layer1_batch(F, W, layer.b, n_frames=lens, mode=mode, w_scale=layer.w_scale)
     ref = np.concatenate([layer(context_windows(F[k, :n]), mode=mode) for k, n in enumerate(lens)])
-    np.testing.assert_array_equal(got, ref)  # exact here: NumPy does the GEMM on both sides
+    # int8: exact (integer sums); float: the BLAS may block the GEMM differently for different shapes
+    same = np.testing.assert_array_equal if mode != "float" else (
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-5))
+    same(got, ref)
     X = rng.standard_normal((3, 494)).astype(np.float32)
     X[1] = 0  # the m = 0 row of the int8 mode
-    np.testing.assert_array_equal(layer1.layer1_forward(X, W, layer.b, mode=mode, w_scale=layer.w_scale),
-                                  layer(X, mode=mode))
+    same(layer1.layer1_forward(X, W, layer.b, mode=mode, w_scale=layer.w_scale), layer(X, mode=mode))
     np.testing.assert_array_equal(layer1.context_windows(F[0, :5], n_frames=None), context_windows(F[0, :5]))
 
 
