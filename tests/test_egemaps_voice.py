@@ -306,3 +306,31 @@ def test_agrees_with_opensmile_on_real_speech(ravdess_files):
         for name in ("F1frequency", "F2frequency", "F3frequency"):
             r = ref[name + "_sma3nz"].to_numpy()
             assert np.corrcoef(out[name][inner], r[inner])[0, 1] > 0.95, name
+
+
+@pytest.mark.slow
+def test_all_ravdess_files_agree_with_opensmile(ravdess_files):
+    opensmile = needs("opensmile")
+    from ser_ref.audio import load_audio
+
+    smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                            feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
+    agree = total = 0
+    ours, theirs = {n: [] for n in voice.VOICE_NAMES[:6]}, {n: [] for n in voice.VOICE_NAMES[:6]}
+    for path in ravdess_files:
+        x = load_audio(path)
+        ref = smile.process_signal(x, SR)
+        out = voice.voice_llds(x, SR)
+        ov = out["F0semitoneFrom27.5Hz"] > 0
+        rv = ref["F0semitoneFrom27.5Hz_sma3nz"].to_numpy() > 0
+        assert ov.size == rv.size, path
+        agree += int(np.sum(ov == rv))
+        total += ov.size
+        both = ov & rv
+        for name in ours:
+            ours[name].append(out[name][both])
+            theirs[name].append(ref[name + "_sma3nz"].to_numpy()[both])
+    assert agree / total > 0.999
+    for name in ours:
+        r = np.corrcoef(np.concatenate(ours[name]), np.concatenate(theirs[name]))[0, 1]
+        assert r > 0.999, (name, r)
