@@ -1,8 +1,8 @@
 """Speed of the front end on 10 minutes of audio: MFCC vs librosa, layer 1 vs the plain GEMM bound.
 
-    python bench/bench_frontend.py [--minutes 10] [--repeats 3]
+    python bench/bench_frontend.py [--minutes 10] [--repeats 5]
 
-Frames per second, best of ``--repeats`` runs, all measured in this one run on this machine:
+Frames per second, best of ``--repeats`` interleaved runs, all measured in this one run on this machine:
     mfcc (Numba path) and mfcc_reference (plain NumPy)  vs  librosa.feature.mfcc with matching
         parameters (n_fft 512, hop 320 / 160, Hann, no centring, 40 HTK mels 20-8000 Hz, magnitude);
     layer 1 "float" on context windows (windowing + GEMM + bias/ReLU/clip)  vs  plain A @ W of the same
@@ -64,20 +64,24 @@ def ten_minutes(minutes: float) -> tuple[np.ndarray, str]:
     return x.astype(np.float32), "generated noise + 150 Hz tone with 3 Hz envelope"
 
 
-def best(fn, repeats: int) -> float:
-    fn()  # warm-up (Numba compile, caches, BLAS threads)
-    times = []
+def best(fns: dict, repeats: int) -> dict:
+    """Best-of-``repeats`` seconds of each function, interleaved (A, B, A, B, ...) so that a change
+    in the machine's load during the run hits every contender alike."""
+    for fn in fns.values():
+        fn()  # warm-up (Numba compile, caches, BLAS threads)
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: min(v) for name, v in times.items()}
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
     import librosa
@@ -91,9 +95,10 @@ def main(argv=None) -> dict:
         frames = mfcc(x, step_ms=step_ms).shape[0]
         lib = dict(y=x, sr=16000, n_mfcc=26, n_fft=512, hop_length=hop, win_length=512, window="hann",
                    center=False, n_mels=40, fmin=20.0, fmax=8000.0, htk=True, power=1.0)
-        t_ours = best(lambda: mfcc(x, step_ms=step_ms), args.repeats)
-        t_ref = best(lambda: mfcc_reference(x, step_ms=step_ms), args.repeats)
-        t_lib = best(lambda: librosa.feature.mfcc(**lib), args.repeats)
+        t = best({"ours": lambda: mfcc(x, step_ms=step_ms),
+                  "ref": lambda: mfcc_reference(x, step_ms=step_ms),
+                  "librosa": lambda: librosa.feature.mfcc(**lib)}, args.repeats)
+        t_ours, t_ref, t_lib = t["ours"], t["ref"], t["librosa"]
         rows[f"mfcc_step{step_ms}ms"] = {
             "frames": frames, "ours_fps": frames / t_ours, "reference_numpy_fps": frames / t_ref,
             "librosa_fps": frames / t_lib, "speedup_vs_librosa": t_lib / t_ours, "target": ">= 1.5"}
@@ -102,10 +107,11 @@ def main(argv=None) -> dict:
     W = context_windows(M)
     A = np.ascontiguousarray(W)
     frames = W.shape[0]
-    t_gemm = best(lambda: A @ layer.W, args.repeats)
-    t_float = best(lambda: layer(context_windows(M), mode="float"), args.repeats)
-    t_int8 = best(lambda: layer(context_windows(M), mode="tflite-int8"), args.repeats)
-    t_all = best(lambda: deepspeech_features(x, layer), args.repeats)
+    t = best({"gemm": lambda: A @ layer.W,
+              "float": lambda: layer(context_windows(M), mode="float"),
+              "int8": lambda: layer(context_windows(M), mode="tflite-int8"),
+              "all": lambda: deepspeech_features(x, layer)}, args.repeats)
+    t_gemm, t_float, t_int8, t_all = t["gemm"], t["float"], t["int8"], t["all"]
     rows["layer1"] = {
         "frames": frames, "shape": [frames, 494, layer.W.shape[1]],
         "plain_gemm_fps": frames / t_gemm, "float_fps": frames / t_float, "tflite_int8_fps": frames / t_int8,
