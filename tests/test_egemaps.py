@@ -333,3 +333,17 @@ def test_agreement_with_opensmile_on_all_ravdess(ravdess_files):
     summary = bench.targets(r)
     assert summary["median_r"] >= 0.95, summary
     assert summary["n_r_ge_0.90"] >= 75, summary
+
+
+def test_all_unvoiced_input_gives_zeros_not_nans(monkeypatch, rng):
+    """Documented fallback: no voiced frame -> voiced-only functionals are 0, nothing is NaN."""
+    def unvoiced(x):
+        return {k: np.zeros_like(v) for k, v in _stub_voice(x).items()}
+
+    monkeypatch.setattr(extract, "_voice_llds", unvoiced)
+    out = egemaps((0.1 * rng.standard_normal(SR)).astype(np.float32))
+    assert np.all(np.isfinite(out))
+    for j, name in enumerate(EGEMAPS_NAMES):
+        if name.startswith("F0semitone") or "V_" in name and "UV_" not in name or name.startswith("Voiced"):
+            assert out[j] == 0.0, name
+    assert out[EGEMAPS_NAMES.index("alphaRatioUV_sma3nz_amean")] != 0.0

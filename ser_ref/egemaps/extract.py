@@ -20,10 +20,11 @@ from . import functionals as fn
 from .energy import equivalent_sound_level, frame_energy
 from .frames import spectrum20ms
 from .loudness import loudness
+from .mel import mel_power
 from .mfcc import mfcc
 from .names import ALL_FRAMES, EGEMAPS_NAMES, SPECTRAL_UV, SPECTRAL_V, VOICED
 from .smoothing import sma3, sma3nz
-from .spectral import alpha_ratio, hammarberg_index, spectral_flux, spectral_slope
+from .spectral import alpha_ratio, hammarberg_index, log_power_db, spectral_flux, spectral_slope
 
 MIN_SAMPLES = 1600  # 100 ms: the 60 ms pitch window plus a few hops
 F0_KEY = "F0semitoneFrom27.5Hz"
@@ -55,13 +56,15 @@ def spectral_llds(signal, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarra
     """
     x = _validated(signal, sample_rate)
     mag, frames, df = spectrum20ms(x, SAMPLE_RATE)
-    c = mfcc(mag, df)
+    mel = mel_power(mag, df)
+    c = mfcc(mag, df, mel=mel)
+    L = log_power_db(mag)
     out = {
-        "Loudness": loudness(mag, df),
+        "Loudness": loudness(mag, df, mel=mel),
         "alphaRatio": alpha_ratio(mag, df),
         "hammarbergIndex": hammarberg_index(mag, df),
-        "slope0-500": spectral_slope(mag, df, 0.0, 500.0),
-        "slope500-1500": spectral_slope(mag, df, 500.0, 1500.0),
+        "slope0-500": spectral_slope(mag, df, 0.0, 500.0, log_db=L),
+        "slope500-1500": spectral_slope(mag, df, 500.0, 1500.0, log_db=L),
         "spectralFlux": spectral_flux(mag, df),
     }
     for i in range(4):

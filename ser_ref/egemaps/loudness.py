@@ -24,8 +24,12 @@ def equal_loudness_weight(f_hz) -> np.ndarray:
     return 1e32 * ((w2 + 56.8e6) * w2 * w2) / (c * c * (w2 + 0.38e9) * (w2 * w2 * w2 * w + 1.7e31))
 
 
-def loudness(mag: np.ndarray, df: float) -> np.ndarray:
-    """loudness_t = (1/26) sum_m (max(B_tm, floor) E(f_m))^0.33 over the 26 Mel bands."""
+def loudness(mag: np.ndarray, df: float, mel: np.ndarray | None = None) -> np.ndarray:
+    """loudness_t = (1/26) sum_m (max(B_tm, floor) E(f_m))^0.33 over the 26 Mel bands.
+
+    ``mel``: the (T, 26) Mel power spectrum of ``mag`` if already computed.
+    """
     _, centres = mel_filterbank(mag.shape[1], float(df), 26)
-    bands = np.maximum(mel_power(mag, df), MEL_FLOOR) * equal_loudness_weight(centres)
+    B = mel_power(mag, df) if mel is None else mel
+    bands = np.maximum(B, MEL_FLOOR) * equal_loudness_weight(centres)
     return np.power(bands, COMPRESSION).mean(axis=1)

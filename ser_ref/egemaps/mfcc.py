@@ -27,7 +27,11 @@ def _dct_lifter(n_bands: int, first: int, last: int, lifter: float) -> np.ndarra
 
 
 def mfcc(mag: np.ndarray, df: float, first: int = 1, last: int = 4, n_bands: int = 26,
-         lifter: float = 22.0) -> np.ndarray:
-    """(T, last - first + 1) liftered MFCCs c_first..c_last (formula in the module doc)."""
-    logmel = np.log(np.maximum(mel_power(mag, df, n_bands) * HTK_SCALE, 1.0))
-    return logmel @ _dct_lifter(n_bands, first, last, lifter)
+         lifter: float = 22.0, mel: np.ndarray | None = None) -> np.ndarray:
+    """(T, last - first + 1) liftered MFCCs c_first..c_last (formula in the module doc).
+
+    ``mel``: the (T, n_bands) Mel power spectrum of ``mag`` (openSMILE -1..1 scale) if already computed.
+    """
+    B = mel_power(mag, df, n_bands) if mel is None else mel
+    logmel = np.log(np.maximum(B * HTK_SCALE, 1.0))
+    return np.einsum("tm,mi->ti", logmel, _dct_lifter(n_bands, first, last, lifter), optimize=False)

@@ -49,8 +49,9 @@ def log_power_db(mag: np.ndarray) -> np.ndarray:
     return np.where(p <= SPEC_FLOOR, LOG_SPEC_FLOOR, 10.0 * np.log10(np.maximum(p, SPEC_FLOOR)))
 
 
-def spectral_slope(mag: np.ndarray, df: float, lo_hz: float, hi_hz: float) -> np.ndarray:
-    """Slope (dB/Hz) of the log power spectrum between lo_hz and hi_hz.
+def spectral_slope(mag: np.ndarray, df: float, lo_hz: float, hi_hz: float,
+                   log_db: np.ndarray | None = None) -> np.ndarray:
+    """Slope (dB/Hz) of the log power spectrum between lo_hz and hi_hz (``log_db``: L if computed).
 
     openSMILE's form, reproduced with its quirk: the sums run over bins iL..iR (iR - iL + 1
     points) but the count in the normal equations is N = iR - iL:
@@ -60,9 +61,9 @@ def spectral_slope(mag: np.ndarray, df: float, lo_hz: float, hi_hz: float) -> np
     i_hi = min(int(np.floor(hi_hz / df)), mag.shape[1] - 1)
     n = float(hi_hz / df - lo_hz / df)
     f = np.arange(i_lo, i_hi + 1) * df
-    L = log_power_db(mag[:, i_lo:i_hi + 1])
+    L = log_power_db(mag[:, i_lo:i_hi + 1]) if log_db is None else log_db[:, i_lo:i_hi + 1]
     sf, s2f = f.sum(), (f * f).sum()
-    sum_a = L @ f
+    sum_a = np.einsum("tk,k->t", L, f, optimize=False)
     sum_b = L.sum(axis=1)
     den = n * s2f - sf * sf
     return (n * sum_a - sf * sum_b) / den if den != 0 else np.zeros(mag.shape[0])
