@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,18 +23,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_info import machine  # noqa: E402
+
 from ser_ref import atomic  # noqa: E402
 from ser_ref.forest import RandomForest  # noqa: E402
-
-
-def machine() -> dict:
-    model = ""
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
-            "cpu_model": model, "load_avg_at_start": os.getloadavg()}
 
 
 def data(n=1300, d=88, n_classes=4, seed=0):
@@ -67,7 +59,9 @@ def main():
     from sklearn.ensemble import RandomForestClassifier
 
     Xtr, ytr, Xte, yte = data()
-    info = machine()
+    import numba
+
+    info = machine(sklearn=skv, numba=numba.__version__, numba_threads=numba.config.NUMBA_NUM_THREADS)
     t_compile, _ = timed(lambda: RandomForest(n_trees=4, max_depth=args.depth).fit(Xtr, ytr).predict(Xte))
 
     systems = {
@@ -111,9 +105,7 @@ def main():
         "data": {"n_train": len(ytr), "n_test": len(yte), "n_features": Xtr.shape[1], "n_classes": 4,
                  "kind": "seeded Gaussian classes, 24 informative + 64 noise features, rounded to 1e-3"},
         "settings": {"n_trees": args.trees, "max_depth": args.depth, "max_features": "sqrt", "repeats": args.repeats},
-        "machine": info | {"load_avg_at_end": os.getloadavg()},
-        "sklearn_version": skv,
-        "numba_threads": __import__("numba").config.NUMBA_NUM_THREADS,
+        "machine": info | {"load_average_at_end": list(os.getloadavg())},
         "compile_s": t_compile,
         "fit_s": fit, "predict_s": pred, "fit_best_s": best_fit, "predict_best_s": best_pred,
         "heldout_accuracy": acc, "ratios": ratios,

@@ -159,3 +159,23 @@ def test_bad_input_is_named():
         rf.predict(np.zeros((1, 4)))
     with pytest.raises(SerRefError, match="max_features"):
         RandomForest(n_trees=1, max_features="cube").fit(np.eye(3), np.array([0, 1, 2]))
+
+
+@pytest.mark.parametrize("m,n_ranks", [(5, 3), (47, 1000), (49, 2), (300, 200), (900, 70000), (2000, 2**20)])
+def test_key_sort_matches_numpy(m, n_ranks):
+    rng = np.random.default_rng(m)
+    keys = (rng.integers(0, n_ranks, m).astype(np.int64) << 32) | np.arange(m)
+    rank_bits = 8
+    while (1 << rank_bits) < n_ranks:
+        rank_bits += 8
+    got = keys.copy()
+    forest._sort(got, m, np.empty(m, np.int64), np.empty(257, np.int64), rank_bits)
+    assert np.array_equal(got, np.sort(keys))
+
+
+def test_children_are_adjacent(rng):
+    # the Numba prediction relies on right = left + 1 (documented layout)
+    X = rng.normal(size=(150, 5))
+    rf = RandomForest(n_trees=10, seed=0).fit(X, rng.integers(0, 4, 150))
+    inner = rf.left != LEAF
+    assert np.array_equal(rf.right[inner], rf.left[inner] + 1) and np.all(rf.right[~inner] == LEAF)
