@@ -314,9 +314,9 @@ def bench_lstm(b: Bench, sizes, rng):
         flops = 3 * 2 * B * T * (n_in + Hd) * 4 * Hd
         kw = dict(unit="frames/s", flops=flops)
 
-        def step(mod, arrs):
-            h, cache = mod.lstm_forward(*arrs[:4], "tanh")
-            return mod.lstm_backward(arrs[4], cache)
+        def step(mod, arrs, **kw):
+            h, cache = mod.lstm_forward(*arrs[:4], "tanh", **kw)
+            return mod.lstm_backward(arrs[4], cache, **kw)
 
         b.run("lstm", size, work, "numpy", lambda: step(ref, (x, W, U, bias, dh)), **kw)
         for dev in ("cpu", "cuda"):
@@ -338,11 +338,15 @@ def bench_lstm(b: Bench, sizes, rng):
             from ser_ref.gpu import lstm as fused_mod
 
             d = tuple(cp.asarray(a) for a in (x, W, U, bias, dh))
-            generic, fused = (lambda: step(ref, d)), (lambda: step(fused_mod, d))
+            generic = lambda: step(ref, d)  # noqa: E731
+            stepwise = lambda: step(fused_mod, d, persistent=False)  # noqa: E731
+            persistent = (lambda: step(fused_mod, d, persistent=True)) if Hd <= 256 else None
         else:
-            generic = fused = None
+            generic = stepwise = persistent = None
         b.run("lstm", size, work, "cupy-generic", generic, gpu=True, **kw)
-        b.run("lstm", size, work, "cupy-fused", fused, gpu=True, **kw)
+        # the default (ser_ref.gpu.lstm picks persistent for H <= PERSISTENT_MAX_H) is one of these two
+        b.run("lstm", size, work, "cupy-fused-stepwise", stepwise, gpu=True, **kw)
+        b.run("lstm", size, work, "cupy-fused-persistent", persistent, gpu=True, **kw)
 
 
 def bench_dense1(b: Bench, sizes, rng):

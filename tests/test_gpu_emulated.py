@@ -63,18 +63,21 @@ def test_layer1_batch(emu, rng, mode):
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_lstm(emu, rng, activation, masked):
+@pytest.mark.parametrize("persistent", [False, True])
+def test_lstm(emu, rng, activation, masked, persistent):
     B, T, n_in, H = 3, 5, 4, 3
     x = rng.standard_normal((B, T, n_in))
     W, U, b = rng.normal(0, 0.5, (n_in, 4 * H)), rng.normal(0, 0.5, (H, 4 * H)), rng.normal(0, 0.2, 4 * H)
     mask = (np.arange(T)[None] < np.array([[5], [2], [4]])).astype(float) if masked else None
     dh = rng.standard_normal((B, T, H))
     h_ref, c_ref = lstm_ref.lstm_forward(x, W, U, b, activation, mask)
-    h, cache = lstm.lstm_forward(x, W, U, b, activation, mask)
+    h, cache = lstm.lstm_forward(x, W, U, b, activation, mask, persistent=persistent)
     np.testing.assert_allclose(h, h_ref, rtol=1e-13, atol=1e-14)
-    for g, r in zip(lstm.lstm_backward(dh, cache), lstm_ref.lstm_backward(dh, c_ref)):
+    for c, r in zip(cache[5:], c_ref[5:]):  # gates, c', hs, cs: the caches are interchangeable
+        np.testing.assert_allclose(c, r, rtol=1e-13, atol=1e-14)
+    for g, r in zip(lstm.lstm_backward(dh, cache, persistent=persistent), lstm_ref.lstm_backward(dh, c_ref)):
         np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-13)
-    assert lstm.lstm_backward(dh, cache, need_dx=False)[0] is None
+    assert lstm.lstm_backward(dh, cache, need_dx=False, persistent=persistent)[0] is None
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

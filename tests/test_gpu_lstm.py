@@ -19,7 +19,7 @@ def _weights(rng, n_in, H, dtype):
             rng.normal(0, 0.2, 4 * H).astype(dtype))
 
 
-def _compare(x, W, U, b, activation, mask, dh, tol):
+def _compare(x, W, U, b, activation, mask, dh, tol, persistent=None):
     import cupy as cp
 
     from ser_ref.gpu import lstm as gpu
@@ -28,9 +28,10 @@ def _compare(x, W, U, b, activation, mask, dh, tol):
     grads_ref = ref.lstm_backward(dh, cache_ref)
     d = [cp.asarray(a) for a in (x, W, U, b)]
     m = None if mask is None else cp.asarray(mask)
-    h, cache = gpu.lstm_forward(*d, activation, m)
+    h, cache = gpu.lstm_forward(*d, activation, m, persistent=persistent)
     np.testing.assert_allclose(h.get(), h_ref, **tol)
-    for name, g, r in zip(("dx", "dW", "dU", "db"), gpu.lstm_backward(cp.asarray(dh), cache), grads_ref):
+    for name, g, r in zip(("dx", "dW", "dU", "db"), gpu.lstm_backward(cp.asarray(dh), cache, persistent=persistent),
+                          grads_ref):
         np.testing.assert_allclose(g.get(), r, err_msg=name, **tol)
     # the caches are interchangeable: the reference backward accepts the fused forward's cache
     for g, r in zip(ref.lstm_backward(cp.asarray(dh), cache), grads_ref):
@@ -40,7 +41,8 @@ def _compare(x, W, U, b, activation, mask, dh, tol):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_matches_reference_random(rng, dtype, activation, masked):
+@pytest.mark.parametrize("persistent", [False, True])
+def test_matches_reference_random(rng, dtype, activation, masked, persistent):
     B, T, n_in, H = 5, 9, 7, 6
     x = rng.standard_normal((B, T, n_in)).astype(dtype)
     mask = None
@@ -48,7 +50,7 @@ def test_matches_reference_random(rng, dtype, activation, masked):
         lens = np.array([9, 3, 1, 6, 9])
         mask = (np.arange(T)[None, :] < lens[:, None]).astype(dtype)
     dh = rng.standard_normal((B, T, H)).astype(dtype)
-    _compare(x, *_weights(rng, n_in, H, dtype), activation, mask, dh, TOL[dtype])
+    _compare(x, *_weights(rng, n_in, H, dtype), activation, mask, dh, TOL[dtype], persistent)
 
 
 def test_need_dx_false(rng):

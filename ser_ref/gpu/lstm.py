@@ -14,7 +14,13 @@ and the backward pass likewise (kernel lstm_cell_backward, then dH_rec = dz_t U^
     dz = [dc' g i(1-i), dc' c_{t-1} f(1-f), dc' i act'(g), dh' act(c') o(1-o)]
     dC <- dc' f + (1 - m) dC,   carry <- (1 - m) dH
 
-with sigmoid(z) = (1 + tanh(z / 2)) / 2 as in the reference. dW, dU, db, dx are single large
+with sigmoid(z) = (1 + tanh(z / 2)) / 2 as in the reference.
+
+For small H (the paper's LSTM has 20 units) the 2T launches cost more than the math, so by
+default (H <= PERSISTENT_MAX_H) a persistent kernel does the whole sequence in one launch: block
+b owns sample b and loops over t; forward with 4H threads (z_k = Zx[b,t,k] + sum_m h[m] U[m,k],
+h and the gates in shared memory, c in a register), backward with H threads (dH_rec_j =
+sum_n dz[n] U[j,n] from dz in shared memory). ``persistent=False`` forces the per-step path. dW, dU, db, dx are single large
 GEMMs after the loop, exactly as the reference does them. The cache is the reference's tuple
 (x, W, U, activation, m, gates, c_new, hs, cs), so ``ser_ref.nn.lstm.lstm_backward`` accepts a
 cache from this forward and vice versa. One thread per (sample, unit) handles its four gates, so
@@ -111,15 +117,113 @@ extern "C" __global__ void lstm_cell_backward(
 }
 """
 
+PERSISTENT_SRC = r"""
+// The whole sequence in ONE launch: block b owns sample b and loops over t itself, so the T
+// per-step launches disappear. Forward: 4H threads, thread k computes z_k = Zx[b,t,k] + sum_m h[m] U[m,k]
+// and its gate's nonlinearity; then threads j < H update c_j (kept in a register) and h_j.
+#define MAX_H 256
+extern "C" __global__ void lstm_forward_persistent(
+    const real_t* __restrict__ Zx, const real_t* __restrict__ U, const real_t* __restrict__ mask,
+    real_t* __restrict__ gates, real_t* __restrict__ c_new, real_t* __restrict__ hs, real_t* __restrict__ cs,
+    int B, int T, int H, int relu, int has_mask)
+{
+    __shared__ real_t h[MAX_H];
+    __shared__ real_t a[4 * MAX_H];
+    int b = blockIdx.x, k = threadIdx.x, H4 = 4 * H;
+    real_t c_reg = 0;
+    if (k < H) h[k] = 0;
+    __syncthreads();
+    for (int t = 0; t < T; ++t) {
+        long long g4 = ((long long)b * T + t) * H4;
+        real_t acc = 0;
+        for (int m = 0; m < H; ++m) acc += h[m] * U[(long long)m * H4 + k];
+        real_t z = Zx[g4 + k] + acc;
+        real_t v = (k >= 2 * H && k < 3 * H) ? act(z, relu) : sigm(z);
+        gates[g4 + k] = v;
+        a[k] = v;
+        __syncthreads();  // every gate of step t is in a[]; every read of h_{t-1} is done
+        if (k < H) {
+            real_t i = a[k], f = a[H + k], g = a[2 * H + k], o = a[3 * H + k];
+            real_t c_prev = c_reg, h_prev = h[k];
+            real_t c = f * c_prev + i * g;
+            real_t hh = o * act(c, relu);
+            c_new[((long long)b * T + t) * H + k] = c;
+            if (has_mask) {
+                real_t m = mask[(long long)b * T + t];
+                c = m * c + ((real_t)1 - m) * c_prev;
+                hh = m * hh + ((real_t)1 - m) * h_prev;
+            }
+            long long next = ((long long)b * (T + 1) + t + 1) * H + k;
+            cs[next] = c;
+            hs[next] = hh;
+            c_reg = c;
+            h[k] = hh;
+        }
+        __syncthreads();  // h_t complete before step t+1 reads it
+    }
+}
+
+// Backward in one launch: H threads per sample; thread j keeps dC_j and carry_j in registers,
+// writes its four dz entries to shared memory, then computes dH_rec_j = sum_n dz[n] U[j, n].
+extern "C" __global__ void lstm_backward_persistent(
+    const real_t* __restrict__ dh, const real_t* __restrict__ U, const real_t* __restrict__ mask,
+    const real_t* __restrict__ gates, const real_t* __restrict__ c_new, const real_t* __restrict__ cs,
+    real_t* __restrict__ dZ, int B, int T, int H, int relu, int has_mask)
+{
+    __shared__ real_t dz[4 * MAX_H];
+    int b = blockIdx.x, j = threadIdx.x, H4 = 4 * H;
+    real_t dC = 0, carry = 0, dH_rec = 0;
+    for (int t = T - 1; t >= 0; --t) {
+        long long g4 = ((long long)b * T + t) * H4;
+        real_t i = gates[g4 + j], f = gates[g4 + H + j], g = gates[g4 + 2 * H + j], o = gates[g4 + 3 * H + j];
+        real_t dH = dh[((long long)b * T + t) * H + j] + (dH_rec + carry);
+        real_t ac = act(c_new[((long long)b * T + t) * H + j], relu);
+        real_t m = has_mask ? mask[(long long)b * T + t] : (real_t)1;
+        real_t dh_new = has_mask ? m * dH : dH;
+        real_t dc_new = has_mask ? m * dC : dC;
+        dc_new = dc_new + dh_new * o * act_grad(ac, relu);
+        real_t dzi = dc_new * g * i * ((real_t)1 - i);
+        real_t dzf = dc_new * cs[((long long)b * (T + 1) + t) * H + j] * f * ((real_t)1 - f);
+        real_t dzg = dc_new * i * act_grad(g, relu);
+        real_t dzo = dh_new * ac * o * ((real_t)1 - o);
+        dZ[g4 + j] = dzi; dZ[g4 + H + j] = dzf; dZ[g4 + 2 * H + j] = dzg; dZ[g4 + 3 * H + j] = dzo;
+        dz[j] = dzi; dz[H + j] = dzf; dz[2 * H + j] = dzg; dz[3 * H + j] = dzo;
+        real_t dC_next = dc_new * f;
+        if (has_mask) {
+            dC_next = dC_next + ((real_t)1 - m) * dC;
+            carry = ((real_t)1 - m) * dH;
+        }
+        dC = dC_next;
+        __syncthreads();  // all of dz_t in shared memory
+        real_t acc = 0;
+        for (int n = 0; n < H4; ++n) acc += dz[n] * U[(long long)j * H4 + n];
+        dH_rec = acc;
+        __syncthreads();  // dz[] is read by everyone before step t-1 overwrites it
+    }
+}
+"""
+
 ACTIVATIONS = ("tanh", "relu")
+# The persistent kernels re-read U from L1/L2 every step in every block: a win while U is small
+# (the paper's H = 20: 6.4 KB) and launch latency dominates; past this, the per-step cuBLAS path.
+PERSISTENT_MAX_H = 64
+_SRC = CELL_SRC + PERSISTENT_SRC
 
 
 def cuda_sources():
-    return [(f"lstm.cell.{np.dtype(d).name}", with_real(CELL_SRC, d)) for d in (np.float32, np.float64)]
+    return [(f"lstm.cell.{np.dtype(d).name}", with_real(_SRC, d)) for d in (np.float32, np.float64)]
 
 
 def _cell(dtype, name):
-    return kernel(with_real(CELL_SRC, dtype), name)
+    return kernel(with_real(_SRC, dtype), name)
+
+
+def _use_persistent(persistent, H):
+    if persistent is None:
+        return H <= PERSISTENT_MAX_H
+    if persistent and H > 256:
+        raise NNInputError(f"lstm: the persistent kernels hold at most 256 units, got H={H}")
+    return bool(persistent)
 
 
 def _relu_flag(activation):
@@ -128,8 +232,11 @@ def _relu_flag(activation):
     return i32(activation == "relu")
 
 
-def lstm_forward(x, W, U, b, activation="tanh", mask=None):
-    """``ser_ref.nn.lstm.lstm_forward`` with fused cell kernels: x (B, T, n_in) cupy -> (h (B, T, H), cache)."""
+def lstm_forward(x, W, U, b, activation="tanh", mask=None, *, persistent=None):
+    """``ser_ref.nn.lstm.lstm_forward`` with fused cell kernels: x (B, T, n_in) cupy -> (h (B, T, H), cache).
+
+    ``persistent``: one launch for all T steps (True), a GEMM + cell launch per step (False), or
+    chosen by H (None: persistent up to PERSISTENT_MAX_H units)."""
     cp = cupy()
     check_ndim(x, 3, "x")
     B, T, n_in = x.shape
@@ -151,8 +258,13 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None):
     h_work = cp.zeros((B, H), dtype=dt)
     Zh = cp.empty((B, 4 * H), dtype=dt)
     Uc = cp.ascontiguousarray(U)
-    cell = _cell(dt, "lstm_cell_forward")
     mask_arg = Zx if m is None else m  # any pointer when there is no mask; never read
+    if _use_persistent(persistent, H):
+        if B > 0 and T > 0:
+            _cell(dt, "lstm_forward_persistent")((B,), (4 * H,), (Zx, Uc, mask_arg, gates, c_new, hs, cs, i32(B),
+                                                                  i32(T), i32(H), relu, i32(m is not None)))
+        return hs[:, 1:], (x, W, U, activation, m, gates, c_new, hs, cs)
+    cell = _cell(dt, "lstm_cell_forward")
     for t in range(T):
         cp.matmul(h_work, Uc, out=Zh)
         launch(cell, B * H, Zx, Zh, mask_arg, gates, c_new, hs, cs, h_work,
@@ -161,8 +273,10 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None):
     return hs[:, 1:], cache
 
 
-def lstm_backward(dh, cache, need_dx: bool = True):
-    """``ser_ref.nn.lstm.lstm_backward`` with fused cell kernels -> (dx, dW, dU, db); dx None if not need_dx."""
+def lstm_backward(dh, cache, need_dx: bool = True, *, persistent=None):
+    """``ser_ref.nn.lstm.lstm_backward`` with fused cell kernels -> (dx, dW, dU, db); dx None if not need_dx.
+
+    ``persistent`` as in ``lstm_forward``; either forward's cache (or the reference's) works."""
     cp = cupy()
     x, W, U, activation, m, gates, c_new, hs, cs = cache
     relu = _relu_flag(activation)
@@ -177,13 +291,19 @@ def lstm_backward(dh, cache, need_dx: bool = True):
     carry = cp.zeros((B, H), dtype=dt)
     dC = cp.zeros((B, H), dtype=dt)
     UT = cp.ascontiguousarray(U.T)
-    cell = _cell(dt, "lstm_cell_backward")
     mask_arg = dh if m is None else cp.ascontiguousarray(m)
-    for t in range(T - 1, -1, -1):
-        launch(cell, B * H, dh, dH_rec, carry, dC, mask_arg, gates, c_new, cs, dZ, dz_work,
-               i32(B), i32(T), i32(H), i32(t), relu, i32(m is not None))
-        if t > 0:
-            cp.matmul(dz_work, UT, out=dH_rec)
+    if _use_persistent(persistent, H):
+        if B > 0 and T > 0:
+            _cell(dt, "lstm_backward_persistent")((B,), (H,), (dh, cp.ascontiguousarray(U), mask_arg, gates, c_new,
+                                                               cs, dZ, i32(B), i32(T), i32(H), relu,
+                                                               i32(m is not None)))
+    else:
+        cell = _cell(dt, "lstm_cell_backward")
+        for t in range(T - 1, -1, -1):
+            launch(cell, B * H, dh, dH_rec, carry, dC, mask_arg, gates, c_new, cs, dZ, dz_work,
+                   i32(B), i32(T), i32(H), i32(t), relu, i32(m is not None))
+            if t > 0:
+                cp.matmul(dz_work, UT, out=dH_rec)
     dZ2 = dZ.reshape(B * T, 4 * H)
     dW = x.reshape(B * T, n_in).T @ dZ2
     dU = hs[:, :-1].reshape(B * T, H).T @ dZ2
