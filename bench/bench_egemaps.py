@@ -6,6 +6,9 @@ Reports seconds of compute per second of audio for both (warm: Numba functions a
 compiled), their ratio (target <= 1.0), the split between the spectral part and the voice part,
 and the Numba start-up cost separately: a fresh interpreter's first egemaps() call with the
 on-disk Numba cache (normal use) and with an empty cache directory (true compile time).
+The timing runs twice, in child processes: with the BLAS thread pool at its default and pinned
+to 1 thread (OPENBLAS/OMP/MKL_NUM_THREADS=1): the per-frame matrix products are small, and on
+a shared 2-core machine a threaded BLAS spends more time synchronising than computing.
 Writes bench/results/egemaps-cpu.json.
 """
 from __future__ import annotations
@@ -67,10 +70,16 @@ def first_call(cache_dir: str | None) -> dict:
             "startup_overhead_s": first - second}
 
 
+_BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=60, help="number of RAVDESS files")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if not args.child:
+        return parent(args.n)
     root = ravdess_root()
     if root is None:
         print("no RAVDESS corpus", file=sys.stderr)
@@ -105,19 +114,34 @@ def main(argv=None) -> int:
         smile.process_signal(x, 16000)
     ref = time.perf_counter() - t
 
-    with tempfile.TemporaryDirectory() as empty:
-        cold = first_call(empty)
-    cached = first_call(None)
-    result = {
-        "machine": machine(), "n_files": len(files), "audio_seconds": audio_s,
+    print(json.dumps({
+        "n_files": len(files), "audio_seconds": audio_s,
         "ser_ref_s_per_audio_s": ours / audio_s,
         "opensmile_s_per_audio_s": ref / audio_s,
         "ratio_ser_ref_over_opensmile": ours / ref,
         "target_ratio_le_1": bool(ours / ref <= 1.0),
         "split_s_per_audio_s": {"spectral": spec / audio_s, "voice": voice / audio_s},
-        "numba_startup": {"empty_cache": cold, "with_cache": cached},
-        "threads_note": "single process; NUMBA/BLAS threads left at their defaults",
-    }
+    }))
+    return 0
+
+
+def parent(n: int) -> int:
+    runs = {}
+    for label, blas in (("blas_default", None), ("blas_1_thread", "1")):
+        env = dict(os.environ)
+        for v in _BLAS_VARS:
+            env.pop(v, None)
+            if blas is not None:
+                env[v] = blas
+        out = subprocess.run([sys.executable, __file__, "--child", "--n", str(n)], capture_output=True,
+                             text=True, env=env, check=True).stdout
+        runs[label] = json.loads(out.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory() as empty:
+        cold = first_call(empty)
+    cached = first_call(None)
+    result = {"machine": machine(), "runs": runs,
+              "numba_startup": {"empty_cache": cold, "with_cache": cached},
+              "note": "single process per run; warm timings exclude Numba compilation"}
     print(json.dumps(result, indent=2))
     write_json(REPO / "bench" / "results" / "egemaps-cpu.json", result)
     return 0

@@ -290,6 +290,10 @@ def test_files_batch_names_the_bad_file(stub_voice, tmp_path):
     with pytest.raises(AudioError, match="silent.wav"):
         egemaps_files([good, bad])
     assert egemaps_files([]).shape == (0, 88)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        np.testing.assert_array_equal(egemaps_files([good, good], executor=pool), out)
 
 
 def test_missing_voice_module_is_a_clear_error(monkeypatch):
