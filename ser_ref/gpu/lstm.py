@@ -39,7 +39,44 @@ __device__ __forceinline__ real_t act(real_t z, int relu) { return relu ? (z > (
 // act'(z) from a = act(z): 1 - a^2 (tanh) or [a > 0] (relu)
 __device__ __forceinline__ real_t act_grad(real_t a, int relu) { return relu ? (real_t)(a > (real_t)0) : (real_t)1 - a * a; }
 
-// one thread per (b, j): gates, c', h' and the masked state carry of step t
+// one unit, one step: c' = f c_prev + i g, h' = o act(c'), then the mask carry
+__device__ __forceinline__ void cell_step(real_t i, real_t f, real_t g, real_t o, real_t c_prev, real_t h_prev,
+                                          real_t m, int has_mask, int relu, real_t* c_raw, real_t* c, real_t* h)
+{
+    real_t cc = f * c_prev + i * g;
+    real_t hh = o * act(cc, relu);
+    *c_raw = cc;
+    if (has_mask) {
+        cc = m * cc + ((real_t)1 - m) * c_prev;
+        hh = m * hh + ((real_t)1 - m) * h_prev;
+    }
+    *c = cc;
+    *h = hh;
+}
+
+// one unit, one step backward: dz (4 entries, stride H) from dH = dL/dh_t and *dC = dL/dc_t;
+// updates *dC to dL/dc_{t-1} and *carry to the (1 - m) dH that h_{t-1} receives directly
+__device__ __forceinline__ void cell_grad(real_t i, real_t f, real_t g, real_t o, real_t c_prev, real_t c_raw,
+                                          real_t dH, real_t m, int has_mask, int relu,
+                                          real_t* dC, real_t* carry, real_t* dz, int H)
+{
+    real_t ac = act(c_raw, relu);
+    real_t dh_new = has_mask ? m * dH : dH;
+    real_t dc_new = has_mask ? m * *dC : *dC;
+    dc_new = dc_new + dh_new * o * act_grad(ac, relu);
+    dz[0] = dc_new * g * i * ((real_t)1 - i);
+    dz[H] = dc_new * c_prev * f * ((real_t)1 - f);
+    dz[2 * H] = dc_new * i * act_grad(g, relu);
+    dz[3 * H] = dh_new * ac * o * ((real_t)1 - o);
+    real_t dC_next = dc_new * f;
+    if (has_mask) {
+        dC_next = dC_next + ((real_t)1 - m) * *dC;
+        *carry = ((real_t)1 - m) * dH;
+    }
+    *dC = dC_next;
+}
+
+// per-step path, one thread per (b, j): gates and cell of step t, after the GEMM Zh = h_{t-1} U
 extern "C" __global__ void lstm_cell_forward(
     const real_t* __restrict__ Zx,    // (B, T, 4H)  x W + b
     const real_t* __restrict__ Zh,    // (B, 4H)     h_{t-1} U
@@ -56,28 +93,20 @@ extern "C" __global__ void lstm_cell_forward(
     int b = idx / H, j = idx % H;
     long long g4 = ((long long)b * T + t) * 4 * H;
     const real_t* zh = Zh + (long long)b * 4 * H;
-    real_t zi = Zx[g4 + j] + zh[j];
-    real_t zf = Zx[g4 + H + j] + zh[H + j];
-    real_t zg = Zx[g4 + 2 * H + j] + zh[2 * H + j];
-    real_t zo = Zx[g4 + 3 * H + j] + zh[3 * H + j];
-    real_t i = sigm(zi), f = sigm(zf), g = act(zg, relu), o = sigm(zo);
+    real_t i = sigm(Zx[g4 + j] + zh[j]);
+    real_t f = sigm(Zx[g4 + H + j] + zh[H + j]);
+    real_t g = act(Zx[g4 + 2 * H + j] + zh[2 * H + j], relu);
+    real_t o = sigm(Zx[g4 + 3 * H + j] + zh[3 * H + j]);
     gates[g4 + j] = i; gates[g4 + H + j] = f; gates[g4 + 2 * H + j] = g; gates[g4 + 3 * H + j] = o;
     long long prev = ((long long)b * (T + 1) + t) * H + j, next = prev + H;
-    real_t c_prev = cs[prev], h_prev = hs[prev];
-    real_t c = f * c_prev + i * g;
-    real_t h = o * act(c, relu);
-    c_new[((long long)b * T + t) * H + j] = c;
-    if (has_mask) {
-        real_t m = mask[(long long)b * T + t];
-        c = m * c + ((real_t)1 - m) * c_prev;
-        h = m * h + ((real_t)1 - m) * h_prev;
-    }
-    cs[next] = c;
-    hs[next] = h;
-    h_work[idx] = h;
+    real_t m = has_mask ? mask[(long long)b * T + t] : (real_t)1;
+    cell_step(i, f, g, o, cs[prev], hs[prev], m, has_mask, relu, &c_new[((long long)b * T + t) * H + j],
+              &cs[next], &hs[next]);
+    h_work[idx] = hs[next];
 }
 
-// one thread per (b, j): dz of step t, and the dC / carry passed to step t-1
+// per-step path, one thread per (b, j): dz of step t, and the dC / carry passed to step t-1;
+// the GEMM dH_rec = dz_t U^T follows
 extern "C" __global__ void lstm_cell_backward(
     const real_t* __restrict__ dh,      // (B, T, H)   dL/dh_t from the layer's output
     const real_t* __restrict__ dH_rec,  // (B, H)      dz_{t+1} U^T
@@ -93,27 +122,13 @@ extern "C" __global__ void lstm_cell_backward(
     if (idx >= B * H) return;
     int b = idx / H, j = idx % H;
     long long g4 = ((long long)b * T + t) * 4 * H;
-    real_t i = gates[g4 + j], f = gates[g4 + H + j], g = gates[g4 + 2 * H + j], o = gates[g4 + 3 * H + j];
     real_t dH = dh[((long long)b * T + t) * H + j] + (dH_rec[idx] + carry[idx]);
-    real_t dCt = dC[idx];
-    real_t a = act(c_new[((long long)b * T + t) * H + j], relu);
     real_t m = has_mask ? mask[(long long)b * T + t] : (real_t)1;
-    real_t dh_new = has_mask ? m * dH : dH;
-    real_t dc_new = has_mask ? m * dCt : dCt;
-    dc_new = dc_new + dh_new * o * act_grad(a, relu);
-    real_t dzi = dc_new * g * i * ((real_t)1 - i);
-    real_t dzf = dc_new * cs[((long long)b * (T + 1) + t) * H + j] * f * ((real_t)1 - f);
-    real_t dzg = dc_new * i * act_grad(g, relu);
-    real_t dzo = dh_new * a * o * ((real_t)1 - o);
-    dZ[g4 + j] = dzi; dZ[g4 + H + j] = dzf; dZ[g4 + 2 * H + j] = dzg; dZ[g4 + 3 * H + j] = dzo;
+    cell_grad(gates[g4 + j], gates[g4 + H + j], gates[g4 + 2 * H + j], gates[g4 + 3 * H + j],
+              cs[((long long)b * (T + 1) + t) * H + j], c_new[((long long)b * T + t) * H + j],
+              dH, m, has_mask, relu, &dC[idx], &carry[idx], &dZ[g4 + j], H);
     real_t* w = dz_work + (long long)b * 4 * H;
-    w[j] = dzi; w[H + j] = dzf; w[2 * H + j] = dzg; w[3 * H + j] = dzo;
-    real_t dC_next = dc_new * f;
-    if (has_mask) {
-        dC_next = dC_next + ((real_t)1 - m) * dCt;
-        carry[idx] = ((real_t)1 - m) * dH;
-    }
-    dC[idx] = dC_next;
+    for (int q = 0; q < 4; ++q) w[q * H + j] = dZ[g4 + q * H + j];
 }
 """
 
@@ -143,21 +158,12 @@ extern "C" __global__ void lstm_forward_persistent(
         a[k] = v;
         __syncthreads();  // every gate of step t is in a[]; every read of h_{t-1} is done
         if (k < H) {
-            real_t i = a[k], f = a[H + k], g = a[2 * H + k], o = a[3 * H + k];
-            real_t c_prev = c_reg, h_prev = h[k];
-            real_t c = f * c_prev + i * g;
-            real_t hh = o * act(c, relu);
-            c_new[((long long)b * T + t) * H + k] = c;
-            if (has_mask) {
-                real_t m = mask[(long long)b * T + t];
-                c = m * c + ((real_t)1 - m) * c_prev;
-                hh = m * hh + ((real_t)1 - m) * h_prev;
-            }
             long long next = ((long long)b * (T + 1) + t + 1) * H + k;
-            cs[next] = c;
-            hs[next] = hh;
-            c_reg = c;
-            h[k] = hh;
+            real_t m = has_mask ? mask[(long long)b * T + t] : (real_t)1;
+            cell_step(a[k], a[H + k], a[2 * H + k], a[3 * H + k], c_reg, h[k], m, has_mask, relu,
+                      &c_new[((long long)b * T + t) * H + k], &cs[next], &hs[next]);
+            c_reg = cs[next];
+            h[k] = hs[next];
         }
         __syncthreads();  // h_t complete before step t+1 reads it
     }
@@ -175,25 +181,12 @@ extern "C" __global__ void lstm_backward_persistent(
     real_t dC = 0, carry = 0, dH_rec = 0;
     for (int t = T - 1; t >= 0; --t) {
         long long g4 = ((long long)b * T + t) * H4;
-        real_t i = gates[g4 + j], f = gates[g4 + H + j], g = gates[g4 + 2 * H + j], o = gates[g4 + 3 * H + j];
         real_t dH = dh[((long long)b * T + t) * H + j] + (dH_rec + carry);
-        real_t ac = act(c_new[((long long)b * T + t) * H + j], relu);
         real_t m = has_mask ? mask[(long long)b * T + t] : (real_t)1;
-        real_t dh_new = has_mask ? m * dH : dH;
-        real_t dc_new = has_mask ? m * dC : dC;
-        dc_new = dc_new + dh_new * o * act_grad(ac, relu);
-        real_t dzi = dc_new * g * i * ((real_t)1 - i);
-        real_t dzf = dc_new * cs[((long long)b * (T + 1) + t) * H + j] * f * ((real_t)1 - f);
-        real_t dzg = dc_new * i * act_grad(g, relu);
-        real_t dzo = dh_new * ac * o * ((real_t)1 - o);
-        dZ[g4 + j] = dzi; dZ[g4 + H + j] = dzf; dZ[g4 + 2 * H + j] = dzg; dZ[g4 + 3 * H + j] = dzo;
-        dz[j] = dzi; dz[H + j] = dzf; dz[2 * H + j] = dzg; dz[3 * H + j] = dzo;
-        real_t dC_next = dc_new * f;
-        if (has_mask) {
-            dC_next = dC_next + ((real_t)1 - m) * dC;
-            carry = ((real_t)1 - m) * dH;
-        }
-        dC = dC_next;
+        cell_grad(gates[g4 + j], gates[g4 + H + j], gates[g4 + 2 * H + j], gates[g4 + 3 * H + j],
+                  cs[((long long)b * (T + 1) + t) * H + j], c_new[((long long)b * T + t) * H + j],
+                  dH, m, has_mask, relu, &dC, &carry, &dz[j], H);
+        for (int q = 0; q < 4; ++q) dZ[g4 + q * H + j] = dz[q * H + j];
         __syncthreads();  // all of dz_t in shared memory
         real_t acc = 0;
         for (int n = 0; n < H4; ++n) acc += dz[n] * U[(long long)j * H4 + n];
