@@ -164,6 +164,16 @@ def test_peaks2_triangle_wave_slopes():
     assert out[0] == pytest.approx(6 / (len(x) * 0.01), rel=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_segment_state_machine_equals_run_length_reference(seed):
+    r = np.random.default_rng(seed)
+    for p_in in (0.3, 0.6, 0.9):
+        mask = r.random(400) < p_in
+        for seg_min, pause_min in ((1, 1), (3, 2), (2, 3), (5, 1)):
+            np.testing.assert_array_equal(fn._segment_lengths(mask, seg_min, pause_min),
+                                          fn.segment_lengths_reference(mask, seg_min, pause_min))
+
+
 def test_segment_lengths_follow_opensmiles_convention():
     mask = np.zeros(100, bool)
     mask[10:30] = True   # 20 frames -> length 19 frames (last index - first index)

@@ -341,6 +341,25 @@ def _segment_lengths(inside, seg_min, pause_min):
     return lens[:k]
 
 
+def segment_lengths_reference(inside: np.ndarray, seg_min: int = 3, pause_min: int = 2) -> np.ndarray:
+    """Plain run-length statement of the same rule as ``_segment_lengths``.
+
+    Bridge every gap of fewer than ``pause_min`` outside frames between inside frames; each
+    bridged run holding at least max(seg_min, 2) inside frames (openSMILE confirms a run on its
+    second frame at the earliest) is a segment whose length is
+    (last inside index - first inside index).
+    """
+    idx = np.flatnonzero(np.asarray(inside, dtype=bool))
+    lens = []
+    if len(idx):
+        # a new run starts where the gap to the previous inside frame is >= pause_min frames
+        breaks = np.flatnonzero(np.diff(idx) - 1 >= pause_min) + 1
+        for run in np.split(idx, breaks):
+            if len(run) >= max(seg_min, 2):
+                lens.append(run[-1] - run[0])
+    return np.asarray(lens, dtype=np.int64)
+
+
 def segment_stats(inside: np.ndarray, T: float = FRAME_PERIOD, seg_min: int = 1, pause_min: int = 1):
     """(segments per second, mean length s, std length s) of the runs where ``inside`` holds.
 
