@@ -160,6 +160,20 @@ def _poles(f, b, fs):
     return [r * np.exp(2j * np.pi * f / fs), r * np.exp(-2j * np.pi * f / fs)]
 
 
+def test_lpc_frames_follow_the_resampling_equation(rng):
+    # y_t[i] = (1/256) sum_{k<110} Re(X_t[k] e^{2 pi j k i / 352}), X_t = FFT_512(pad96(w * frame_t))
+    x = rng.standard_normal(2000)
+    y = F.lpc_frames(x, 5)
+    k = np.arange(110)[:, None]
+    i = np.arange(220)[None, :]
+    for t in range(5):
+        buf = np.zeros(512)
+        buf[96:416] = x[160 * t:160 * t + 320] * F.hamming(320)
+        spec = np.fft.rfft(buf)[:110]
+        direct = (spec[:, None] * np.exp(2j * np.pi * k * i / 352)).real.sum(axis=0) / 256
+        np.testing.assert_allclose(y[t], direct, rtol=1e-9, atol=1e-12)
+
+
 def test_levinson_solves_the_normal_equations(rng):
     r = F.autocorr(rng.standard_normal((5, 300)))
     a = F.levinson(r)

@@ -16,8 +16,6 @@ Newton steps on the polynomial polish them (Numba, with a plain-Python reference
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 from numba import njit
 
@@ -35,22 +33,13 @@ RESAMPLE_DENOM = N_FFT20 * LPC_SR // 16000     # 352
 FFT_BINS_KEPT = RESAMPLED // 2                 # 110
 
 
-@lru_cache(maxsize=1)
-def _resample_matrix() -> np.ndarray:
-    """E[k, i] = exp(2 pi i k i' / 352) / 256 for bins k = 0..109 and output samples i' = 0..219.
-
-    cSpecResample evaluates the inverse DFT of the 512-point spectrum of a 20 ms frame on the
-    11 kHz grid: 320 * 11000/16000 = 220 output samples, denominator 512 * 11000/16000 = 352.
-    Its inverse DFT keeps min(512, 220) = 220 spectrum *values* (real and imaginary parts), i.e.
-    only bins k < 110 (f < 3.44 kHz), each with weight 1 (DC included), divided by 512/2.
-    """
-    k = np.arange(FFT_BINS_KEPT)[:, None]
-    i = np.arange(RESAMPLED)[None, :]
-    return np.exp(2j * np.pi * k * i / RESAMPLE_DENOM) / (N_FFT20 / 2)
-
-
 def lpc_frames(x: np.ndarray, n_out: int, frames=None) -> np.ndarray:
-    """Hamming-windowed 20 ms frames resampled 16 -> 11 kHz as openSMILE does: (n_out, 220).
+    """Hamming-windowed 20 ms frames resampled 16 -> 11 kHz as openSMILE's cSpecResample: (n_out, 220).
+
+    cSpecResample evaluates the inverse DFT of the 512-point spectrum on the 11 kHz grid:
+    320 * 11000/16000 = 220 output samples over a period of 512 * 11000/16000 = 352. Its inverse
+    DFT keeps min(512, 220) = 220 spectrum *values* (real and imaginary parts), i.e. only bins
+    k < 110 (f < 3.44 kHz), each with weight 1 (DC included), divided by 512/2:
 
     y_t[i] = (1/256) sum_{k=0}^{109} Re( X_t[k] e^{2 pi j k i / 352} ),
     X_t = FFT_512([0]*96 ++ w * frame_t ++ [0]*96)
@@ -66,8 +55,11 @@ def lpc_frames(x: np.ndarray, n_out: int, frames=None) -> np.ndarray:
     pad = (N_FFT20 - FRAME) // 2
     buf = np.zeros((chosen.shape[0], N_FFT20))
     buf[:, pad:pad + FRAME] = chosen * hamming(FRAME)
-    spec = np.fft.rfft(buf, axis=1)[:, :FFT_BINS_KEPT]
-    return (spec @ _resample_matrix()).real
+    spec = np.fft.rfft(buf, axis=1)
+    spec[:, FFT_BINS_KEPT:] = 0.0
+    # sum_{k<110} X_k e^{2 pi j k i / 352} is a 352-point inverse DFT of the truncated spectrum
+    y = np.fft.ifft(spec[:, :RESAMPLE_DENOM], n=RESAMPLE_DENOM, axis=1).real
+    return y[:, :RESAMPLED] * (RESAMPLE_DENOM / (N_FFT20 / 2))
 
 
 def autocorr(frames: np.ndarray, p: int = LPC_ORDER) -> np.ndarray:

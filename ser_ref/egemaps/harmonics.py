@@ -56,6 +56,14 @@ def _harmonic_frame(mag, f0, df, freq, amp, amp_i, rel):
     first = _freq_to_bin(0.5 * f0, last, df, n)
     for i in range(N_HARM):
         cand = _freq_to_bin((i + 1) * f0, last, df, n)
+        if cand == 0:
+            # (i+1) F0 is past the last bin, and so is every higher harmonic: all missing
+            for j in range(i, N_HARM):
+                bins[j] = 0
+                amp[j] = 0.0
+                amp_i[j] = 0.0
+                freq[j] = 0.0
+            break
         peak = -1
         if _is_peak(mag, n, cand):
             peak = cand
