@@ -102,3 +102,33 @@ def test_forest(emu, rng):
     rf = RandomForest(n_trees=7, max_depth=6, seed=1).fit(X, y)
     Xt = rng.standard_normal((60, 6)).astype(np.float32)
     np.testing.assert_array_equal(forest.forest_predict_proba(rf, Xt), rf.predict_proba(Xt))
+
+
+def test_bench_gpu_rows_run(emu, monkeypatch, rng):
+    """Every GPU row of bench/bench_gpu.py runs (on the emulator, at toy sizes) without failing, so
+    a GPU session does not spend device time finding a typo in the benchmark."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_gpu_under_test", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setitem(sys.modules, "cupy", emu)
+    monkeypatch.setattr(bench, "HAS_GPU", True)
+    monkeypatch.setattr(bench, "sync_gpu", lambda: None)
+    monkeypatch.setattr(bench, "UTT_S", 0.06)
+    b = bench.Bench(repeats=1, cpu_budget=60)
+    bench.bench_mfcc(b, [2], rng)
+    bench.bench_layer1(b, [3], rng)
+    bench.bench_lstm(b, [(2, 3, 4, 5)], rng)
+    bench.bench_dense1(b, [4], rng)
+    bench.bench_softmax(b, [8], rng)
+    bench.bench_forest(b, [5], rng, n_trees=3)
+    bench.add_ratios(b.rows)
+    bench.table(b.rows)
+    gpu_rows = [r for r in b.rows if r["backend"].startswith("cupy") or r["backend"].startswith("cuBLAS")]
+    assert len(gpu_rows) >= 15
+    failed = [(r["stage"], r["backend"], r.get("skipped")) for r in gpu_rows if "seconds" not in r]
+    assert not failed
