@@ -21,16 +21,37 @@ def _worker_init():
     os.environ["NUMBA_NUM_THREADS"] = "1"
 
 
+class _DeferredFuture(Future):
+    """Runs its task in this process when its result is first asked for."""
+
+    def __init__(self, fn, args, kwargs):
+        super().__init__()
+        self._task = (fn, args, kwargs)
+
+    def result(self, timeout=None):
+        if self._task is not None:
+            fn, args, kwargs = self._task
+            self._task = None
+            try:
+                self.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # delivered through the future, like a pool would
+                self.set_exception(exc)
+        return super().result(timeout)
+
+    def exception(self, timeout=None):
+        try:
+            self.result(timeout)
+        except BaseException:
+            pass
+        return super().exception(timeout)
+
+
 class SerialExecutor(Executor):
-    """Runs each task at submit time in this process: deterministic, debuggable, no pickling."""
+    """Runs each task in this process, in the order results are asked for: deterministic,
+    debuggable, no pickling, and progress bars over ``result()`` calls show real progress."""
 
     def submit(self, fn, /, *args, **kwargs):
-        f = Future()
-        try:
-            f.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # delivered through the future, like a pool would
-            f.set_exception(exc)
-        return f
+        return _DeferredFuture(fn, args, kwargs)
 
 
 def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:

@@ -4,8 +4,9 @@ A fold task is a top-level function of plain data (feature file paths, labels, i
 so any executor can run it and its result depends only on its arguments: re-running an interrupted
 experiment recomputes exactly the missing folds, with identical numbers.
 
-Preprocessing statistics are fitted on the fold's training speakers only: the per-dimension
-standardisation of layer-1 features, z = (x - mean_train) / std_train, uses training frames alone.
+Preprocessing statistics are fitted on the fold's training speakers only: the neural models
+standardise layer-1 features with the mean and std of their training frames (``ser_ref.nn``), and the
+forest needs no scaling.
 """
 from __future__ import annotations
 
@@ -43,24 +44,12 @@ class Settings:
     rf_trees: int = 1000
     rf_depth: int = 10
     chunk_len: int = 20
-    nn_config: dict = field(default_factory=dict)
+    nn_config: str | dict = field(default_factory=dict)  # "quick", or TrainConfig fields
 
 
 def fold_seed(seed: int, fold_index: int) -> int:
     # Independent of execution order, so parallel and serial runs agree.
     return seed * 1000 + fold_index
-
-
-def _standardise(train, test):
-    """z = (x - mean) / std per dimension, statistics from the training frames only."""
-    n = sum(len(a) for a in train)
-    s = sum(a.sum(axis=0, dtype=np.float64) for a in train)
-    ss = sum(np.square(a, dtype=np.float64).sum(axis=0) for a in train)
-    mean = s / n
-    std = np.sqrt(np.maximum(ss / n - mean**2, 0.0))
-    std[std < 1e-6] = 1.0  # dead units (always clipped to 0) carry no information
-    mean, inv = mean.astype(np.float32), (1.0 / std).astype(np.float32)
-    return [(a - mean) * inv for a in train], [(a - mean) * inv for a in test]
 
 
 def run_fold(row: str, data: dict, train_idx, test_idx, seed: int, settings: Settings) -> np.ndarray:
@@ -84,13 +73,11 @@ def run_fold(row: str, data: dict, train_idx, test_idx, seed: int, settings: Set
         rf = RandomForest(n_trees=settings.rf_trees, max_depth=settings.rf_depth, seed=seed)
         return rf.fit(X[train_idx], y[train_idx]).predict_proba(X[test_idx])
     if row in NN_ROWS:
-        from .nn import MODELS, TrainConfig
+        from .nn import MODELS
 
         feats = [np.load(p, mmap_mode="r") for p in data["layer1"]]
-        train, test = _standardise([feats[i] for i in train_idx], [feats[i] for i in test_idx])
         params = {"chunk_len": settings.chunk_len} if row in ("dense1+dense2", "dense1+lstm2") else {}
-        config = TrainConfig(**settings.nn_config)
-        model = MODELS[row](seed=seed, device=settings.device, config=config, **params)
-        model.fit(train, y[train_idx], groups=speakers[train_idx])
-        return np.asarray(model.predict_proba(test))
+        model = MODELS[row](seed=seed, device=settings.device, config=settings.nn_config, **params)
+        model.fit([feats[i] for i in train_idx], y[train_idx], groups=speakers[train_idx])
+        return np.asarray(model.predict_proba([feats[i] for i in test_idx]))
     raise ValueError(f"unknown row {row!r}; expected one of {ROWS}")

@@ -24,7 +24,6 @@ from .experiment import NN_ROWS, ROWS, Settings, fold_seed, run_fold
 CORPORA = ("synthetic", "iemocap", "ravdess", "emodb", "emovo", "cremad")
 FIG3_CHUNKS = (5, 10, 20, 40, 80)
 FIG3_CHUNKS_QUICK = (10, 20)
-QUICK_NN = {"epochs": 3}
 IEMOCAP_HINT = (
     "The paper's setting: python -m ser_ref.reproduce --corpus iemocap --root /path/to/IEMOCAP_full_release "
     "--model deepspeech-0.9.3-models.tflite --step-ms 20"
@@ -32,13 +31,19 @@ IEMOCAP_HINT = (
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m ser_ref.reproduce", description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus", choices=CORPORA, default="synthetic")
+    ap = argparse.ArgumentParser(
+        prog="python -m ser_ref.reproduce",
+        description="Table 2 and Figure 3 of Andova et al. (2020) under leave-one-speaker-out evaluation.",
+        epilog=IEMOCAP_HINT)
+    ap.add_argument("--corpus", choices=CORPORA, default="synthetic",
+                    help="default: a generated corpus that needs no download (labelled SYNTHETIC in every report)")
     ap.add_argument("--root", type=Path, help="corpus root (not needed for synthetic)")
     ap.add_argument("--model", type=Path, help="DeepSpeech .tflite or exported .npz (default: fetched once)")
-    ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
-    ap.add_argument("--step-ms", type=int, choices=(20, 10), default=20, dest="step_ms")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                    help="array backend of the neural networks (gpu needs the 'gpu' extra and a CUDA device)")
+    ap.add_argument("--step-ms", type=int, choices=(20, 10), default=20, dest="step_ms",
+                    help="MFCC frame step: 20 ms as the model was trained, or 10 ms as the paper's text says")
+    ap.add_argument("--seed", type=int, default=0, help="fixes the synthetic corpus, the forests and the networks")
     ap.add_argument("--out", type=Path, help="output folder (default results/<corpus>-<timestamp>)")
     ap.add_argument("--quick", action="store_true", help="a reduced but complete pipeline (used by CI)")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores; 1: in-process)")
@@ -67,13 +72,13 @@ def load_corpus(args):
         tag = "quick" if args.quick else "default"
         root = args.root or locations.cache_dir() / "corpora" / f"synthetic-{tag}-seed{args.seed}"
         synthetic.generate(root, seed=args.seed, **size)
-        return corpora.load("synthetic", root), root
+        return corpora.load_with_report("synthetic", root)
     root = args.root
     if root is None and args.corpus == "ravdess":
         root = locations.ravdess_root()
     if root is None:
         raise SerRefError(f"--corpus {args.corpus} needs --root DIR pointing at your copy of the corpus")
-    return corpora.load(args.corpus, root), root
+    return corpora.load_with_report(args.corpus, root)
 
 
 def corpus_problems(speakers, y):
@@ -154,9 +159,9 @@ def _main(args, t_start, timings) -> int:
     say(f"Output folder: {out}  (re-run with --out {out} to resume)")
 
     t = time.perf_counter()
-    items, root = load_corpus(args)
+    items, load_report = load_corpus(args)
     timings["corpus"] = time.perf_counter() - t
-    say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers, from {root}")
+    say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers. {load_report.summary()}")
 
     # Read every file once before any training: a bad file is reported and left out, up front.
     t = time.perf_counter()
@@ -178,13 +183,14 @@ def _main(args, t_start, timings) -> int:
     eg_npy, eg_err = extract_all(paths, "egemaps", {"v": 1}, cache_root, executor, desc="eGeMAPS")
     timings["features:egemaps"] = time.perf_counter() - t
     t = time.perf_counter()
-    l1_params = {"weights": str(layer.weights_path), "weights_sha256": weights_sha,
+    l1_params = {"weights": layer.source, "weights_sha256": weights_sha,
                  "step_ms": args.step_ms, "mode": args.mode}
     l1_npy, l1_err = extract_all(paths, "layer1", l1_params, cache_root, executor, desc="layer 1")
     timings["features:layer1"] = time.perf_counter() - t
 
     keep = [i for i in range(len(items)) if eg_npy[i] and l1_npy[i]]
-    problems = {"unreadable_files": bad, "feature_errors": sorted(set(eg_err + l1_err)),
+    problems = {"corpus": load_report.summary(), "skipped_by_loader": load_report.skipped,
+                "unreadable_files": bad, "feature_errors": sorted(set(eg_err + l1_err)),
                 "n_items": len(items), "n_used": len(keep)}
     if len(keep) < len(items):
         say(f"warning: {len(items) - len(keep)} of {len(items)} files left out (see {out / 'problems.json'})")
@@ -210,7 +216,7 @@ def _main(args, t_start, timings) -> int:
     folds = evaluate.loso_folds(speakers)
     settings = Settings(seed=args.seed, device=args.device,
                         rf_trees=100 if args.quick else 1000, rf_depth=10,
-                        nn_config=dict(QUICK_NN) if args.quick else {})
+                        nn_config="quick" if args.quick else {})
     chunks = tuple(int(c) for c in args.chunks.split(",")) if args.chunks else (
         FIG3_CHUNKS_QUICK if args.quick else FIG3_CHUNKS)
     jobs = [(row, row, settings) for row in ROWS]
