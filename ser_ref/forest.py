@@ -23,7 +23,9 @@ The trees are kept as flat arrays over all nodes of all trees: ``feature``, ``th
 right = left + 1) and ``value`` (n_nodes, n_classes), with tree t's
 root at ``roots[t]``: a layout a GPU kernel can walk as it is.
 
-Hot loops (tree growing, prediction) are Numba; trees grow in parallel across cores. The plain
+Hot loops (tree growing, prediction) are Numba; trees grow in parallel across cores. Features
+are replaced once by their dense ranks, so sorting a node's samples is a radix sort of integer
+keys rather than a comparison sort of floats. The plain
 NumPy references ``best_split_reference`` and ``predict_proba_reference`` sit beside them and the
 tests compare the two.
 """
@@ -152,7 +154,6 @@ def _grow_tree(ranks, uvals, y, w, n_classes, mtry, max_depth, min_leaf, state,
     st_start = np.empty(max_nodes, np.int64)
     st_end = np.empty(max_nodes, np.int64)
     st_depth = np.empty(max_nodes, np.int64)
-    top = 0
     st_node[0], st_start[0], st_end[0], st_depth[0] = 0, 0, m_all, 0
     top = 1
     n_nodes = 1
