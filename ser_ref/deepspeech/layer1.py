@@ -83,17 +83,27 @@ def quantize_rows(x):
     return q, m
 
 
-def dense_int8_tflite(x, W_q, w_scale, b, clip: float = 20.0):
-    """TFLite's hybrid FULLY_CONNECTED (+ fused ReLU, + MINIMUM clip); see the module doc."""
+def dense_int8_tflite(x, W_q, w_scale, b, clip: float = 20.0, rows: int = 8192):
+    """TFLite's hybrid FULLY_CONNECTED (+ fused ReLU, + MINIMUM clip); see the module doc.
+
+    ``W_q`` holds the int8 values (as int8, or already as float32 to spare the conversion). Rows go
+    through in blocks; within a block every step is in place, in the kernel's float32 order.
+    """
     xp = array_module(x)
-    q, m = quantize_rows(x)
-    row_scale = xp.where(m == 0, xp.float32(1), m / xp.float32(127)).astype(xp.float32)
-    s = (row_scale * xp.float32(w_scale)).astype(xp.float32)
-    acc = q @ W_q.astype(xp.float32)          # exact integers (q is a fresh contiguous array)
-    y = b.astype(xp.float32) + acc * s[:, None]
-    xp.maximum(y, 0, out=y)
-    xp.minimum(y, xp.float32(clip), out=y)
-    return y
+    Wf = W_q.astype(xp.float32, copy=False)
+    b = b.astype(xp.float32, copy=False)
+    n = x.shape[0]
+    out = xp.empty((n, Wf.shape[1]), dtype=xp.float32)
+    step = rows if xp is np else max(1, n)
+    for i in range(0, n, step):
+        q, m = quantize_rows(x[i:i + step])
+        s = (xp.where(m == 0, xp.float32(1), m / xp.float32(127)) * xp.float32(w_scale)).astype(xp.float32)
+        y = out[i:i + step]
+        xp.matmul(q, Wf, out=y)       # exact integers (q is a fresh contiguous array)
+        y *= s[:, None]               # float(q @ W_q) * s, rounded to float32 ...
+        y += b                        # ... then b + that, rounded: the C++ order
+        xp.clip(y, 0, xp.float32(clip), out=y)
+    return out
 
 
 class Layer1:
@@ -168,6 +178,12 @@ class Layer1:
             self._device_cache[key] = augment_bias(W, b)
         return self._device_cache[key]
 
+    def _int8_as_float(self, xp, W_q):
+        key = ("W_q float32", xp.__name__)
+        if key not in self._device_cache:
+            self._device_cache[key] = W_q.astype(xp.float32)
+        return self._device_cache[key]
+
     def _weights_on(self, xp):
         if xp is np:
             return self.W, self.b, self.W_q
@@ -185,5 +201,5 @@ class Layer1:
         if mode == "float":
             return dense_relu_clip_fast(x, self._augmented(xp, W, b), self.clip)
         if mode == "tflite-int8":
-            return dense_int8_tflite(x, W_q, self.w_scale, b, self.clip)
+            return dense_int8_tflite(x, self._int8_as_float(xp, W_q), self.w_scale, b, self.clip)
         raise ModeError(f"layer 1 mode must be one of {MODES}, got {mode!r}")
