@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,20 +30,14 @@ OUT = Path(__file__).resolve().parent / "results" / "frontend-cpu.json"
 
 
 def machine() -> dict:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """ser_ref.report's description of the machine, plus library versions and the load average."""
     import numba
     import scipy
 
-    return {"platform": platform.platform(), "python": sys.version.split()[0], "cpu_count": os.cpu_count(),
-            "cpu_model": model, "numpy": np.__version__, "scipy": scipy.__version__, "numba": numba.__version__,
-            "loadavg_start": os.getloadavg()}
+    from ser_ref.report import machine as describe
+
+    return {**describe(), "python": sys.version.split()[0], "numpy": np.__version__,
+            "scipy": scipy.__version__, "numba": numba.__version__, "loadavg_start": os.getloadavg()}
 
 
 def ten_minutes(minutes: float) -> tuple[np.ndarray, str]:
