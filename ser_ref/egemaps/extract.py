@@ -22,7 +22,7 @@ from .frames import spectrum20ms
 from .loudness import loudness
 from .mel import mel_power
 from .mfcc import mfcc
-from .names import ALL_FRAMES, EGEMAPS_NAMES, SPECTRAL_UV, SPECTRAL_V, VOICED
+from .names import ALL_FRAMES, CONTOUR, EGEMAPS_NAMES, SPECTRAL_UV, SPECTRAL_V, VOICED
 from .smoothing import sma3, sma3nz
 from .spectral import alpha_ratio, hammarberg_index, log_power_db, spectral_flux, spectral_slope
 
@@ -92,10 +92,7 @@ def egemaps_from_llds(spec: dict[str, np.ndarray], voice: dict[str, np.ndarray])
         p = fn.percentiles(c)
         pk = fn.peaks2(c)
         vals = (fn.amean(c), fn.stddev_norm(c), p[0], p[1], p[2], p[2] - p[0], pk[1], pk[2], pk[3], pk[4])
-        keys = ("amean", "stddevNorm", "percentile20.0", "percentile50.0", "percentile80.0",
-                "pctlrange0-2", "meanRisingSlope", "stddevRisingSlope", "meanFallingSlope",
-                "stddevFallingSlope")
-        out.update({f"{prefix}_{k}": v for k, v in zip(keys, vals)})
+        out.update({f"{prefix}_{k}": v for k, v in zip(CONTOUR, vals)})
         return pk
 
     contour(f"{F0_KEY}_sma3nz", f0[voiced])

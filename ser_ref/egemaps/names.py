@@ -6,7 +6,7 @@ feature_level=Functionals).feature_names`` (checked against opensmile in tests/t
 from __future__ import annotations
 
 _F0 = "F0semitoneFrom27.5Hz_sma3nz"
-_CONTOUR = ("amean", "stddevNorm", "percentile20.0", "percentile50.0", "percentile80.0",
+CONTOUR = ("amean", "stddevNorm", "percentile20.0", "percentile50.0", "percentile80.0",
             "pctlrange0-2", "meanRisingSlope", "stddevRisingSlope", "meanFallingSlope",
             "stddevFallingSlope")
 _MEAN_CV = ("amean", "stddevNorm")
@@ -26,8 +26,8 @@ TEMPORAL = ("loudnessPeaksPerSec", "VoicedSegmentsPerSec", "MeanVoicedSegmentLen
             "StddevUnvoicedSegmentLength")
 
 EGEMAPS_NAMES: tuple[str, ...] = (
-    tuple(f"{_F0}_{f}" for f in _CONTOUR)
-    + tuple(f"loudness_sma3_{f}" for f in _CONTOUR)
+    tuple(f"{_F0}_{f}" for f in CONTOUR)
+    + tuple(f"loudness_sma3_{f}" for f in CONTOUR)
     + tuple(f"{n}_sma3_{f}" for n in ALL_FRAMES for f in _MEAN_CV)
     + tuple(f"{n}_sma3nz_{f}" for n in VOICED + SPECTRAL_V for f in _MEAN_CV)
     + tuple(f"{n}_sma3nz_amean" for n in SPECTRAL_UV)
