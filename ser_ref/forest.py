@@ -217,15 +217,18 @@ def _grow_tree(ranks, uvals, y, w, n_classes, mtry, max_depth, min_leaf, state,
 
 
 @njit(parallel=True, cache=True)
-def _grow_forest(ranks, uvals, y, n_classes, seeds, mtry, max_depth, min_leaf,
+def _grow_forest(ranks, uvals, y, n_classes, seeds, bootstrap, mtry, max_depth, min_leaf,
                  feature, threshold, left, right, value, n_nodes):
     n = ranks.shape[1]
     for t in prange(seeds.shape[0]):
         state = np.empty(1, np.uint64)
         state[0] = seeds[t]
-        w = np.zeros(n, np.float64)
-        for _ in range(n):  # bootstrap: n draws with replacement, kept as counts
-            w[_randint(state, n)] += 1.0
+        if bootstrap:  # n draws with replacement, kept as counts
+            w = np.zeros(n, np.float64)
+            for _ in range(n):
+                w[_randint(state, n)] += 1.0
+        else:
+            w = np.ones(n, np.float64)
         n_nodes[t] = _grow_tree(ranks, uvals, y, w, n_classes, mtry, max_depth, min_leaf, state,
                                 feature[t], threshold[t], left[t], right[t], value[t])
 
@@ -341,11 +344,12 @@ class RandomForest:
     ``max_features``: "sqrt" (floor(sqrt(F)), the paper's/sklearn's default), "log2", an int, a
     fraction in (0, 1], or None (all F). ``max_depth=None`` grows until leaves are pure.
     ``n_classes`` fixes the width of predict_proba (default: max(y) + 1), so a training fold that
-    lacks a class still gives one column per class.
+    lacks a class still gives one column per class. ``bootstrap=False`` grows every tree on all
+    samples (then, with max_features=None, each tree is plain CART: used to test against it).
     """
 
     def __init__(self, n_trees=1000, max_depth=10, min_samples_leaf=1, max_features="sqrt", seed=0,
-                 n_jobs=None, n_classes=None):
+                 n_jobs=None, n_classes=None, bootstrap=True):
         if int(n_trees) < 1:
             raise SerRefError(f"n_trees must be >= 1, got {n_trees}")
         if max_depth is not None and int(max_depth) < 0:
@@ -354,6 +358,7 @@ class RandomForest:
             raise SerRefError(f"min_samples_leaf must be >= 1, got {min_samples_leaf}")
         self.n_trees, self.max_depth, self.min_samples_leaf = int(n_trees), max_depth, int(min_samples_leaf)
         self.max_features, self.seed, self.n_jobs, self.n_classes = max_features, int(seed), n_jobs, n_classes
+        self.bootstrap = bool(bootstrap)
 
     def _mtry(self, n_features):
         mf = self.max_features
@@ -401,7 +406,7 @@ class RandomForest:
                 right = np.empty((T, max_nodes), np.int32)
                 value = np.empty((T, max_nodes, n_classes), np.float64)
                 n_nodes = np.zeros(T, np.int64)
-                _grow_forest(ranks, uvals, y.astype(np.int64), n_classes, s, self._mtry(n_features), depth,
+                _grow_forest(ranks, uvals, y.astype(np.int64), n_classes, s, self.bootstrap, self._mtry(n_features), depth,
                              self.min_samples_leaf, feature, threshold, left, right, value, n_nodes)
                 for t in range(T):
                     k = n_nodes[t]

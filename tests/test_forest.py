@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import needs
+
 from ser_ref import forest
 from ser_ref.errors import SerRefError
 from ser_ref.forest import LEAF, RandomForest
@@ -59,16 +61,49 @@ def test_separable_blobs_probabilities(rng):
     assert _depths(rf).max() <= 10
 
 
+def _leaf_of(rf, X):
+    """Leaf index of every row in tree 0 (plain walk)."""
+    out = []
+    for x in np.asarray(X, np.float32).astype(np.float64):
+        node = rf.roots[0]
+        while rf.left[node] != LEAF:
+            node = rf.left[node] if x[rf.feature[node]] <= rf.threshold[node] else rf.right[node]
+        out.append(node)
+    return np.array(out)
+
+
 def test_max_depth_and_min_samples_leaf(rng):
     X = rng.normal(size=(300, 4))
     y = rng.integers(0, 3, 300)  # pure noise: trees grow as deep as allowed
     rf = RandomForest(n_trees=10, max_depth=3, seed=0).fit(X, y)
     assert _depths(rf).max() == 3
-    deep = RandomForest(n_trees=5, max_depth=None, min_samples_leaf=5, seed=0).fit(X, y)
-    # unlimited depth on noise stops only at min_samples_leaf: a 5-sample leaf cannot split again,
-    # so no leaf is pure-by-singleton and there are far fewer leaves than samples
-    leaves = np.flatnonzero(deep.left == LEAF)
-    assert 5 < len(leaves) < 5 * 300 / 5
+    # without bootstrap every training row is in the tree: each leaf must hold >= 7 of them
+    tree = RandomForest(n_trees=1, max_depth=None, min_samples_leaf=7, bootstrap=False,
+                        max_features=None).fit(X, y)
+    counts = np.bincount(_leaf_of(tree, X), minlength=len(tree.feature))
+    leaves = tree.left == LEAF
+    assert counts[leaves].min() >= 7 and counts[~leaves].sum() == 0
+    # and each leaf's stored frequencies are those of its training rows
+    leaf = _leaf_of(tree, X)
+    for node in np.flatnonzero(leaves)[:20]:
+        assert np.allclose(tree.value[node], np.bincount(y[leaf == node], minlength=3) / counts[node])
+
+
+@pytest.mark.parametrize("depth,min_leaf", [(3, 1), (6, 1), (8, 5)])
+def test_one_tree_without_bootstrap_is_sklearns_cart(rng, depth, min_leaf):
+    tree_mod = needs("sklearn.tree")
+    X = rng.normal(size=(400, 5))
+    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 - X[:, 2] > 0.3).astype(int) + (X[:, 3] > 0.8)
+    ours = RandomForest(n_trees=1, max_depth=depth, min_samples_leaf=min_leaf, max_features=None,
+                        bootstrap=False).fit(X, y)
+    ref = tree_mod.DecisionTreeClassifier(max_depth=depth, min_samples_leaf=min_leaf, random_state=0).fit(X, y)
+    # continuous features: the root split has no ties, so it is the same split
+    assert ours.feature[0] == ref.tree_.feature[0]
+    assert ours.threshold[0] == pytest.approx(ref.tree_.threshold[0], abs=1e-6)
+    # deeper down, equal-score splits may be broken differently; predictions still agree closely
+    Xt = rng.normal(size=(1000, 5))
+    assert np.mean(ours.predict(Xt) == ref.predict(Xt)) > 0.95
+    assert np.mean(ours.predict(X) == ref.predict(X)) > 0.98
 
 
 def test_same_seed_same_forest_any_thread_count(rng):
