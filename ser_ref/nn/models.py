@@ -44,7 +44,7 @@ def _concat_float32(feats):
 
 
 def _batches(idx, size, rng):
-    perm = rng.permutation(idx)
+    perm = rng.permutation(idx)  # along the first axis
     return [perm[s:s + size] for s in range(0, len(perm), size)]
 
 
@@ -62,23 +62,22 @@ class _FrameNet:
         cfg, xp = self.cfg, self.xp
         tr, va = split_by_speaker(y, groups, cfg.val_fraction, rng)
         lens = np.array([f.shape[0] for f in feats])
-        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]])
-        X = self.prep(_concat_float32(feats))  # the one corpus-sized copy, standardised in place
         frame_w = cw.astype(np.float32)
 
         def draw(utts, r):
-            """Global frame indices: up to max_frames random frames of each utterance."""
+            """(utterance, frame) pairs: up to max_frames random frames of each utterance."""
             out = []
             for u in utts:
                 k = lens[u] if self.cfg.max_frames is None else min(lens[u], self.cfg.max_frames)
-                out.append(offsets[u] + (r.choice(lens[u], k, replace=False) if k < lens[u] else np.arange(k)))
+                f = r.choice(lens[u], k, replace=False) if k < lens[u] else np.arange(k)
+                out.append(np.stack([np.full(k, u), f], axis=1))
             return np.concatenate(out)
 
-        frame_utt = np.repeat(np.arange(len(feats)), lens)
-
-        def to_batch(gidx):
-            lab = y[frame_utt[gidx]]
-            return (xp.asarray(X[gidx]), xp.asarray(lab), xp.asarray(frame_w[lab]))
+        def to_batch(pairs):
+            # frames are gathered per batch (and standardised there), so no corpus-sized copy is made
+            X = self.prep(np.stack([feats[u][f] for u, f in pairs]).astype(np.float32, copy=False))
+            lab = y[pairs[:, 0]]
+            return (xp.asarray(X), xp.asarray(lab), xp.asarray(frame_w[lab]))
 
         def epoch_batches(r):
             return (to_batch(b) for b in _batches(draw(tr, r), cfg.frame_batch_size, r))

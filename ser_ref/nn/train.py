@@ -126,11 +126,13 @@ def class_weight_vector(y, n_classes, spec):
 
 # ---------------------------------------------------------------- features
 def standardizer(feats):
-    """(mean, std) over all frames of ``feats``, float64 sums; a constant feature gets std 1."""
+    """(mean, std) over all frames of ``feats``, sums in float64; a constant feature gets std 1."""
     n = sum(f.shape[0] for f in feats)
-    s = sum(f.sum(axis=0, dtype=np.float64) for f in feats)
-    mu = s / n
-    ss = sum(((f - mu) ** 2).sum(axis=0) for f in feats)
+    mu = sum(f.sum(axis=0, dtype=np.float64) for f in feats) / n
+    # centred before squaring (no cancellation), one float32 pass per utterance,
+    # summed across utterances in float64
+    m32 = mu.astype(np.float32)
+    ss = sum(np.square(f - m32).sum(axis=0, dtype=np.float64) for f in feats)
     sd = np.sqrt(ss / n)
     sd[sd < 1e-6] = 1.0
     return mu.astype(np.float32), sd.astype(np.float32)
