@@ -22,6 +22,21 @@ def _version(pkg: str) -> str | None:
         return None
 
 
+def machine() -> dict:
+    """Platform, logical CPU count and CPU model name (from /proc/cpuinfo where it exists)."""
+    import os
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "cpu": cpu, "logical_cpus": os.cpu_count()}
+
+
 def manifest(args, settings, items, file_list_hash, layer, timings) -> dict:
     from dataclasses import asdict
 
@@ -33,9 +48,9 @@ def manifest(args, settings, items, file_list_hash, layer, timings) -> dict:
                    "synthetic": args.corpus == "synthetic"},
         "model": {k: v for k, v in layer.metadata.items() if k != "alphabet"},
         "backend": {"device": args.device, "layer1_mode": args.mode},
-        "versions": {p: _version(p) for p in ("ser_ref", "numpy", "scipy", "numba", "soundfile", "cupy-cuda12x")}
+        "versions": {p: _version(p) for p in ("ser_ref", "numpy", "scipy", "numba", "soundfile", "cupy-cuda13x", "cupy-cuda12x")}
         | {"python": platform.python_version()},
-        "machine": {"platform": platform.platform(), "processor": platform.processor()},
+        "machine": machine(),
         "wall_time_s": {k: round(v, 3) for k, v in timings.items()},
     }
 
@@ -142,7 +157,8 @@ def write_all(out: Path, corpus, y, speakers, probas: dict, fig3_probas: dict, m
     md = table_markdown(corpus, rows)
     atomic.write_text(out / "table2.md", md)
     atomic.write_json(out / "table2.json", {"corpus": corpus, "rows": rows, "paper_accuracy": PAPER_ACCURACY,
-                                            "n_utterances": int(len(y)), "problems": problems})
+                                            "n_utterances": int(len(y)), "problems": problems},
+                      sort_keys=False)  # rows in the paper's order
     atomic.write_json(out / "figure3.json", {"corpus": corpus, "model": "dense1+lstm2",
                                              "chunk_len": {str(c): v for c, v in sorted(fig3.items())}})
     atomic.write_text(out / "per_speaker.csv", per_speaker_csv(y, speakers, probas))
