@@ -70,6 +70,7 @@ def iemocap_root(tmp_path):
                 utt = line.split("\t")[1]
                 _wav(root / session / "sentences" / "wav" / dialog / f"{utt}.wav")
     _wav(root / "Session2" / "sentences" / "wav" / "Ses02M_impro03" / "Ses02M_impro03_M999.wav")
+    (root / "Session2" / "dialog" / "EmoEvaluation" / "._Ses02M_impro03.txt").write_bytes(b"\x00\x05\x16\x07")
     return root
 
 

@@ -78,7 +78,8 @@ def load(root: Path, report: LoadReport, *, agreement: str = "unanimous", improv
         raise CorpusError(f"iemocap: no Session*/ folders under {root}")
     items, missing = [], []
     for session in sessions:
-        evals = sorted((session / "dialog" / "EmoEvaluation").glob("*.txt"))
+        # macOS copies of the release carry "._name" resource forks beside the real files
+        evals = sorted(p for p in (session / "dialog" / "EmoEvaluation").glob("*.txt") if not p.name.startswith("."))
         if not evals:
             raise CorpusError(f"iemocap: {session}/dialog/EmoEvaluation holds no .txt annotation files")
         annotated = set()
@@ -102,7 +103,7 @@ def load(root: Path, report: LoadReport, *, agreement: str = "unanimous", improv
                 items.append(Item(wav, f"Ses{n:02d}{gender}", label, session=n,
                                   improvised="_impro" in dialog, gender=gender.lower()))
         for wav in sorted((session / "sentences" / "wav").glob("*/*.wav")):
-            if wav not in annotated:
+            if wav not in annotated and not wav.name.startswith("."):
                 report.skip("no EmoEvaluation entry", wav.name)
     if missing:
         raise CorpusError(f"iemocap: {len(missing)} annotated utterances have no wav file "
