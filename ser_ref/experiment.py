@@ -79,7 +79,7 @@ def run_fold(row: str, data: dict, train_idx, test_idx, seed: int, settings: Set
 
         X = np.asarray(data["egemaps"])
         rf = RandomForest(n_trees=settings.rf_trees, max_depth=settings.rf_depth, seed=seed, n_classes=n_classes)
-        return rf.fit(X[train_idx], y[train_idx]).predict_proba(X[test_idx])
+        return rf.fit(X[train_idx], y[train_idx]).predict_proba(X[test_idx], device=settings.device)
     if row in NN_ROWS:
         from .nn import MODELS
 

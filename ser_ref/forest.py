@@ -426,16 +426,25 @@ class RandomForest:
         self.n_features, self.n_classes_ = n_features, n_classes
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
-        """P(c | x) = (1/T) sum_t value[leaf_t(x), c]: the mean of the leaves' class frequencies."""
+    def predict_proba(self, X, device: str = "cpu") -> np.ndarray:
+        """P(c | x) = (1/T) sum_t value[leaf_t(x), c]: the mean of the leaves' class frequencies.
+
+        ``device="gpu"`` walks the same flat trees in a CUDA kernel (``ser_ref.gpu.forest``), one
+        thread per sample; the result comes back as a NumPy array.
+        """
         if not hasattr(self, "roots"):
             raise SerRefError("RandomForest: call fit before predict")
+        if device == "gpu":
+            from .backend import to_host
+            from .gpu.forest import forest_predict_proba
+
+            return to_host(forest_predict_proba(self, X))
         X = _check_X(X, n_features=self.n_features)
         out = np.zeros((X.shape[0], self.n_classes_))
         with _Threads(self.n_jobs):
             _predict_proba(X, self.roots, self.feature, self.threshold, self.left, self.right, self.value, out)
         return out
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, device: str = "cpu") -> np.ndarray:
         """arg max_c P(c | x) (ties go to the lower class index)."""
-        return np.argmax(self.predict_proba(X), axis=1)
+        return np.argmax(self.predict_proba(X, device=device), axis=1)

@@ -214,3 +214,15 @@ def test_children_are_adjacent(rng):
     rf = RandomForest(n_trees=10, seed=0).fit(X, rng.integers(0, 4, 150))
     inner = rf.left != LEAF
     assert np.array_equal(rf.right[inner], rf.left[inner] + 1) and np.all(rf.right[~inner] == LEAF)
+
+
+def test_gpu_prediction_without_a_gpu_is_a_clear_error(rng):
+    from ser_ref.backend import gpu_available
+    from ser_ref.errors import BackendError
+
+    if gpu_available():
+        pytest.skip("a GPU is present: the error path cannot be exercised here")
+    X = rng.normal(size=(40, 3))
+    rf = RandomForest(n_trees=3, max_depth=2, seed=0).fit(X, (X[:, 0] > 0).astype(int))
+    with pytest.raises(BackendError, match="gpu|CuPy|CUDA"):
+        rf.predict_proba(X, device="gpu")
