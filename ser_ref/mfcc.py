@@ -29,7 +29,8 @@ from .backend import array_module
 from .errors import AudioError
 
 LOG_FLOOR = 1e-12
-_WORKERS = max(1, min(2, os.cpu_count() or 1))  # FFT threads (the CI machine has 2 cores)
+_WORKERS = max(1, min(2, os.cpu_count() or 1))  # threads over blocks (the CI machine has 2 cores)
+_BLOCK = 1024  # frames per block: its samples, spectrum and energies stay in cache
 
 
 def hz_to_mel(f):
@@ -150,9 +151,9 @@ def mfcc_reference(signal, sample_rate: int = 16000, *, win_ms: float = 32, step
     return (xp.log(xp.maximum(energies, LOG_FLOOR)) @ D).astype(xp.float32)
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"nsz", "contract", "reassoc"})
+@numba.njit(nogil=True, cache=True, fastmath={"nsz", "contract", "reassoc"})
 def _log_mel(X, hann_in_freq, k, band, w, n_mels, out):
-    """out[t, c] = ln(max(E_t[c], 1e-12)), one pass per frame t (frames in parallel):
+    """out[t, c] = ln(max(E_t[c], 1e-12)), one pass per frame t:
     [Hann in frequency], |X|^2 rounded to float32 as TF stores it, sqrt, the sparse filterbank, log.
 
     With the periodic Hann window and the FFT length equal to the window length,
@@ -161,7 +162,7 @@ def _log_mel(X, hann_in_freq, k, band, w, n_mels, out):
     DC is never used). This spares a windowed copy of every frame before the FFT.
     """
     n_frames, last = X.shape[0], X.shape[1] - 1
-    for t in numba.prange(n_frames):
+    for t in range(n_frames):
         e = out[t]
         e[:] = 0.0
         for j in range(k.shape[0]):
@@ -179,27 +180,46 @@ def _log_mel(X, hann_in_freq, k, band, w, n_mels, out):
             e[c] = np.log(max(e[c], LOG_FLOOR))
 
 
+def _mfcc_block(x, first, n_frames, win, step, n_fft, bands, log_mel):
+    """log-mel energies of frames first .. first + n_frames - 1 into ``log_mel`` (one cache-sized block:
+    float64 copy of its samples, FFT, Numba pass, all while the block is still in cache)."""
+    import scipy.fft
+
+    k, band, w = bands
+    seg = x[first * step:(first + n_frames - 1) * step + win].astype(np.float64)
+    frames = frame_signal(seg, win, step)
+    hann_in_freq = win == n_fft
+    if not hann_in_freq:
+        frames = frames * hann_window(win)
+    X = scipy.fft.rfft(frames, n=n_fft, axis=1)
+    _log_mel(X, hann_in_freq, k, band, w, log_mel.shape[1], log_mel[first:first + n_frames])
+
+
 def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float = 20,
          n_mfcc: int = 26, n_mels: int = 40, fmin: float = 20.0, fmax: float = 8000.0):
     """MFCC (frames, n_mfcc) float32, the model file's AudioSpectrogram + Mfcc (see module doc).
 
     frames = 1 + (N - L) // S; the signal must hold at least one window (L samples).
     step_ms=10 gives the 10 ms frame rate the paper's text speaks of; 20 is the model's.
-    On the CPU: a float64 FFT of the unwindowed frames (2 threads), then one Numba pass per frame
-    (``_log_mel``) and one DCT matmul; equal to ``mfcc_reference`` to float32 rounding. CuPy input takes the reference.
+    On the CPU: blocks of frames (float64 FFT of the unwindowed frames, then one Numba pass per frame,
+    ``_log_mel``) spread over 2 threads, and one DCT matmul; equal to ``mfcc_reference`` to float32
+    rounding. CuPy input takes the reference.
     """
     if array_module(signal) is not np:
         return mfcc_reference(signal, sample_rate, win_ms=win_ms, step_ms=step_ms, n_mfcc=n_mfcc,
                               n_mels=n_mels, fmin=fmin, fmax=fmax)
-    import scipy.fft
-
     x, win, step, n_fft = _prepare(signal, sample_rate, win_ms, step_ms, n_mfcc, n_mels, fmin, fmax)
-    k, band, w = mel_bands(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
-    frames = frame_signal(x.astype(np.float64), win, step)
-    hann_in_freq = win == n_fft
-    if not hann_in_freq:
-        frames = frames * hann_window(win)
-    X = scipy.fft.rfft(frames, n=n_fft, axis=1, workers=_WORKERS)
-    log_mel = np.empty((X.shape[0], n_mels), dtype=np.float64)
-    _log_mel(X, hann_in_freq, k, band, w, n_mels, log_mel)
+    bands = mel_bands(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
+    n_frames = 1 + (x.shape[0] - win) // step
+    log_mel = np.empty((n_frames, n_mels), dtype=np.float64)
+    starts = range(0, n_frames, _BLOCK)
+    run = lambda i: _mfcc_block(x, i, min(_BLOCK, n_frames - i), win, step, n_fft, bands, log_mel)  # noqa: E731
+    if _WORKERS > 1 and len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(_WORKERS) as pool:  # scipy's FFT and the Numba pass release the GIL
+            list(pool.map(run, starts))
+    else:
+        for i in starts:
+            run(i)
     return (log_mel @ dct_matrix(n_mels, n_mfcc)).astype(np.float32)

@@ -71,6 +71,18 @@ def test_numba_path_matches_numpy_reference(kwargs, rng):
     np.testing.assert_allclose(mfcc(x, **kwargs), mfcc_reference(x, **kwargs), atol=2e-5, rtol=0)
 
 
+def test_blocks_and_threads_change_nothing(rng, monkeypatch):
+    import ser_ref.mfcc as m
+
+    x = rng.normal(0, 0.2, 40000).astype(np.float32)
+    whole = mfcc(x)
+    for block, workers in ((7, 2), (7, 1), (1, 2)):  # many blocks, a remainder, threads or not
+        monkeypatch.setattr(m, "_BLOCK", block)
+        monkeypatch.setattr(m, "_WORKERS", workers)
+        np.testing.assert_array_equal(mfcc(x), whole)
+    np.testing.assert_allclose(whole, mfcc_reference(x), atol=2e-5, rtol=0)
+
+
 def test_sparse_bands_are_the_matrix():
     k, band, w = mel_bands(257, 16000)
     H = mel_filterbank(257, 16000)
