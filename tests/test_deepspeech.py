@@ -255,6 +255,27 @@ def test_corrupt_truncated_foreign_model(model_path, tmp_path):
         Layer1.from_model(tmp_path / "missing.tflite")
 
 
+def test_random_bytes_behind_a_valid_identifier_raise_weights_error(model_path, tmp_path):
+    rng = np.random.default_rng(7)
+    head = model_path.read_bytes()[:200_000]
+    for trial in range(30):
+        if trial % 2:  # pure noise with the TFL3 identifier
+            data = bytearray(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+            data[4:8] = b"TFL3"
+        else:  # the real header with a few bytes flipped in the table region
+            data = bytearray(head)
+            for pos in rng.integers(8, 4096, 8):
+                data[pos] ^= 0xFF
+        p = tmp_path / f"bad{trial}.tflite"
+        p.write_bytes(bytes(data))
+        try:
+            export_arrays(p)
+        except WeightsError as exc:
+            assert str(p) in str(exc)
+        else:
+            pytest.fail(f"trial {trial}: corrupt file accepted")
+
+
 def test_corrupt_truncated_foreign_npz(npz, tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(os.urandom(1000))

@@ -135,8 +135,13 @@ def export_arrays(model_path) -> dict:
     """Everything ``export_model`` writes, as a dict of arrays (nothing touches the disk)."""
     model_path = Path(model_path)
     m = read_tflite(model_path)
-    layers = find_layers(m)
-    meta = read_metadata(m)
+    try:
+        layers = find_layers(m)
+        meta = read_metadata(m)
+    except WeightsError:
+        raise
+    except (IndexError, KeyError, ValueError, struct.error) as exc:  # a graph that parses but is not sane
+        raise WeightsError(f"{model_path}: malformed DeepSpeech graph ({type(exc).__name__}: {exc})") from exc
     arrays = {"format_version": np.int32(FORMAT_VERSION)}
     clip = None
     for k, op in layers.items():

@@ -131,10 +131,14 @@ class _Reader:
         if not v:
             return 0, 0
         n = self._unpack("<I", v)
+        if v + 4 + n > len(self.data):  # every element takes at least one byte
+            raise WeightsError(f"{self.path}: truncated or corrupt TFLite file (vector of {n} at byte {v})")
         return v + 4, n
 
     def tables(self, table: int, i: int) -> list:
         start, n = self.vector(table, i)
+        if start + 4 * n > len(self.data):
+            raise WeightsError(f"{self.path}: truncated or corrupt TFLite file (table vector past the end)")
         return [start + 4 * k + self._unpack("<I", start + 4 * k) for k in range(n)]
 
     def numbers(self, table: int, i: int, dtype) -> np.ndarray:
