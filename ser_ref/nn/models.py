@@ -120,7 +120,8 @@ class _SeqNet:
     def __init__(self, n_in, units, n_classes, activation, cfg, xp, max_len=None, prep=None):
         self.n_in, self.units, self.n_classes = n_in, units, n_classes
         self.prep = prep if prep is not None else (lambda X: X)  # in-place transform of a padded batch
-        self.activation, self.cfg, self.xp, self.max_len = activation, cfg, xp, max_len
+        self.activation, self.xp, self.max_len = activation, xp, max_len
+        self.cfg = replace(cfg, lr=cfg.lstm_lr) if cfg.lstm_lr is not None else cfg
         self.params = None
         self.history = []
 
@@ -133,7 +134,8 @@ class _SeqNet:
 
     def _padded(self, seqs, r=None):
         x, m = pad_batch([self._crop(s, r) for s in seqs])
-        x = self.prep(x) * m[:, :, None]  # standardise, keep the padding at zero
+        x = self.prep(x)
+        x *= m[:, :, None]  # standardising moved the padding off zero; put it back
         return self.xp.asarray(x), (None if m.all() else self.xp.asarray(m))
 
     def fit(self, seqs, y, groups, cw, rng):

@@ -18,7 +18,9 @@ class TrainConfig:
     """Everything the paper leaves open. Defaults: see docs/training-choices.md.
 
     epochs            most passes over the training data (early stopping usually ends sooner)
-    lr                Adam learning rate (Keras default)
+    lr                Adam learning rate of the dense nets (Keras default)
+    lstm_lr           Adam learning rate of the LSTM nets (None = lr): lower, because a relu LSTM's
+                      forward pass explodes after too large a step (docs/training-choices.md)
     batch_size        utterances or chunks per step for the sequence nets and Dense2
     frame_batch_size  frames per step for the frame-level nets (Frame Dense, Dense1)
     weight_decay      L2 coefficient on weight matrices (not biases)
@@ -30,10 +32,12 @@ class TrainConfig:
                       (None = all); also caps the frames per utterance used for validation
     max_len           longest sequence fed to the utterance LSTM (None = whole utterance);
                       longer ones are cropped at random in training and centrally in prediction
+                      (a relu LSTM's state can grow without bound over long sequences)
     standardize       z-score every feature with the training frames' mean and std
     """
     epochs: int = 40
     lr: float = 1e-3
+    lstm_lr: Optional[float] = 3e-4
     batch_size: int = 32
     frame_batch_size: int = 256
     weight_decay: float = 1e-4
@@ -42,7 +46,7 @@ class TrainConfig:
     val_fraction: float = 0.15
     class_weights: Union[str, None, Sequence[float]] = "balanced"
     max_frames: Optional[int] = 48
-    max_len: Optional[int] = None
+    max_len: Optional[int] = 100
     standardize: bool = True
 
     def __post_init__(self):
@@ -51,8 +55,10 @@ class TrainConfig:
                 raise NNInputError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)!r}")
         if not 0 <= self.val_fraction < 1:
             raise NNInputError(f"TrainConfig.val_fraction must be in [0, 1), got {self.val_fraction!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise NNInputError(f"TrainConfig.lr must be a positive number, got {self.lr!r}")
+        for name in ("lr", "lstm_lr"):
+            v = getattr(self, name)
+            if (v is not None or name == "lr") and not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
+                raise NNInputError(f"TrainConfig.{name} must be a positive number, got {v!r}")
         for name in ("max_frames", "max_len"):
             v = getattr(self, name)
             if v is not None and int(v) < 1:
