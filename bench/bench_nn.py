@@ -5,7 +5,8 @@
 Frame Dense: one step (forward + backward of the weighted softmax-CE) on batch*frames frames of
 `features` dims through 2048 -> 204 relu -> 4. LSTM: one step of LSTM(20) -> dense softmax on the
 last state over a (batch, frames, features) batch (tanh, PyTorch's only cell; ours with relu as well).
-PyTorch runs with all cores and with one thread; the faster is the reference. Medians of --repeats.
+PyTorch runs with all cores and with one thread; the faster is the reference. Medians of --repeats
+rounds in which every contender is timed in turn (load changes hit all alike).
 Prints our time / PyTorch's time and writes bench/results/nn-cpu.json with the machine described.
 Also measures the peak memory (tracemalloc) of a FrameDense fit on a corpus-sized feature list.
 """
@@ -31,26 +32,39 @@ from ser_ref.nn import FrameDense, TrainConfig  # noqa: E402
 from ser_ref.nn.nets import lstm_clf_init, lstm_clf_loss_grads, mlp_init, mlp_loss_grads  # noqa: E402
 
 
-def timed(fn, repeats):
-    fn()  # warm-up (allocations, thread pools)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), min(times)
+def interleaved(fns: dict, repeats: int) -> dict:
+    """Median seconds of each function, timed in turn round after round (after one warm-up round), so
+    that a change in the machine's load during the run hits every contender alike. ``fns`` maps a name
+    to a zero-argument function."""
+    times = {k: [] for k in fns}
+    for r in range(repeats + 1):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            if r:
+                times[k].append(time.perf_counter() - t)
+    return {f"{k}_s": statistics.median(v) for k, v in times.items()}
 
 
-def torch_timed(torch, step, repeats):
-    """PyTorch's median time with all cores and with one thread; the faster one is the reference
-    (on a shared, loaded machine OpenMP threads can lose more than they gain)."""
-    res = {}
-    for threads in sorted({os.cpu_count(), 1}, reverse=True):
+def with_threads(torch, threads, step):
+    def run():
         torch.set_num_threads(threads)
-        res[f"torch_{threads}thr_s"] = timed(step, repeats)[0]
-    torch.set_num_threads(os.cpu_count())
-    res["torch_s"] = min(v for k, v in res.items())
-    return res
+        step()
+    return run
+
+
+def torch_variants(torch, step) -> dict:
+    """PyTorch with all cores and with one thread: on a shared, loaded machine OpenMP threads can lose
+    more than they gain, so the faster of the two is the reference."""
+    if torch is None:
+        return {}
+    return {f"torch_{n}thr": with_threads(torch, n, step) for n in sorted({os.cpu_count(), 1}, reverse=True)}
+
+
+def reference(out: dict) -> None:
+    torch_times = [v for k, v in out.items() if k.startswith("torch_")]
+    if torch_times:
+        out["torch_s"] = min(torch_times)
 
 
 def bench_dense(args, rng, torch):
@@ -59,8 +73,7 @@ def bench_dense(args, rng, torch):
     y = rng.integers(0, K, N)
     w = np.ones(N, dtype=np.float32)
     p = mlp_init(rng, [D, Hd, K])
-    ours = timed(lambda: mlp_loss_grads(p, x, y, w), args.repeats)
-    out = {"shape": f"{N} frames x {D} -> {Hd} relu -> {K}", "ours_s": ours[0], "ours_min_s": ours[1]}
+    fns = {"ours": lambda: mlp_loss_grads(p, x, y, w)}
     if torch is not None:
         net = torch.nn.Sequential(torch.nn.Linear(D, Hd), torch.nn.ReLU(), torch.nn.Linear(Hd, K))
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -68,8 +81,11 @@ def bench_dense(args, rng, torch):
         def step():
             net.zero_grad(set_to_none=True)
             torch.nn.functional.cross_entropy(net(xt), yt).backward()
-        out.update(torch_timed(torch, step, args.repeats))
-        out["ratio"] = ours[0] / out["torch_s"]
+        fns.update(torch_variants(torch, step))
+    out = {"shape": f"{N} frames x {D} -> {Hd} relu -> {K}", **interleaved(fns, args.repeats)}
+    reference(out)
+    if "torch_s" in out:
+        out["ratio"] = out["ours_s"] / out["torch_s"]
     return out
 
 
@@ -79,10 +95,7 @@ def bench_lstm(args, rng, torch):
     y = rng.integers(0, K, B)
     w = np.ones(B, dtype=np.float32)
     p = lstm_clf_init(rng, D, H, K)
-    out = {"shape": f"({B}, {T}, {D}) -> LSTM({H}) -> {K}"}
-    for act in ("tanh", "relu"):
-        t = timed(lambda: lstm_clf_loss_grads(p, x, y, w, activation=act), args.repeats)
-        out[f"ours_{act}_s"], out[f"ours_{act}_min_s"] = t
+    fns = {f"ours_{act}": (lambda act=act: lstm_clf_loss_grads(p, x, y, w, activation=act)) for act in ("tanh", "relu")}
     if torch is not None:
         lstm, lin = torch.nn.LSTM(D, H, batch_first=True), torch.nn.Linear(H, K)
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -92,7 +105,10 @@ def bench_lstm(args, rng, torch):
             lin.zero_grad(set_to_none=True)
             h, _ = lstm(xt)
             torch.nn.functional.cross_entropy(lin(h[:, -1]), yt).backward()
-        out.update(torch_timed(torch, step, args.repeats))
+        fns.update(torch_variants(torch, step))
+    out = {"shape": f"({B}, {T}, {D}) -> LSTM({H}) -> {K}", **interleaved(fns, args.repeats)}
+    reference(out)
+    if "torch_s" in out:
         out["ratio_tanh"] = out["ours_tanh_s"] / out["torch_s"]
         out["ratio_relu"] = out["ours_relu_s"] / out["torch_s"]
     return out
@@ -117,7 +133,7 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--features", type=int, default=2048)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "nn-cpu.json"))
     args = ap.parse_args()
