@@ -54,7 +54,7 @@ def _relu_clip_inplace(y, clip):
         flat[i] = min(max(flat[i], np.float32(0)), clip)
 
 
-def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 8192):
+def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 16384):
     """min(relu(x @ W + b), clip) with the bias folded into the GEMM (``augment_bias``) and one
     in-place clip pass per block of rows.
 
@@ -66,7 +66,8 @@ def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 8192):
     n, n_in = x.shape
     out = xp.empty((n, Wb.shape[1]), dtype=xp.float32)
     step = rows if xp is np else max(1, n)
-    block = xp.ones((min(step, n), n_in + 1), dtype=xp.float32)
+    block = xp.empty((min(step, n), n_in + 1), dtype=xp.float32)
+    block[:, n_in] = 1
     for i in range(0, n, step):
         m = min(step, n - i)
         block[:m, :n_in] = x[i:i + m]
