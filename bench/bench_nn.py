@@ -49,7 +49,13 @@ def interleaved(fns: dict, repeats: int) -> dict:
 def with_threads(torch, threads, step):
     def run():
         torch.set_num_threads(threads)
-        step()
+        # PyTorch's own cure for subnormal slowdowns (ours flushes by hand). It sets the CPU's
+        # flush-to-zero mode for the whole process, NumPy included, so it is on only for PyTorch's turn.
+        torch.set_flush_denormal(True)
+        try:
+            step()
+        finally:
+            torch.set_flush_denormal(False)
     return run
 
 
@@ -140,7 +146,6 @@ def main():
     try:
         import torch
         torch.set_num_threads(os.cpu_count())
-        torch.set_flush_denormal(True)  # PyTorch's own fix for the subnormal slowdown we flush by hand
     except ImportError:
         torch = None
         print("torch is not installed: only our own times (pip install torch==2.13.0)")
