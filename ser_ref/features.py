@@ -59,37 +59,80 @@ def compute(path, kind: str, params: dict) -> np.ndarray:
     raise ValueError(f"unknown feature kind {kind!r}; expected one of {KINDS}")
 
 
+def cache_path(path, kind: str, params: dict, cache_root) -> Path:
+    """Where the features of ``path`` under ``params`` live (a weights file counts by its sha256)."""
+    key_params = {k: v for k, v in params.items() if k != "weights"}
+    key = cache_key(file_sha256(path), kind, key_params)
+    return Path(cache_root) / "features" / kind / key[:2] / f"{key}.npy"
+
+
+def _save(target: Path, feats) -> None:
+    with atomic_path(target, suffix=".npy") as tmp:
+        np.save(tmp, np.asarray(feats, dtype=np.float32))
+
+
 def cached_features(path, kind: str, params: dict, cache_root) -> tuple[str, str | None]:
     """Compute (or find) the features of ``path``: returns (npy path, None) or ("", error message).
 
     Top-level and picklable: it is what executors run. Errors come back as values so that one bad
-    file is reported with its name instead of aborting the whole stage. ``params`` holds only
-    what changes the numbers (a weights file is represented by its sha256 in the key).
+    file is reported with its name instead of aborting the whole stage.
     """
     try:
-        key_params = {k: v for k, v in params.items() if k != "weights"}
-        key = cache_key(file_sha256(path), kind, key_params)
-        out = Path(cache_root) / "features" / kind / key[:2] / f"{key}.npy"
+        out = cache_path(path, kind, params, cache_root)
         if not out.exists():
-            feats = compute(path, kind, params).astype(np.float32, copy=False)
-            with atomic_path(out, suffix=".npy") as tmp:
-                np.save(tmp, feats)
+            _save(out, compute(path, kind, params))
         return str(out), None
     except (SerRefError, OSError, ValueError) as exc:
         return "", f"{path}: {exc}"
 
 
+def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 64):
+    """Layer-1 features of the uncached files, computed in batches on the GPU in this process
+    (one transfer per batch; see ``deepspeech_features_batch``)."""
+    from tqdm.auto import tqdm
+
+    from .audio import load_audio
+    from .deepspeech import deepspeech_features_batch
+
+    npys, errors, todo = [""] * len(paths), [], []
+    for i, p in enumerate(paths):
+        try:
+            target = cache_path(p, "layer1", params, cache_root)
+        except OSError as exc:
+            errors.append(f"{p}: {exc}")
+            continue
+        if target.exists():
+            npys[i] = str(target)
+        else:
+            todo.append((i, p, target))
+    layer = _layer1(params["weights"])
+    for start in tqdm(range(0, len(todo), batch), desc=desc, unit="batch", leave=False):
+        ok, signals = [], []
+        for i, p, target in todo[start:start + batch]:
+            try:
+                signals.append(load_audio(p))
+                ok.append((i, target))
+            except (SerRefError, OSError) as exc:
+                errors.append(f"{p}: {exc}")
+        feats = deepspeech_features_batch(signals, layer, step_ms=params["step_ms"], mode=params["mode"],
+                                          device="gpu")
+        for (i, target), f in zip(ok, feats):
+            _save(target, f)
+            npys[i] = str(target)
+    return npys, errors
+
+
 def extract_all(paths, kind: str, params: dict, cache_root, executor, *, desc: str | None = None):
-    """``cached_features`` for every path through ``executor``.
+    """``cached_features`` for every path through ``executor`` (layer 1 with device "gpu": batched
+    on the GPU in this process instead).
 
     Returns (npy paths in input order with "" for failures, list of error messages).
     """
     from tqdm.auto import tqdm
 
+    desc = desc or f"features:{kind}"
+    if kind == "layer1" and params.get("device", "cpu") == "gpu":
+        return _layer1_on_device(paths, params, cache_root, desc)
     futures = [executor.submit(cached_features, str(p), kind, params, str(cache_root)) for p in paths]
-    results = []
-    for f in tqdm(futures, desc=desc or f"features:{kind}", unit="file", leave=False):
-        results.append(f.result())
-    npys = [r[0] for r in results]
-    errors = [r[1] for r in results if r[1]]
-    return npys, errors
+    results = [f.result() for f in tqdm(futures, desc=desc, unit="file", leave=False)]
+    return [r[0] for r in results], [r[1] for r in results if r[1]]

@@ -186,7 +186,7 @@ def _main(args, t_start, timings) -> int:
     timings["features:egemaps"] = time.perf_counter() - t
     t = time.perf_counter()
     l1_params = {"weights": layer.source, "weights_sha256": weights_sha,
-                 "step_ms": args.step_ms, "mode": args.mode}
+                 "step_ms": args.step_ms, "mode": args.mode, "device": args.device}
     l1_npy, l1_err = extract_all(paths, "layer1", l1_params, cache_root, executor, desc="layer 1")
     timings["features:layer1"] = time.perf_counter() - t
 

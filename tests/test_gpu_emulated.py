@@ -132,3 +132,50 @@ def test_bench_gpu_rows_run(emu, monkeypatch, rng):
     assert len(gpu_rows) >= 15
     failed = [(r["stage"], r["backend"], r.get("skipped")) for r in gpu_rows if "seconds" not in r]
     assert not failed
+
+
+@pytest.mark.parametrize("mode", ["float", "tflite-int8"])
+def test_deepspeech_features_batch_gpu_path(emu, rng, monkeypatch, mode):
+    """The batched GPU feature path (one MFCC batch, windows gathered in the layer-1 kernel) equals
+    the per-utterance CPU path."""
+    from ser_ref import backend
+    from ser_ref.deepspeech import deepspeech_features_batch
+
+    monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
+    H = 8
+    layer = Layer1(rng.integers(-127, 128, size=(494, H)).astype(np.int8), 0.0129,
+                   rng.normal(0, 0.5, H).astype(np.float32))
+    sigs = [(0.3 * rng.standard_normal(n)).astype(np.float32) for n in (700, 2100, 3300)]
+    got = deepspeech_features_batch(sigs, layer, mode=mode, device="gpu")
+    ref = deepspeech_features_batch(sigs, layer, mode=mode, device="cpu")
+    assert [g.shape for g in got] == [r.shape for r in ref]
+    for g, r in zip(got, ref):
+        # the MFCC differ by float32 rounding (cuFFT vs pocketfft), which int8 quantisation can amplify
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=2e-2 if mode != "float" else 1e-4)
+
+
+def test_corpus_layer1_extraction_on_device_matches_cpu(emu, rng, monkeypatch, tmp_path):
+    """features.extract_all(device="gpu") batches on the device and caches apart from the CPU's."""
+    import soundfile as sf
+
+    from ser_ref import backend, features
+    from ser_ref.executors import SerialExecutor
+
+    monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
+    H = 8
+    layer = Layer1(rng.integers(-127, 128, size=(494, H)).astype(np.int8), 0.0129,
+                   rng.normal(0, 0.5, H).astype(np.float32))
+    monkeypatch.setattr(features, "_layer1", lambda weights: layer)
+    paths = []
+    for k, n in enumerate((900, 2500, 1600)):
+        paths.append(tmp_path / f"u{k}.wav")
+        sf.write(paths[-1], (0.3 * rng.standard_normal(n) * 32767).astype(np.int16), 16000, subtype="PCM_16")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"junk" * 100)
+    params = {"weights": "w.npz", "weights_sha256": "x", "step_ms": 20, "mode": "float"}
+    cpu, cpu_err = features.extract_all(paths, "layer1", {**params, "device": "cpu"}, tmp_path / "c", SerialExecutor())
+    gpu, gpu_err = features.extract_all(paths + [bad], "layer1", {**params, "device": "gpu"}, tmp_path / "c", None)
+    assert not cpu_err and len(gpu_err) == 1 and "bad.wav" in gpu_err[0] and gpu[-1] == ""
+    assert set(cpu).isdisjoint(gpu[:3])  # the device is part of the cache key
+    for c, g in zip(cpu, gpu):
+        np.testing.assert_allclose(np.load(g), np.load(c), rtol=1e-4, atol=1e-4)

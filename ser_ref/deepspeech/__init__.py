@@ -7,9 +7,9 @@
     export_model(tflite, npz)    the exporter (layers 1, 2, 3, 5 + metadata)
 """
 from .export import export_model
-from .features import deepspeech_features
+from .features import deepspeech_features, deepspeech_features_batch
 from .layer1 import Layer1
 from .load import load_layer1
 from .windows import context_windows
 
-__all__ = ["context_windows", "Layer1", "load_layer1", "deepspeech_features", "export_model"]
+__all__ = ["context_windows", "Layer1", "load_layer1", "deepspeech_features", "deepspeech_features_batch", "export_model"]

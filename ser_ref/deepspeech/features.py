@@ -1,6 +1,8 @@
 """signal -> MFCC -> context windows -> layer 1: the paper's 2048 DeepSpeech features per frame."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..mfcc import mfcc
 from .layer1 import Layer1
 from .windows import context_windows
@@ -19,3 +21,27 @@ def deepspeech_features(signal, layer: Layer1 | None = None, *, sample_rate: int
         layer = load_layer1()
     win_ms = layer.metadata.get("win_len_ms", 32)
     return layer(context_windows(mfcc(signal, sample_rate, win_ms=win_ms, step_ms=step_ms)), mode=mode)
+
+
+def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mode: str = "float",
+                              device: str = "cpu") -> list:
+    """``deepspeech_features`` of many signals -> list of (frames_i, H) float32 NumPy arrays.
+
+    On the GPU the whole batch moves to the device once: one batched MFCC (``gpu.mfcc.mfcc_batch``),
+    the 19-frame windows gathered inside the layer-1 kernel (never materialised on the host), one
+    GEMM, one fused bias + ReLU + clip pass, then one copy back.
+    """
+    if device == "cpu":
+        return [deepspeech_features(x, layer, step_ms=step_ms, mode=mode) for x in signals]
+    from ..backend import get_xp, to_host
+    from ..gpu.layer1 import layer1_batch
+    from ..gpu.mfcc import mfcc_batch
+
+    xp = get_xp(device)
+    win_ms = layer.metadata.get("win_len_ms", 32)
+    feats, n_frames = mfcc_batch(list(signals), win_ms=win_ms, step_ms=step_ms)
+    W, b, W_q = layer._weights_on(xp)
+    W_dev = W if mode == "float" else layer._int8_as_float(xp, W_q)
+    Y = to_host(layer1_batch(feats, W_dev, b, n_frames=n_frames, mode=mode, w_scale=layer.w_scale, clip=layer.clip))
+    bounds = np.cumsum(np.r_[0, np.asarray(n_frames)])
+    return [Y[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]

@@ -211,6 +211,11 @@ class Layer1:
         if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
             raise WeightsError(f"layer 1 expects windows of shape (frames, {self.W.shape[0]}), got {x.shape}")
         W, b, W_q = self._weights_on(xp)
+        if xp is not np and mode in MODES:  # CuPy: one GEMM + one fused epilogue kernel
+            from ..gpu.layer1 import layer1_forward
+
+            W_dev = W if mode == "float" else self._int8_as_float(xp, W_q)
+            return layer1_forward(x, W_dev, b, mode=mode, w_scale=self.w_scale, clip=self.clip)
         if mode == "float":
             return dense_relu_clip_fast(x, self._augmented(xp, W, b), self.clip)
         if mode == "tflite-int8":
