@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn.checks import NNInputError, check_ndim
+from ..nn.checks import NNInputError, check_lstm_args
 from ._cuda import cupy, i32, kernel, launch, with_real
 
 CELL_SRC = r"""
@@ -231,14 +231,7 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None, *, persistent=None):
     ``persistent``: one launch for all T steps (True), a GEMM + cell launch per step (False), or
     chosen by H (None: persistent up to PERSISTENT_MAX_H units)."""
     cp = cupy()
-    check_ndim(x, 3, "x")
-    B, T, n_in = x.shape
-    H = U.shape[0]
-    if W.shape != (n_in, 4 * H) or U.shape != (H, 4 * H) or b.shape != (4 * H,):
-        raise NNInputError(f"lstm: x {x.shape}, W {W.shape}, U {U.shape}, b {b.shape} do not fit "
-                           f"W (n_in, 4H), U (H, 4H), b (4H,)")
-    if mask is not None and mask.shape != (B, T):
-        raise NNInputError(f"lstm: mask {mask.shape} must be (batch, T) = {(B, T)}")
+    B, T, n_in, H = check_lstm_args(x, W, U, b, mask)
     relu = _relu_flag(activation)
     dt = x.dtype
     x = cp.ascontiguousarray(x)

@@ -43,3 +43,16 @@ def check_labels(y, n: int, n_classes: int, name: str = "y") -> np.ndarray:
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise NNInputError(f"{name} must lie in [0, {n_classes}), got values {y.min()}..{y.max()}")
     return y.astype(np.int64)
+
+
+def check_lstm_args(x, W, U, b, mask):
+    """x (B, T, n_in), W (n_in, 4H), U (H, 4H), b (4H,), mask None or (B, T); returns (B, T, n_in, H)."""
+    check_ndim(x, 3, "x")
+    B, T, n_in = x.shape
+    H = U.shape[0]
+    if W.shape != (n_in, 4 * H) or U.shape != (H, 4 * H) or b.shape != (4 * H,):
+        raise NNInputError(f"lstm: x {x.shape}, W {W.shape}, U {U.shape}, b {b.shape} do not fit "
+                           f"W (n_in, 4H), U (H, 4H), b (4H,)")
+    if mask is not None and mask.shape != (B, T):
+        raise NNInputError(f"lstm: mask {mask.shape} must be (batch, T) = {(B, T)}")
+    return B, T, n_in, H

@@ -28,22 +28,21 @@ products; only the small recurrent products run inside the time loop.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import array_module
 from .activations import activate, activate_grad_from_output, sigmoid
-from .checks import NNInputError, check_ndim
+from .checks import check_lstm_args
 
 
 def lstm_forward(x, W, U, b, activation="tanh", mask=None):
     """h_t = o_t * act(c_t) for every step of x (batch, T, n_in). Returns (h (batch, T, H), cache)."""
     xp = array_module(x)
-    check_ndim(x, 3, "x")
-    B, T, n_in = x.shape
-    H = U.shape[0]
-    if W.shape != (n_in, 4 * H) or U.shape != (H, 4 * H) or b.shape != (4 * H,):
-        raise NNInputError(f"lstm: x {x.shape}, W {W.shape}, U {U.shape}, b {b.shape} do not fit "
-                           f"W (n_in, 4H), U (H, 4H), b (4H,)")
-    if mask is not None and mask.shape != (B, T):
-        raise NNInputError(f"lstm: mask {mask.shape} must be (batch, T) = {(B, T)}")
+    if xp is not np:  # CuPy: the fused cell kernels, checked against this function
+        from ..gpu.lstm import lstm_forward as gpu_lstm_forward
+
+        return gpu_lstm_forward(x, W, U, b, activation, mask)
+    B, T, n_in, H = check_lstm_args(x, W, U, b, mask)
     dt = x.dtype
     m = None if mask is None else mask.astype(dt)[:, :, None]
     # input projection for all steps at once: one (B*T, n_in) x (n_in, 4H) product
@@ -79,8 +78,12 @@ def lstm_backward(dh, cache, need_dx: bool = True):
     """Backpropagation through time for ``lstm_forward``: dh (batch, T, H) = dL/dh_t.
 
     Returns (dx, dW, dU, db); dx is None when ``need_dx=False`` (a first layer)."""
-    x, W, U, activation, m, gates, c_new, hs, cs = cache
     xp = array_module(dh)
+    if xp is not np:
+        from ..gpu.lstm import lstm_backward as gpu_lstm_backward
+
+        return gpu_lstm_backward(dh, cache, need_dx)
+    x, W, U, activation, m, gates, c_new, hs, cs = cache
     B, T, n_in = x.shape
     H = U.shape[0]
     dZ = xp.empty((B, T, 4 * H), dtype=dh.dtype)

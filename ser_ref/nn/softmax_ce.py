@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import array_module
 from .checks import NNInputError, check_ndim
 
@@ -27,6 +29,10 @@ def softmax_cross_entropy_forward(z, y, w=None):
 
     L = sum_n w[n] (-log softmax(z)[n, y[n]]) / sum_n w[n]   (w = 1 when None). Returns (L, cache)."""
     xp = array_module(z)
+    if xp is not np:  # CuPy: one fused kernel per row block
+        from ..gpu.softmax_ce import softmax_cross_entropy_forward as gpu_forward
+
+        return gpu_forward(z, y, w)
     check_ndim(z, 2, "logits")
     if y.shape != (z.shape[0],):
         raise NNInputError(f"labels y {y.shape} do not match logits {z.shape}")
@@ -43,6 +49,10 @@ def softmax_cross_entropy_backward(cache, dloss=1.0):
     """dz[n, k] = dloss * w[n] (p[n, k] - [k == y[n]]) / sum_n w[n]."""
     logp, y, w, wsum = cache
     xp = array_module(logp)
+    if xp is not np:
+        from ..gpu.softmax_ce import softmax_cross_entropy_backward as gpu_backward
+
+        return gpu_backward(cache, dloss)
     dz = xp.exp(logp)
     dz[xp.arange(dz.shape[0]), y] -= 1.0
     return dz * (dloss * w / wsum)[:, None].astype(dz.dtype)
