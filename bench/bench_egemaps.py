@@ -16,17 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from machine_info import machine  # noqa: E402
 
 from ser_ref.atomic import write_json  # noqa: E402
 from ser_ref.audio import load_audio  # noqa: E402
@@ -44,19 +43,6 @@ egemaps(x)
 t3 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2)
 """
-
-
-def machine() -> dict:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "cpu_model": model}
 
 
 def first_call(cache_dir: str | None) -> dict:

@@ -14,7 +14,6 @@ bench/results/forest-cpu.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

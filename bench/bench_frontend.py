@@ -30,14 +30,12 @@ OUT = Path(__file__).resolve().parent / "results" / "frontend-cpu.json"
 
 
 def machine() -> dict:
-    """ser_ref.report's description of the machine, plus library versions and the load average."""
+    """The shared machine description plus the versions that set this benchmark's speed."""
     import numba
     import scipy
+    from machine_info import machine as describe
 
-    from ser_ref.report import machine as describe
-
-    return {**describe(), "python": sys.version.split()[0], "numpy": np.__version__,
-            "scipy": scipy.__version__, "numba": numba.__version__, "loadavg_start": os.getloadavg()}
+    return describe(numpy=np.__version__, scipy=scipy.__version__, numba=numba.__version__)
 
 
 def ten_minutes(minutes: float) -> tuple[np.ndarray, str]:
@@ -121,7 +119,7 @@ def main(argv=None) -> dict:
         "gemm_gflops": 2 * frames * 494 * layer.W.shape[1] / t_gemm / 1e9}
     rows["deepspeech_features"] = {"frames": frames, "fps": frames / t_all,
                                    "realtime_factor": args.minutes * 60 / t_all}
-    info["loadavg_end"] = os.getloadavg()
+    info["load_average_at_end"] = list(os.getloadavg())
     result = {"bench": "frontend", "device": "cpu", "audio": {"seconds": x.size / 16000, "source": source},
               "repeats": args.repeats, "timing": "best of repeats, after one warm-up", "machine": info,
               "results": rows, "command": "python bench/bench_frontend.py " + " ".join(argv or sys.argv[1:])}
@@ -129,7 +127,7 @@ def main(argv=None) -> dict:
     for name, r in rows.items():
         print(name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
     print("wall seconds are best of the repeats; cpu_seconds sum all threads of the same runs")
-    print(f"load average start {info['loadavg_start']}, end {info['loadavg_end']}; wrote {args.out}")
+    print(f"load average start {info['load_average']}, end {info['load_average_at_end']}; wrote {args.out}")
     return result
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -57,20 +56,10 @@ torch = _optional("torch")
 TORCH_CUDA = bool(torch is not None and torch.cuda.is_available())
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine() -> dict:
-    m = {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
-         "cpu_model": cpu_model(), "numpy": np.__version__, "gpu": None,
-         "torch": getattr(torch, "__version__", None), "torch_cuda": TORCH_CUDA}
+    from machine_info import machine as describe
+
+    m = describe(numpy=np.__version__, gpu=None, torch=getattr(torch, "__version__", None), torch_cuda=TORCH_CUDA)
     if HAS_GPU:
         import cupy as cp
 

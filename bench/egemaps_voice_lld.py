@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from machine_info import machine  # noqa: E402
 
 from ser_ref.atomic import write_json  # noqa: E402
 from ser_ref.audio import load_audio  # noqa: E402
@@ -46,16 +46,6 @@ x = (0.1 * np.sin(2 * np.pi * 150 * np.arange(16000) / 16000)).astype(np.float32
 voice_llds(x); t1 = time.perf_counter(); voice_llds(x); t2 = time.perf_counter()
 print(t1 - t0, t2 - t1)
 """
-
-
-def machine() -> dict:
-    model = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "cpu_model": model}
 
 
 def compile_cost() -> dict:

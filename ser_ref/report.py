@@ -23,7 +23,7 @@ def _version(pkg: str) -> str | None:
 
 
 def machine() -> dict:
-    """Platform, logical CPU count and CPU model name (from /proc/cpuinfo where it exists)."""
+    """Platform, Python, logical CPU count and CPU model (from /proc/cpuinfo where it exists)."""
     import os
 
     cpu = platform.processor()
@@ -34,7 +34,8 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"platform": platform.platform(), "cpu": cpu, "logical_cpus": os.cpu_count()}
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpu_count": os.cpu_count(), "cpu_model": cpu}
 
 
 def manifest(args, settings, items, file_list_hash, layer, timings) -> dict:

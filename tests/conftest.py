@@ -39,3 +39,12 @@ def ravdess_files(ravdess_root):
 def needs(module: str):
     """Import an optional oracle or skip the test with the reason."""
     return pytest.importorskip(module, reason=f"oracle '{module}' is not installed (pip install 'ser_ref[audit]')")
+
+
+@pytest.fixture(scope="session")
+def interpreter(model_path):
+    """The model file under the TFLite interpreter (reference kernels, intermediates kept)."""
+    needs("ai_edge_litert")
+    from ser_ref.audit.oracles import tflite_interpreter
+
+    return tflite_interpreter(model_path)

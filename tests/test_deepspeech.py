@@ -35,14 +35,6 @@ def layer(model_path):
     return Layer1.from_model(model_path)
 
 
-@pytest.fixture(scope="module")
-def interpreter(model_path):
-    needs("ai_edge_litert")
-    from tflite_oracle import make_interpreter
-
-    return make_interpreter(model_path)
-
-
 @pytest.fixture
 def npz(model_path, tmp_path):
     return export_model(model_path, tmp_path / "w.npz")
@@ -177,7 +169,7 @@ def test_round_half_away_from_zero():
 
 
 def test_int8_bit_exact_on_random_windows(layer, interpreter, rng):
-    from tflite_oracle import model_layers
+    from ser_ref.audit.oracles import model_layers
 
     x = rng.normal(0, 10, size=(32, 494)).astype(np.float32)
     x[3] = 0  # an all-zero row (the utterance edge): scale 1, q = 0 -> bias only
@@ -187,7 +179,7 @@ def test_int8_bit_exact_on_random_windows(layer, interpreter, rng):
 
 
 def test_int8_bit_exact_on_real_speech_and_layers_2_3(npz, layer, interpreter, ravdess_files):
-    from tflite_oracle import model_layers
+    from ser_ref.audit.oracles import model_layers
 
     w = context_windows(mfcc(load_audio(ravdess_files[3])))
     w = w[: (len(w) // 16) * 16][:64]
@@ -206,7 +198,7 @@ def test_int8_bit_exact_on_real_speech_and_layers_2_3(npz, layer, interpreter, r
 
 @pytest.mark.slow
 def test_int8_bit_exact_on_many_files(layer, interpreter, ravdess_files):
-    from tflite_oracle import model_layers
+    from ser_ref.audit.oracles import model_layers
 
     for f in ravdess_files[:: max(1, len(ravdess_files) // 8)]:
         w = context_windows(mfcc(load_audio(f)))

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from conftest import needs
 from ser_ref.audio import load_audio
 from ser_ref.backend import gpu_available
 from ser_ref.errors import AudioError
@@ -184,16 +183,8 @@ def test_bad_parameters(kwargs, match, rng):
 
 # ---------- the oracle: the model file's own MFCC sub-graph ----------
 
-@pytest.fixture(scope="module")
-def interpreter(model_path):
-    needs("ai_edge_litert")
-    from tflite_oracle import make_interpreter
-
-    return make_interpreter(model_path)
-
-
 def _check_against_model(interpreter, x, frames):
-    from tflite_oracle import model_mfcc
+    from ser_ref.audit.oracles import model_mfcc
 
     ours = mfcc(x)
     ref = model_mfcc(interpreter, x, [t * 320 for t in frames])

@@ -6,30 +6,13 @@ import numpy as np
 import pytest
 
 from conftest import needs
+from ser_ref.audit.oracles import numeric_grad, rel_err
 from ser_ref.nn import (NNInputError, dense_backward, dense_forward, lstm_backward, lstm_forward,
                         relu_backward, relu_forward, softmax_cross_entropy_backward,
                         softmax_cross_entropy_forward)
 from ser_ref.nn.nets import lstm_clf_init, lstm_clf_loss_grads, mlp_init, mlp_loss_grads
 
 TOL = 1e-6
-
-
-def numeric_grad(f, a, eps=1e-6):
-    """Central differences of the scalar f() with respect to every entry of a (perturbed in place)."""
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        fp = f()
-        a[i] = old - eps
-        fm = f()
-        a[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g
-
-
-def rel_err(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
 
 
 def random_mask(rng, B, T):

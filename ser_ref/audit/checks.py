@@ -203,7 +203,6 @@ def forest_vs_sklearn(full=False):
     from sklearn.ensemble import RandomForestClassifier
 
     from ..evaluate import run_loso
-    from ..forest import RandomForest
 
     rng = np.random.default_rng(7)
     n_spk, per = (10, 60) if full else (6, 40)

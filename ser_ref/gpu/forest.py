@@ -12,7 +12,6 @@ against the float64 threshold, the result is bit-identical to the Numba path.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from ..errors import SerRefError
 from ._cuda import cupy, i32, kernel, launch
