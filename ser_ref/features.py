@@ -59,6 +59,12 @@ def compute(path, kind: str, params: dict) -> np.ndarray:
     raise ValueError(f"unknown feature kind {kind!r}; expected one of {KINDS}")
 
 
+def _named(path, exc) -> str:
+    """The error's message, led by the file's path unless it already names it."""
+    msg = str(exc)
+    return msg if str(path) in msg else f"{path}: {msg}"
+
+
 def cache_path(path, kind: str, params: dict, cache_root) -> Path:
     """Where the features of ``path`` under ``params`` live (a weights file counts by its sha256)."""
     key_params = {k: v for k, v in params.items() if k != "weights"}
@@ -83,7 +89,7 @@ def cached_features(path, kind: str, params: dict, cache_root) -> tuple[str, str
             _save(out, compute(path, kind, params))
         return str(out), None
     except (SerRefError, OSError, ValueError) as exc:
-        return "", f"{path}: {exc}"
+        return "", _named(path, exc)
 
 
 def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 64):
@@ -99,7 +105,7 @@ def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 6
         try:
             target = cache_path(p, "layer1", params, cache_root)
         except OSError as exc:
-            errors.append(f"{p}: {exc}")
+            errors.append(_named(p, exc))
             continue
         if target.exists():
             npys[i] = str(target)
@@ -113,7 +119,7 @@ def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 6
                 signals.append(load_audio(p))
                 ok.append((i, target))
             except (SerRefError, OSError) as exc:
-                errors.append(f"{p}: {exc}")
+                errors.append(_named(p, exc))
         feats = deepspeech_features_batch(signals, layer, step_ms=params["step_ms"], mode=params["mode"],
                                           device="gpu")
         for (i, target), f in zip(ok, feats):

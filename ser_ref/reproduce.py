@@ -128,6 +128,47 @@ def run_rows(jobs, data, folds, out: Path, executor, timings):
     return results
 
 
+def extract_features(args, items, layer, executor, timings):
+    """Cached eGeMAPS and layer-1 features of every item, before any training.
+
+    A file that cannot be read or processed is left out and reported by name (never silently);
+    returns (items kept, fold payloads, problems, corpus hash).
+    """
+    from .corpora import LABELS
+    from .features import extract_all
+
+    cache_root = locations.cache_dir()
+    paths = [str(it.path) for it in items]
+    t = time.perf_counter()
+    eg_npy, eg_err = extract_all(paths, "egemaps", {"v": 1}, cache_root, executor, desc="eGeMAPS")
+    timings["features:egemaps"] = time.perf_counter() - t
+    t = time.perf_counter()
+    l1_params = {"weights": layer.source, "weights_sha256": layer.metadata.get("source_sha256", ""),
+                 "step_ms": args.step_ms, "mode": args.mode, "device": args.device}
+    l1_npy, l1_err = extract_all(paths, "layer1", l1_params, cache_root, executor, desc="layer 1")
+    timings["features:layer1"] = time.perf_counter() - t
+
+    keep = [i for i in range(len(items)) if eg_npy[i] and l1_npy[i]]
+    if not keep:
+        raise SerRefError(f"no usable utterances: every file failed, e.g. {(eg_err + l1_err)[:3]}")
+    items = [items[i] for i in keep]
+    y = np.array([LABELS.index(it.label) for it in items])
+    speakers = np.array([it.speaker for it in items])
+    problems = {"n_items": len(paths), "n_used": len(keep), "feature_errors": sorted(set(eg_err + l1_err)),
+                "speakers_missing_classes": corpus_problems(speakers, y)}
+    # A cache file's stem hashes the audio's bytes and the parameters: name + stem pins the corpus.
+    file_list_hash = _hash(sorted(Path(paths[i]).name + ":" + Path(l1_npy[i]).stem for i in keep))
+    base = {"y": y, "speakers": speakers}
+    data = {
+        "y": y,
+        "speakers": speakers,
+        "digest": _hash([file_list_hash, l1_params["weights_sha256"], args.step_ms, args.mode]),
+        "payload": {"majority": base, "rf-egemaps": {**base, "egemaps": np.stack([np.load(eg_npy[i]) for i in keep])},
+                    **{r: {**base, "layer1": [l1_npy[i] for i in keep]} for r in NN_ROWS}},
+    }
+    return items, data, problems, file_list_hash
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.perf_counter()
@@ -145,12 +186,9 @@ def main(argv=None) -> int:
 
 def _main(args, t_start, timings) -> int:
     from . import evaluate, report
-    from .audio import load_audio
     from .backend import get_xp
-    from .corpora import LABELS
     from .deepspeech import load_layer1
     from .executors import make_executor
-    from .features import extract_all
 
     if args.device == "gpu":
         get_xp("gpu")  # fail before any work if the GPU cannot be used
@@ -165,56 +203,17 @@ def _main(args, t_start, timings) -> int:
     timings["corpus"] = time.perf_counter() - t
     say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers. {load_report.summary()}")
 
-    # Read every file once before any training: a bad file is reported and left out, up front.
-    t = time.perf_counter()
-    bad = []
-    for it in items:
-        try:
-            load_audio(it.path)
-        except SerRefError as exc:
-            bad.append(str(exc))
-    timings["audio-check"] = time.perf_counter() - t
-
     layer = load_layer1(args.model, verbose=True)
-    weights_sha = layer.metadata.get("source_sha256", "")
     executor = make_executor(args.jobs, args.scheduler)
-    cache_root = locations.cache_dir()
-    paths = [str(it.path) for it in items]
-
-    t = time.perf_counter()
-    eg_npy, eg_err = extract_all(paths, "egemaps", {"v": 1}, cache_root, executor, desc="eGeMAPS")
-    timings["features:egemaps"] = time.perf_counter() - t
-    t = time.perf_counter()
-    l1_params = {"weights": layer.source, "weights_sha256": weights_sha,
-                 "step_ms": args.step_ms, "mode": args.mode, "device": args.device}
-    l1_npy, l1_err = extract_all(paths, "layer1", l1_params, cache_root, executor, desc="layer 1")
-    timings["features:layer1"] = time.perf_counter() - t
-
-    keep = [i for i in range(len(items)) if eg_npy[i] and l1_npy[i]]
-    problems = {"corpus": load_report.summary(), "skipped_by_loader": load_report.skipped,
-                "unreadable_files": bad, "feature_errors": sorted(set(eg_err + l1_err)),
-                "n_items": len(items), "n_used": len(keep)}
-    if len(keep) < len(items):
-        say(f"warning: {len(items) - len(keep)} of {len(items)} files left out (see {out / 'problems.json'})")
-    if not keep:
-        raise SerRefError("no usable utterances: every file failed (see problems.json)")
-    items = [items[i] for i in keep]
-    y = np.array([LABELS.index(it.label) for it in items])
-    speakers = np.array([it.speaker for it in items])
-    problems["speakers_missing_classes"] = corpus_problems(speakers, y)
+    items, data, problems, file_list_hash = extract_features(args, items, layer, executor, timings)
+    problems["corpus"], problems["skipped_by_loader"] = load_report.summary(), load_report.skipped
     atomic.write_json(out / "problems.json", problems)
-
-    # The cache file's stem is a hash of the audio's bytes and the parameters: name + stem pins the corpus.
-    file_list_hash = _hash(sorted(Path(paths[i]).name + ":" + Path(l1_npy[i]).stem for i in keep))
-    eg = np.stack([np.load(eg_npy[i]) for i in keep])
-    layer1_paths = [l1_npy[i] for i in keep]
-    base = {"y": y, "speakers": speakers}
-    data = {
-        "y": y,
-        "digest": _hash([file_list_hash, l1_params["weights_sha256"], args.step_ms, args.mode]),
-        "payload": {"majority": base, "rf-egemaps": {**base, "egemaps": eg},
-                    **{r: {**base, "layer1": layer1_paths} for r in NN_ROWS}},
-    }
+    for line in problems["feature_errors"] + problems["speakers_missing_classes"]:
+        say(f"warning: {line}")
+    if problems["n_used"] < problems["n_items"]:
+        say(f"warning: {problems['n_items'] - problems['n_used']} of {problems['n_items']} files left out "
+            f"(listed in {out / 'problems.json'})")
+    y, speakers = data["y"], data["speakers"]
     folds = evaluate.loso_folds(speakers)
     settings = Settings(seed=args.seed, device=args.device,
                         rf_trees=100 if args.quick else 1000, rf_depth=10,

@@ -1,5 +1,7 @@
 """End-to-end: the --quick pipeline runs, writes every report, and resumes to identical numbers."""
 import json
+import os
+import shutil
 
 import pytest
 
@@ -7,7 +9,20 @@ from ser_ref import reproduce
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory, model_path):
+def cache(tmp_path_factory):
+    """A fresh feature/corpus cache, so the test never leans on an earlier run's files."""
+    old = os.environ.get("SER_REF_CACHE")
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["SER_REF_CACHE"] = str(path)
+    yield path
+    if old is None:
+        del os.environ["SER_REF_CACHE"]
+    else:
+        os.environ["SER_REF_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, model_path, cache):
     out = tmp_path_factory.mktemp("run")
     args = ["--quick", "--out", str(out), "--jobs", "1", "--model", str(model_path)]
     assert reproduce.main(args) == 0
@@ -43,3 +58,18 @@ def test_resume_recomputes_missing_folds_identically(quick_run):
 def test_missing_corpus_root_is_a_clear_error(tmp_path, capsys):
     assert reproduce.main(["--corpus", "emodb", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_a_corrupt_file_is_left_out_and_named(quick_run, cache, model_path, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(cache / "corpora" / "synthetic-quick-seed0", corpus)
+    victim = sorted(corpus.rglob("*.wav"))[5]
+    victim.write_bytes(b"RIFF this is no longer audio" * 20)
+    out = tmp_path / "out"
+    assert reproduce.main(["--quick", "--root", str(corpus), "--out", str(out), "--jobs", "1",
+                           "--model", str(model_path), "--chunks", "20"]) == 0
+    problems = json.loads((out / "problems.json").read_text())
+    assert problems["n_used"] == problems["n_items"] - 1
+    errors = problems["feature_errors"]
+    assert len(errors) == 1 and "unreadable or not audio" in errors[0] and errors[0].startswith(str(victim))
+    assert json.loads((out / "table2.json").read_text())["n_utterances"] == problems["n_used"]
