@@ -97,6 +97,9 @@ def corpus_problems(speakers, y):
 def run_rows(jobs, data, folds, out: Path, executor, timings):
     """Run every (row key, row, settings) job over all folds, skipping folds already on disk.
 
+    This is ``evaluate.run_loso`` for many models at once, with a checkpoint per fold: every fold
+    of every model is submitted to the executor up front, so the pool never idles between models.
+
     Returns {row key: probabilities (n, 4) in utterance order}.
     """
     from tqdm.auto import tqdm
