@@ -54,6 +54,21 @@ class SerialExecutor(Executor):
         return _DeferredFuture(fn, args, kwargs)
 
 
+class DaskExecutor(Executor):
+    """A Dask client's executor that also closes the client on ``shutdown``."""
+
+    def __init__(self, client):
+        self.client = client
+        self._executor = client.get_executor()
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, **kwargs):
+        self._executor.shutdown(wait=wait)
+        self.client.close()
+
+
 def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:
     """An executor for ``jobs`` local processes (1: in-process), or the Dask cluster at ``scheduler``.
 
@@ -66,7 +81,7 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Exec
             raise RuntimeError(
                 "--scheduler needs Dask's distributed package: pip install 'ser_ref[distributed]'"
             ) from exc
-        return Client(scheduler).get_executor()
+        return DaskExecutor(Client(scheduler))
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1:
         return SerialExecutor()

@@ -27,8 +27,5 @@ def test_process_pool_gives_the_same_results():
 def test_dask_local_cluster_executor():
     distributed = pytest.importorskip("distributed", reason="Dask's distributed is not installed ('ser_ref[distributed]')")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        ex = make_executor(scheduler=cluster.scheduler_address)
-        try:
+        with make_executor(scheduler=cluster.scheduler_address) as ex:
             assert [ex.submit(_square, i).result() for i in range(3)] == [0, 1, 4]
-        finally:
-            ex._client.close()

@@ -73,3 +73,14 @@ def test_a_corrupt_file_is_left_out_and_named(quick_run, cache, model_path, tmp_
     errors = problems["feature_errors"]
     assert len(errors) == 1 and "unreadable or not audio" in errors[0] and errors[0].startswith(str(victim))
     assert json.loads((out / "table2.json").read_text())["n_utterances"] == problems["n_used"]
+
+
+def test_folds_run_on_a_dask_cluster_with_the_same_numbers(quick_run, model_path, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="Dask's distributed is not installed ('ser_ref[distributed]')")
+    out, _ = quick_run
+    before = json.loads((out / "table2.json").read_text())["rows"]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        assert reproduce.main(["--quick", "--out", str(tmp_path / "dask"), "--model", str(model_path),
+                               "--scheduler", cluster.scheduler_address]) == 0
+    after = json.loads((tmp_path / "dask" / "table2.json").read_text())["rows"]
+    assert {k: v["accuracy"] for k, v in after.items()} == {k: v["accuracy"] for k, v in before.items()}
