@@ -94,6 +94,12 @@ def corpus_problems(speakers, y):
     return out
 
 
+def _add_seconds(timings, key, seconds):
+    # Worker-side seconds summed over folds (resumed folds included): what each model costs to
+    # compute, whatever the parallelism or the number of interruptions.
+    timings[f"fold-seconds:{key}"] = timings.get(f"fold-seconds:{key}", 0.0) + seconds
+
+
 def run_rows(jobs, data, folds, out: Path, executor, timings):
     """Run every (row key, row, settings) job over all folds, skipping folds already on disk.
 
@@ -114,6 +120,7 @@ def run_rows(jobs, data, folds, out: Path, executor, timings):
                 saved = json.loads(path.read_text())
                 if saved.get("tag") == tag:
                     results[key][fold.test_idx] = np.array(saved["proba"])
+                    _add_seconds(timings, key, saved.get("seconds", 0.0))
                     continue
             fut = executor.submit(timed_fold, row, data["payload"][row], fold.train_idx, fold.test_idx,
                                   fold_seed(settings.seed, i), settings)
@@ -126,8 +133,7 @@ def run_rows(jobs, data, folds, out: Path, executor, timings):
         results[key][fold.test_idx] = proba
         atomic.write_json(path, {"tag": tag, "speaker": fold.test_speaker, "seconds": seconds,
                                  "test_idx": np.asarray(fold.test_idx).tolist(), "proba": proba.tolist()})
-        # Worker-side seconds summed over folds: the compute each model costs, whatever the parallelism.
-        timings[f"fold-seconds:{key}"] = timings.get(f"fold-seconds:{key}", 0.0) + seconds
+        _add_seconds(timings, key, seconds)
     return results
 
 

@@ -75,7 +75,7 @@ def mfcc_vs_model(full=False):
         starts = np.arange(ours.shape[0]) * 320
         worst = max(worst, float(np.max(np.abs(ours - model_mfcc(ip, x, starts)))))
     return [_le("MFCC", "model's AudioSpectrogram+Mfcc (ai-edge-litert)",
-                f"max |diff| over {len(signals)} signals", worst, 1e-4)]
+                f"max abs diff, {len(signals)} signals", worst, 1e-4)]
 
 
 @check
@@ -98,8 +98,8 @@ def layer1_vs_model(full=False):
         err = np.max(np.abs(layer(win, mode="float") - exact)) / max(np.max(np.abs(exact)), 1e-12)
         worst_float = max(worst_float, float(err))
     return [
-        _le("layer 1 (tflite-int8)", "interpreter's Minimum tensor", "max |diff|", worst_int8, 1e-5),
-        _le("layer 1 (float)", "float64 NumPy min(relu(xW+b),20)", "max |diff| / max |ref|", worst_float, 1e-4),
+        _le("layer 1 (tflite-int8)", "interpreter's Minimum tensor", "max abs diff", worst_int8, 1e-5),
+        _le("layer 1 (float)", "float64 NumPy min(relu(xW+b),20)", "max abs diff / max abs ref", worst_float, 1e-4),
     ]
 
 
@@ -192,7 +192,7 @@ def nn_vs_torch(full=False):
         float(np.max(np.abs(dU - m.weight_hh_l0.grad.numpy().T))),
         float(np.max(np.abs(db - m.bias_ih_l0.grad.numpy()))),
     )
-    return [_le("LSTM forward+backward (tanh, float32)", "torch.nn.LSTM", "max |diff| of h and all grads", err, 1e-5)]
+    return [_le("LSTM forward+backward (tanh, float32)", "torch.nn.LSTM", "max abs diff, h and all grads", err, 1e-5)]
 
 
 @check
@@ -217,7 +217,7 @@ def forest_vs_sklearn(full=False):
                       executor="serial").pooled["accuracy"]
     tol = 0.015 if full else 0.03
     return [_le(f"random forest ({n_trees} trees, depth 10)", "sklearn RandomForestClassifier, same LOSO folds",
-                "|accuracy difference|", abs(ours - theirs), tol)]
+                "abs accuracy difference", abs(ours - theirs), tol)]
 
 
 def _ours(X_train, y_train, X_test, seed, n_trees):
