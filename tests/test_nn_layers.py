@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import needs
-from ser_ref.audit.oracles import numeric_grad, rel_err
+from ser_ref.audit.oracles import numeric_grad, rel_err, torch_lstm
 from ser_ref.nn import (NNInputError, dense_backward, dense_forward, lstm_backward, lstm_forward,
                         relu_backward, relu_forward, softmax_cross_entropy_backward,
                         softmax_cross_entropy_forward)
@@ -137,18 +137,6 @@ def test_bad_shapes_raise_clear_errors(rng):
 
 
 # ---------------------------------------------------------------- PyTorch oracle (float32)
-def _torch_lstm(torch, W, U, b):
-    n, H4 = W.shape
-    H = H4 // 4
-    m = torch.nn.LSTM(n, H, batch_first=True)
-    with torch.no_grad():
-        m.weight_ih_l0.copy_(torch.from_numpy(W.T.copy()))
-        m.weight_hh_l0.copy_(torch.from_numpy(U.T.copy()))
-        m.bias_ih_l0.copy_(torch.from_numpy(b))
-        m.bias_hh_l0.zero_()
-    return m
-
-
 def test_lstm_matches_torch(rng):
     torch = needs("torch")
     B, T, n, H = 5, 30, 16, 20
@@ -159,7 +147,7 @@ def test_lstm_matches_torch(rng):
     R = rng.normal(size=(B, T, H)).astype(np.float32)
     h, cache = lstm_forward(x, W, U, b, activation="tanh")
     dx, dW, dU, db = lstm_backward(R, cache)
-    m = _torch_lstm(torch, W, U, b)
+    m = torch_lstm(W, U, b)
     xt = torch.from_numpy(x).requires_grad_(True)
     ht, _ = m(xt)
     (ht * torch.from_numpy(R)).sum().backward()
@@ -179,7 +167,7 @@ def test_masked_lstm_last_state_matches_torch_packed(rng):
     W, U = (rng.normal(size=(n, 4 * H)) * 0.3).astype(np.float32), (rng.normal(size=(H, 4 * H)) * 0.3).astype(np.float32)
     b = (rng.normal(size=4 * H) * 0.3).astype(np.float32)
     h, _ = lstm_forward(x, W, U, b, mask=mask)
-    m = _torch_lstm(torch, W, U, b)
+    m = torch_lstm(W, U, b)
     packed = torch.nn.utils.rnn.pack_padded_sequence(torch.from_numpy(x), torch.from_numpy(lens),
                                                      batch_first=True, enforce_sorted=False)
     _, (hn, _) = m(packed)

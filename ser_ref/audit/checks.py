@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import locations
-from .oracles import Skip, model_layers, model_mfcc, numeric_grad, opensmile_egemaps, rel_err, require
-from .oracles import tflite_interpreter
+from .oracles import (Skip, model_layers, model_mfcc, numeric_grad, opensmile_egemaps, rel_err, require,
+                      tflite_interpreter, torch_lstm)
 
 CHECKS = []
 
@@ -176,12 +176,7 @@ def nn_vs_torch(full=False):
     R = rng.normal(size=(B, T, H)).astype(np.float32)
     h, cache = lstm_forward(x, W, U, b, activation="tanh")
     dx, dW, dU, db = lstm_backward(R, cache)
-    m = torch.nn.LSTM(n, H, batch_first=True)
-    with torch.no_grad():  # ser_ref's W (n, 4H) is torch's weight_ih transposed; same gate order i, f, g, o
-        m.weight_ih_l0.copy_(torch.from_numpy(W.T.copy()))
-        m.weight_hh_l0.copy_(torch.from_numpy(U.T.copy()))
-        m.bias_ih_l0.copy_(torch.from_numpy(b))
-        m.bias_hh_l0.zero_()
+    m = torch_lstm(W, U, b)
     xt = torch.from_numpy(x).requires_grad_(True)
     ht, _ = m(xt)
     (ht * torch.from_numpy(R)).sum().backward()

@@ -73,6 +73,20 @@ def opensmile_egemaps(paths) -> np.ndarray:
     return np.stack([smile.process_file(str(p)).to_numpy()[0] for p in paths])
 
 
+def torch_lstm(W, U, b):
+    """A ``torch.nn.LSTM`` holding ser_ref's LSTM weights: torch stores W (n, 4H) transposed, in the
+    same gate order (input, forget, candidate, output), with the bias split in two (b_hh = 0)."""
+    torch = require("torch")
+    n, H4 = W.shape
+    m = torch.nn.LSTM(n, H4 // 4, batch_first=True)
+    with torch.no_grad():
+        m.weight_ih_l0.copy_(torch.from_numpy(W.T.copy()))
+        m.weight_hh_l0.copy_(torch.from_numpy(U.T.copy()))
+        m.bias_ih_l0.copy_(torch.from_numpy(b))
+        m.bias_hh_l0.zero_()
+    return m
+
+
 def numeric_grad(f, a, eps: float = 1e-6):
     """Central differences (f(a + eps e_i) - f(a - eps e_i)) / 2 eps of the scalar f() for every
     entry i of ``a`` (perturbed in place and restored)."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.checks import NNInputError, check_lstm_args
+from ..nn.lstm import lstm_input_grads
 from ._cuda import cupy, i32, kernel, launch, with_real
 
 CELL_SRC = r"""
@@ -290,9 +291,4 @@ def lstm_backward(dh, cache, need_dx: bool = True, *, persistent=None):
                    i32(B), i32(T), i32(H), i32(t), relu, i32(m is not None))
             if t > 0:
                 cp.matmul(dz_work, UT, out=dH_rec)
-    dZ2 = dZ.reshape(B * T, 4 * H)
-    dW = x.reshape(B * T, n_in).T @ dZ2
-    dU = hs[:, :-1].reshape(B * T, H).T @ dZ2
-    db = dZ2.sum(axis=0)
-    dx = (dZ2 @ W.T).reshape(B, T, n_in) if need_dx else None
-    return dx, dW, dU, db
+    return lstm_input_grads(dZ, x, W, hs, need_dx)

@@ -123,6 +123,17 @@ def lstm_backward(dh, cache, need_dx: bool = True):
         dC_next[xp.abs(dC_next) < flush] = 0
     # the same flush before the large products (one 2048-wide dW product went from 0.06 s to 9 s)
     dZ[xp.abs(dZ) < tiny] = 0
+    return lstm_input_grads(dZ, x, W, hs, need_dx)
+
+
+def lstm_input_grads(dZ, x, W, hs, need_dx: bool = True):
+    """Given dZ (B, T, 4H) = dL/d(pre-activations) from the time loop, the products that need no loop:
+
+        dW = sum_t x_t^T dZ_t,   dU = sum_t h_{t-1}^T dZ_t,   db = sum_t sum_b dZ_t,   dx_t = dZ_t W^T
+
+    each as one large matrix product over all B*T rows (hs[:, t] holds h_{t-1}, hs[:, 0] = 0)."""
+    B, T, n_in = x.shape
+    H = hs.shape[-1]
     dZ2 = dZ.reshape(B * T, 4 * H)
     dW = x.reshape(B * T, n_in).T @ dZ2
     dU = hs[:, :-1].reshape(B * T, H).T @ dZ2
