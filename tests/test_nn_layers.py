@@ -138,23 +138,10 @@ def test_bad_shapes_raise_clear_errors(rng):
 
 # ---------------------------------------------------------------- PyTorch oracle (float32)
 def test_lstm_matches_torch(rng):
-    torch = needs("torch")
-    B, T, n, H = 5, 30, 16, 20
-    x = rng.normal(size=(B, T, n)).astype(np.float32)
-    W = (rng.normal(size=(n, 4 * H)) * 0.3).astype(np.float32)
-    U = (rng.normal(size=(H, 4 * H)) * 0.3).astype(np.float32)
-    b = (rng.normal(size=4 * H) * 0.3).astype(np.float32)
-    R = rng.normal(size=(B, T, H)).astype(np.float32)
-    h, cache = lstm_forward(x, W, U, b, activation="tanh")
-    dx, dW, dU, db = lstm_backward(R, cache)
-    m = torch_lstm(W, U, b)
-    xt = torch.from_numpy(x).requires_grad_(True)
-    ht, _ = m(xt)
-    (ht * torch.from_numpy(R)).sum().backward()
-    np.testing.assert_allclose(h, ht.detach().numpy(), atol=1e-5, rtol=1e-5)
-    for ours, theirs in ((dx, xt.grad), (dW, m.weight_ih_l0.grad.T), (dU, m.weight_hh_l0.grad.T),
-                         (db, m.bias_ih_l0.grad)):
-        np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-5, rtol=1e-5)
+    needs("torch")
+    from ser_ref.audit.checks import lstm_torch_max_abs_diff
+
+    assert lstm_torch_max_abs_diff(rng, B=5) <= 1e-5
 
 
 def test_masked_lstm_last_state_matches_torch_packed(rng):

@@ -162,17 +162,14 @@ def nn_gradients(full=False):
     return out
 
 
-@check
-def nn_vs_torch(full=False):
+def lstm_torch_max_abs_diff(rng, B=4, T=30, n=16, H=20, scale=0.3) -> float:
+    """Largest |ser_ref - torch.nn.LSTM| over h and every gradient (dx, dW, dU, db) of
+    L = sum(R * h), tanh cell, float32, fresh random weights and inputs from ``rng``."""
     torch = require("torch")
     from ..nn import lstm_backward, lstm_forward
 
-    rng = np.random.default_rng(6)
-    B, T, n, H = 4, 30, 16, 20
     x = rng.normal(size=(B, T, n)).astype(np.float32)
-    W = (rng.normal(size=(n, 4 * H)) * 0.3).astype(np.float32)
-    U = (rng.normal(size=(H, 4 * H)) * 0.3).astype(np.float32)
-    b = (rng.normal(size=4 * H) * 0.1).astype(np.float32)
+    W, U, b = ((rng.normal(size=s) * scale).astype(np.float32) for s in ((n, 4 * H), (H, 4 * H), (4 * H,)))
     R = rng.normal(size=(B, T, H)).astype(np.float32)
     h, cache = lstm_forward(x, W, U, b, activation="tanh")
     dx, dW, dU, db = lstm_backward(R, cache)
@@ -180,13 +177,14 @@ def nn_vs_torch(full=False):
     xt = torch.from_numpy(x).requires_grad_(True)
     ht, _ = m(xt)
     (ht * torch.from_numpy(R)).sum().backward()
-    err = max(
-        float(np.max(np.abs(h - ht.detach().numpy()))),
-        float(np.max(np.abs(dx - xt.grad.numpy()))),
-        float(np.max(np.abs(dW - m.weight_ih_l0.grad.numpy().T))),
-        float(np.max(np.abs(dU - m.weight_hh_l0.grad.numpy().T))),
-        float(np.max(np.abs(db - m.bias_ih_l0.grad.numpy()))),
-    )
+    pairs = ((h, ht.detach()), (dx, xt.grad), (dW, m.weight_ih_l0.grad.T), (dU, m.weight_hh_l0.grad.T),
+             (db, m.bias_ih_l0.grad))
+    return max(float(np.max(np.abs(ours - theirs.numpy()))) for ours, theirs in pairs)
+
+
+@check
+def nn_vs_torch(full=False):
+    err = lstm_torch_max_abs_diff(np.random.default_rng(6))
     return [_le("LSTM forward+backward (tanh, float32)", "torch.nn.LSTM", "max abs diff, h and all grads", err, 1e-5)]
 
 
