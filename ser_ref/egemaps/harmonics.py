@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .pitch import SR, N_FFT, quad_peak
+from .pitch import N_FFT, SR, is_local_peak, quad_peak
 
 N_HARM = 100
 UNVOICED_FLOOR = -201.0
@@ -34,17 +34,6 @@ def _freq_to_bin(freq, start, df, n):
                 return b - 1
             return b
     return 0
-
-
-@njit(cache=True)
-def _is_peak(x, n, k):
-    if k >= n or k < 0:
-        return False
-    if k + 1 < n:
-        if k > 0:
-            return x[k] > x[k - 1] and x[k] > x[k + 1]
-        return x[0] > x[1]
-    return k > 0 and x[k] > x[k - 1]
 
 
 @njit(cache=True)
@@ -65,7 +54,7 @@ def _harmonic_frame(mag, f0, df, freq, amp, amp_i, rel):
                 freq[j] = 0.0
             break
         peak = -1
-        if _is_peak(mag, n, cand):
+        if is_local_peak(mag, n, cand):
             peak = cand
         else:
             left = cand - 1
@@ -74,12 +63,12 @@ def _harmonic_frame(mag, f0, df, freq, amp, amp_i, rel):
             upper = _freq_to_bin((i + 1.5) * f0, cand, df, n)
             while (left >= lower or right <= upper) and peak == -1:
                 if right <= upper:
-                    if _is_peak(mag, n, right):
+                    if is_local_peak(mag, n, right):
                         peak = right
                         break
                     right += 1
                 if left >= lower:
-                    if _is_peak(mag, n, left):
+                    if is_local_peak(mag, n, left):
                         peak = left
                         break
                     left -= 1

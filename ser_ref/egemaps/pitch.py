@@ -231,6 +231,18 @@ def _quad_peak(x0, y0, x1, y1, x2, y2):
 quad_peak = njit(cache=True)(_quad_peak)
 
 
+@njit(cache=True)
+def is_local_peak(x, n, k):
+    """x[k] is a strict local maximum of x[:n] (an edge bin needs only its one neighbour lower)."""
+    if k >= n or k < 0:
+        return False
+    if k + 1 < n:
+        if k > 0:
+            return x[k] > x[k - 1] and x[k] > x[k + 1]
+        return x[0] > x[1]
+    return k > 0 and x[k] > x[k - 1]
+
+
 def _shs_candidates(ss, fmin_t, step, f0c, vc, sc):
     """Per frame: up to 6 SHS peaks -> (F0 Hz, voicing, score), cPitchShs + cPitchBase rules.
 

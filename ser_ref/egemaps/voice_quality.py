@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .pitch import HOP, N_FFT, PITCH_FRAME, SR, quad_peak
+from .pitch import HOP, N_FFT, PITCH_FRAME, SR, is_local_peak, quad_peak
 
 SEARCH_RANGE_REL = 0.1
 MIN_NUM_PERIODS = 2
@@ -199,23 +199,13 @@ def jitter_shimmer(x: np.ndarray, f0_hz: np.ndarray, fast: bool = True):
 def _closest_peak(a, idx):
     """Index of the local maximum of a nearest to idx (cHarmonics::getClosestPeak)."""
     n = a.shape[0]
-
-    def is_peak(k):
-        if k >= n or k < 0:
-            return False
-        if k + 1 < n:
-            if k > 0:
-                return a[k] > a[k - 1] and a[k] > a[k + 1]
-            return a[0] > a[1]
-        return k > 0 and a[k] > a[k - 1]
-
-    if is_peak(idx):
+    if is_local_peak(a, n, idx):
         return idx
     o = 1
     while idx - o > 0 or idx + o < n - 1:
-        if idx - o > 0 and is_peak(idx - o):
+        if idx - o > 0 and is_local_peak(a, n, idx - o):
             return idx - o
-        if idx + o < n - 1 and is_peak(idx + o):
+        if idx + o < n - 1 and is_local_peak(a, n, idx + o):
             return idx + o
         o += 1
     if a[0] > a[idx] and a[n - 1] <= a[idx]:
