@@ -203,14 +203,13 @@ def _main(args, t_start, timings) -> int:
         get_xp("gpu")  # fail before any work if the GPU cannot be used
     if args.corpus == "synthetic":
         say("Corpus: SYNTHETIC (generated source-filter voices; not the paper's IEMOCAP). " + IEMOCAP_HINT)
+    t = time.perf_counter()
+    items, load_report = load_corpus(args)  # a missing or empty corpus stops here, before any output
+    timings["corpus"] = time.perf_counter() - t
+    say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers. {load_report.summary()}")
     out = args.out or Path("results") / f"{args.corpus}-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     say(f"Output folder: {out}  (re-run with --out {out} to resume)")
-
-    t = time.perf_counter()
-    items, load_report = load_corpus(args)
-    timings["corpus"] = time.perf_counter() - t
-    say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers. {load_report.summary()}")
 
     layer = load_layer1(args.model, verbose=True)
     executor = make_executor(args.jobs, args.scheduler)

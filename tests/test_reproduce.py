@@ -58,6 +58,7 @@ def test_resume_recomputes_missing_folds_identically(quick_run):
 def test_missing_corpus_root_is_a_clear_error(tmp_path, capsys):
     assert reproduce.main(["--corpus", "emodb", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "nope" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # stopped before writing anything
 
 
 def test_a_corrupt_file_is_left_out_and_named(quick_run, cache, model_path, tmp_path):
