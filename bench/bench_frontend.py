@@ -6,7 +6,8 @@ Frames per second, best of ``--repeats`` interleaved runs, all measured in this 
     mfcc (Numba path) and mfcc_reference (plain NumPy)  vs  librosa.feature.mfcc with matching
         parameters (n_fft 512, hop 320 / 160, Hann, no centring, 40 HTK mels 20-8000 Hz, magnitude);
     layer 1 "float" on context windows (windowing + GEMM + bias/ReLU/clip)  vs  plain A @ W of the same
-        shape with a contiguous A (the GEMM bound); layer 1 "tflite-int8"; deepspeech_features end to end.
+        shape with a contiguous A (the GEMM bound, the target) and vs plain NumPy from the same input
+        (materialise the windows, then A @ W); layer 1 "tflite-int8"; deepspeech_features end to end.
 Writes bench/results/frontend-cpu.json with the machine described. The machine may be shared: the load
 average at the start and end is recorded, and ratios (same run, same load) are what to read.
 """
@@ -55,16 +56,24 @@ def ten_minutes(minutes: float) -> tuple[np.ndarray, str]:
     return x.astype(np.float32), "generated noise + 150 Hz tone with 3 Hz envelope"
 
 
+SETTLE_S = 0.25  # > OpenBLAS's spin-wait (2^28 cycles, ~0.1 s): its idle threads have gone to sleep
+
+
 def best(fns: dict, repeats: int) -> dict:
     """Best-of-``repeats`` wall seconds of each function, interleaved (A, B, A, B, ...) so that a
     change in the machine's load during the run hits every contender alike. The process CPU seconds
-    of the same runs go to ``CPU`` (all threads summed: work done, whatever the contention)."""
+    of the same runs go to ``CPU`` (all threads summed: work done, whatever the contention).
+
+    Each run starts after ``SETTLE_S`` of quiet: after a BLAS call OpenBLAS keeps its worker threads
+    spinning on the cores for ~0.1 s, so without the pause a multi-threaded contender pays for the
+    previous contender's BLAS calls (measured: mfcc at 20 ms lost ~25% of its cores to librosa's)."""
     for fn in fns.values():
         fn()  # warm-up (Numba compile, caches, BLAS threads)
     wall = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            time.sleep(SETTLE_S)
             t, c = time.perf_counter(), time.process_time()
             fn()
             wall[name].append(time.perf_counter() - t)
@@ -107,15 +116,20 @@ def main(argv=None) -> dict:
     A = np.ascontiguousarray(W)
     frames = W.shape[0]
     t = best({"gemm": lambda: A @ layer.W,
+              "gemm_windows": lambda: np.ascontiguousarray(context_windows(M)) @ layer.W,
               "float": lambda: layer(context_windows(M), mode="float"),
               "int8": lambda: layer(context_windows(M), mode="tflite-int8"),
               "all": lambda: deepspeech_features(x, layer)}, args.repeats)
     t_gemm, t_float, t_int8, t_all = t["gemm"], t["float"], t["int8"], t["all"]
+    t_gemm_win = t["gemm_windows"]
     rows["layer1"] = {
         "frames": frames, "shape": [frames, 494, layer.W.shape[1]],
         "plain_gemm_fps": frames / t_gemm, "float_fps": frames / t_float, "tflite_int8_fps": frames / t_int8,
         "ratio_float_to_gemm": t_gemm / t_float, "target": ">= 0.9",
-        "cpu_seconds": {"plain_gemm": CPU["gemm"], "float": CPU["float"], "tflite_int8": CPU["int8"]},
+        # like-for-like with the float path's input: plain NumPy materialising the windows from M,
+        # then A @ W (still without the bias and the ReLU/clip the float path also does)
+        "plain_windows_gemm_fps": frames / t_gemm_win, "ratio_float_to_windows_gemm": t_gemm_win / t_float,
+        "cpu_seconds": {"plain_gemm": CPU["gemm"], "plain_windows_gemm": CPU["gemm_windows"], "float": CPU["float"], "tflite_int8": CPU["int8"]},
         "gemm_gflops": 2 * frames * 494 * layer.W.shape[1] / t_gemm / 1e9}
     rows["deepspeech_features"] = {"frames": frames, "fps": frames / t_all,
                                    "realtime_factor": args.minutes * 60 / t_all}
