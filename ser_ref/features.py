@@ -20,6 +20,9 @@ from .atomic import atomic_path
 from .errors import SerRefError
 
 KINDS = ("layer1", "egemaps")
+# Part of every cache key: bump a kind's number when a code change alters its numbers, so that no
+# run ever mixes features computed by two versions of the code.
+FEATURE_VERSIONS = {"layer1": 1, "egemaps": 1}
 
 
 def file_sha256(path, chunk: int = 1 << 20) -> str:
@@ -31,7 +34,7 @@ def file_sha256(path, chunk: int = 1 << 20) -> str:
 
 
 def cache_key(content_sha: str, kind: str, params: dict) -> str:
-    blob = json.dumps([content_sha, kind, params], sort_keys=True, default=str)
+    blob = json.dumps([content_sha, kind, FEATURE_VERSIONS.get(kind, 0), params], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

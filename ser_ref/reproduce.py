@@ -149,7 +149,7 @@ def extract_features(args, items, layer, executor, timings):
     cache_root = locations.cache_dir()
     paths = [str(it.path) for it in items]
     t = time.perf_counter()
-    eg_npy, eg_err = extract_all(paths, "egemaps", {"v": 1}, cache_root, executor, desc="eGeMAPS")
+    eg_npy, eg_err = extract_all(paths, "egemaps", {}, cache_root, executor, desc="eGeMAPS")
     timings["features:egemaps"] = time.perf_counter() - t
     t = time.perf_counter()
     l1_params = {"weights": layer.source, "weights_sha256": layer.metadata.get("source_sha256", ""),
