@@ -4,13 +4,19 @@
 Pipeline stages, one module each:
     audio.py        read, mix to mono, resample to 16 kHz, validate
     mfcc.py         TensorFlow-compatible MFCC (the model file's own sub-graph)
-    deepspeech/     exporter of the .tflite weights, context windows, layer 1
+    deepspeech/     .tflite reader and exporter, registry fetch, context windows, layer 1
     egemaps/        openSMILE-equivalent eGeMAPS v02 functionals (the RF baseline's features)
     forest.py       CART random forest
-    nn/             dense and LSTM layers with hand-written backprop; the paper's four models
-    corpora.py      corpus loaders and the synthetic corpus
-    evaluate.py     leave-one-speaker-out evaluation and metrics
-    reproduce.py    Table 2 and Figure 3 end to end
+    nn/             dense, softmax-CE and LSTM layers with hand-written backprop; Adam; the four models
+    corpora/        corpus loaders and the synthetic corpus
+    evaluate.py     leave-one-speaker-out evaluation, metrics, bootstrap CIs, McNemar
+    features.py     per-file features cached by content hash
+    experiment.py   the rows of Table 2 and the work of one LOSO fold
+    reproduce.py    Table 2 and Figure 3 end to end (python -m ser_ref.reproduce)
+    report.py       tables, figures, manifest
+    audit/          every stage against its oracle (python -m ser_ref.audit)
+    gpu/            CuPy kernels behind the same functions (device="gpu")
+    backend.py      the NumPy/CuPy switch; executors.py: serial, process pool or Dask
 """
 
 __version__ = "0.1.0"
