@@ -71,10 +71,9 @@ def run_fold(row: str, data: dict, train_idx, test_idx, seed: int, settings: Set
     train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
     n_classes = 4
     if row == "majority":
-        counts = np.bincount(y[train_idx], minlength=n_classes)
-        proba = np.zeros((len(test_idx), n_classes))
-        proba[:, int(np.argmax(counts))] = 1.0
-        return proba
+        from .evaluate import majority_fit_predict
+
+        return np.eye(n_classes)[majority_fit_predict(None, y[train_idx], test_idx)]
     if row == "rf-egemaps":
         from .forest import RandomForest
 

@@ -91,17 +91,16 @@ def table_markdown(corpus: str, rows: dict) -> str:
 
 
 def per_speaker_csv(y, speakers, probas: dict) -> str:
-    from .evaluate import metrics
+    """One row per (model, speaker): the LOSO fold of that speaker (``evaluate.summarize``)."""
+    from .evaluate import loso_folds, summarize
 
+    folds = loso_folds(speakers)
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["model", "speaker", "n", "accuracy", "ua"])
     for name, proba in probas.items():
-        pred = np.argmax(proba, axis=1)
-        for s in sorted(set(speakers.tolist())):
-            idx = speakers == s
-            m = metrics(y[idx], pred[idx], n_classes=4)
-            w.writerow([name, s, int(idx.sum()), f"{m['accuracy']:.4f}", f"{m['ua']:.4f}"])
+        for f in summarize(y, np.argmax(proba, axis=1), speakers, folds).folds:
+            w.writerow([name, f["test_speaker"], f["n"], f"{f['accuracy']:.4f}", f"{f['ua']:.4f}"])
     return buf.getvalue()
 
 
