@@ -17,6 +17,7 @@ Pipeline stages, one module each:
     audit/          every stage against its oracle (python -m ser_ref.audit)
     gpu/            CuPy kernels behind the same functions (device="gpu")
     backend.py      the NumPy/CuPy switch; executors.py: serial, process pool or Dask
+    blas_threads.py NumPy's OpenBLAS single-threaded for a call, so our own threads own the cores
 """
 
 __version__ = "0.1.0"

@@ -22,7 +22,8 @@ from .errors import SerRefError
 KINDS = ("layer1", "egemaps")
 # Part of every cache key: bump a kind's number when a code change alters its numbers, so that no
 # run ever mixes features computed by two versions of the code.
-FEATURE_VERSIONS = {"layer1": 1, "egemaps": 1}
+# layer1 2: files of >= 512 frames go through per-core single-threaded GEMMs (float32 rounding differs)
+FEATURE_VERSIONS = {"layer1": 2, "egemaps": 1}
 
 
 def file_sha256(path, chunk: int = 1 << 20) -> str:

@@ -157,6 +157,36 @@ def test_blocked_fast_path_matches_reference(layer, rng):
                                    ref, atol=1e-4, rtol=1e-5)
 
 
+@pytest.mark.parametrize("n", [1, 255, 256, 511, 512, 1500, 4099])
+def test_threaded_fast_path_matches_float64(n):
+    """Rows shared out over threads (each a single-threaded GEMM + in-cache clip) or kept in one
+    block loop: every split and block size gives the float64 equation's answer. Random weights of
+    the model's shape, so this runs without the model file."""
+    from ser_ref.blas_threads import blas_threads
+
+    rng = np.random.default_rng(n)
+    W = rng.normal(0, 0.05, size=(494, 2048)).astype(np.float32)
+    b = rng.normal(0, 1, size=2048).astype(np.float32)
+    w = context_windows(rng.normal(0, 6, size=(n, 26)).astype(np.float32))
+    ref = np.minimum(np.maximum(np.ascontiguousarray(w).astype(np.float64) @ W.astype(np.float64) + b, 0), 20)
+    before = blas_threads()
+    Wb = augment_bias(W, b)
+    for rows, per_thread in ((1024, 256), (100, 50), (7, 1), (1024, 10 ** 9)):
+        got = dense_relu_clip_fast(w, Wb, 20.0, rows, per_thread)
+        assert got.dtype == np.float32 and got.shape == (n, 2048)
+        np.testing.assert_allclose(got, ref, atol=2e-5, rtol=1e-5)
+    assert blas_threads() == before  # the BLAS thread count is put back
+    if n >= 512:
+        assert 0 < (ref == 20).mean() < 1 and 0 < (ref == 0).mean() < 1  # both clips exercised
+
+
+def test_threaded_fast_path_is_deterministic(rng):
+    W = rng.normal(0, 0.05, size=(494, 2048)).astype(np.float32)
+    Wb = augment_bias(W, rng.normal(0, 1, size=2048).astype(np.float32))
+    w = context_windows(rng.normal(0, 6, size=(3000, 26)).astype(np.float32))
+    np.testing.assert_array_equal(dense_relu_clip_fast(w, Wb), dense_relu_clip_fast(w, Wb))
+
+
 # ---------- layer 1: int8, bit-exact against the interpreter ----------
 
 def test_round_half_away_from_zero():

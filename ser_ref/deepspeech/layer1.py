@@ -15,12 +15,14 @@ The int8 dot products are exact in a float32 GEMM: |sum| <= 494 * 127 * 127 < 2^
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numba
 import numpy as np
 
 from ..backend import array_module
+from ..blas_threads import blas_threads, single_threaded_blas
 from ..errors import SerRefError, WeightsError
 
 MODES = ("float", "tflite-int8")
@@ -46,37 +48,56 @@ def augment_bias(W, b):
     return xp.concatenate([W, b[None, :]]).astype(xp.float32)
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True)
 def _relu_clip_inplace(y, clip):
-    """y = min(max(y, 0), clip) over a C-contiguous block, on every core (BLAS used them all too)."""
+    """y = min(max(y, 0), clip) over a C-contiguous block, in the calling thread."""
     flat = y.reshape(-1)
-    for i in numba.prange(flat.size):
+    for i in range(flat.size):
         flat[i] = min(max(flat[i], np.float32(0)), clip)
 
 
-def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 16384):
-    """min(relu(x @ W + b), clip) with the bias folded into the GEMM (``augment_bias``) and one
-    in-place clip pass per block of rows.
+def _rows_through_layer(x, Wb, out, lo: int, hi: int, clip, rows: int):
+    """out[lo:hi] = min(relu([x, 1] @ Wb), clip), ``rows`` rows at a time.
 
-    The block copy of x (a strided window view is not a BLAS operand: its rows overlap, and matmul
-    would fall back to a slow loop) is where the 1 column is appended, so the bias costs nothing
-    and the activation is one pass over each block while it is still warm in cache.
+    The block copy of x is needed anyway (a strided window view is not a BLAS operand: its rows
+    overlap, and matmul would fall back to a slow loop); the 1 column appended there makes the
+    bias free, and the clip runs while the block's output is still in this core's cache.
     """
-    xp = array_module(x)
-    n, n_in = x.shape
-    out = xp.empty((n, Wb.shape[1]), dtype=xp.float32)
-    step = rows if xp is np else max(1, n)
-    block = xp.empty((min(step, n), n_in + 1), dtype=xp.float32)
+    n_in = x.shape[1]
+    block = np.empty((min(rows, hi - lo), n_in + 1), dtype=np.float32)
     block[:, n_in] = 1
-    for i in range(0, n, step):
-        m = min(step, n - i)
+    for i in range(lo, hi, rows):
+        m = min(rows, hi - i)
         block[:m, :n_in] = x[i:i + m]
         y = out[i:i + m]
-        xp.matmul(block[:m], Wb, out=y)
-        if xp is np:
-            _relu_clip_inplace(y, np.float32(clip))
-        else:
-            xp.clip(y, 0, clip, out=y)
+        np.matmul(block[:m], Wb, out=y)
+        _relu_clip_inplace(y, clip)
+
+
+def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 1024, min_rows_per_thread: int = 256):
+    """min(relu(x @ W + b), clip) with the bias folded into the GEMM (``augment_bias``).
+
+    On the CPU the rows are split into one contiguous range per core, each run by a thread of its
+    own through a single-threaded GEMM and an in-cache clip (``ser_ref.blas_threads`` says why).
+    Every output row comes from the same block code and the same single-threaded GEMM kernel
+    whichever thread runs it, so the thread count does not change the numbers.
+    """
+    xp = array_module(x)
+    n = x.shape[0]
+    out = xp.empty((n, Wb.shape[1]), dtype=xp.float32)
+    if xp is not np:
+        xp.matmul(xp.concatenate([x, xp.ones((n, 1), xp.float32)], axis=1), Wb, out=out)
+        return xp.clip(out, 0, clip, out=out)
+    clip = np.float32(clip)
+    k = min(blas_threads() or 1, n // min_rows_per_thread)
+    if k <= 1:  # too few rows to share out: BLAS's own threads, one block at a time
+        _rows_through_layer(x, Wb, out, 0, n, clip, rows)
+        return out
+    bounds = [n * j // k for j in range(k + 1)]
+    with single_threaded_blas(), ThreadPoolExecutor(k) as pool:
+        for f in [pool.submit(_rows_through_layer, x, Wb, out, bounds[j], bounds[j + 1], clip, rows)
+                  for j in range(k)]:
+            f.result()
     return out
 
 

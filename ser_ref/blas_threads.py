@@ -1,0 +1,100 @@
+"""Let our own threads each own a core: NumPy's OpenBLAS run single-threaded for a while.
+
+Why: an OpenBLAS call returns with its worker threads still spinning on the other cores (~0.1 s).
+Any pass that follows it (layer 1's ReLU/clip) then runs on half the machine. Splitting the rows
+over our own threads, each calling a single-threaded GEMM and then clipping its own block while
+it is still in that core's cache, keeps every core busy with useful work instead.
+
+The thread count is a process-wide OpenBLAS setting; it is changed through NumPy's own OpenBLAS
+(found among the loaded libraries, as threadpoolctl does), under a lock, reference-counted so that
+overlapping callers restore it once. Where it cannot be found (another BLAS, another OS),
+``single_threaded_blas`` yields None and callers keep BLAS's own threading.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+# (set, get) symbol pairs, newest NumPy wheels first
+_SYMBOLS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+            ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
+            ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+            ("openblas_set_num_threads", "openblas_get_num_threads"))
+
+_lock = threading.Lock()
+_depth = 0
+_saved = 1
+_control_cache: list = []
+
+
+def _loaded_openblas() -> list[Path]:
+    """Paths of the OpenBLAS libraries mapped into this process, NumPy's own first."""
+    try:
+        lines = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return []
+    paths = {Path(ln.split(None, 5)[5]) for ln in lines if len(ln.split(None, 5)) == 6
+             and "openblas" in ln.rsplit("/", 1)[-1].lower()}
+    numpy_libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    return sorted(paths, key=lambda p: (p.parent != numpy_libs, str(p)))
+
+
+def _find_control():
+    """(set, get) ctypes functions of NumPy's OpenBLAS, or None."""
+    numpy_libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    libs = _loaded_openblas()
+    # several OpenBLAS copies (SciPy ships its own) and none of them NumPy's: do not guess
+    if not libs or (len(libs) > 1 and libs[0].parent != numpy_libs):
+        return None
+    try:
+        lib = ctypes.CDLL(str(libs[0]))
+    except OSError:
+        return None
+    for set_name, get_name in _SYMBOLS:
+        if hasattr(lib, set_name) and hasattr(lib, get_name):
+            setter, getter = getattr(lib, set_name), getattr(lib, get_name)
+            setter.argtypes, setter.restype = [ctypes.c_int], None
+            getter.argtypes, getter.restype = [], ctypes.c_int
+            return setter, getter
+    return None
+
+
+def _control():
+    if not _control_cache:
+        _control_cache.append(_find_control())
+    return _control_cache[0]
+
+
+def blas_threads() -> int | None:
+    """NumPy's OpenBLAS thread count now, or None where it cannot be read."""
+    ctl = _control()
+    return None if ctl is None else int(ctl[1]())
+
+
+@contextmanager
+def single_threaded_blas():
+    """Within the block NumPy's OpenBLAS uses one thread; yields the thread count it had before
+    (how many threads of our own to use instead), or None where it cannot be controlled."""
+    global _depth, _saved
+    ctl = _control()
+    if ctl is None:
+        yield None
+        return
+    setter, getter = ctl
+    with _lock:
+        if _depth == 0:
+            _saved = int(getter())
+            setter(1)
+        _depth += 1
+        before = _saved
+    try:
+        yield before
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                setter(_saved)
