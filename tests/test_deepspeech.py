@@ -18,8 +18,8 @@ from ser_ref.deepspeech import fetch as fetch_mod
 from ser_ref.deepspeech import load as load_mod
 from ser_ref.deepspeech.__main__ import main as cli_main
 from ser_ref.deepspeech.export import export_arrays, parse_alphabet
-from ser_ref.deepspeech.layer1 import (ModeError, augment_bias, dense_int8_tflite, dense_relu_clip,
-                                      dense_relu_clip_fast, quantize_rows)
+from ser_ref.deepspeech.layer1 import (ModeError, augment_bias, dense_int8_tflite, dense_int8_tflite_fast,
+                                      dense_relu_clip, dense_relu_clip_fast, quantize_rows)
 from ser_ref.deepspeech.tflite_file import read_tflite
 from ser_ref.errors import AudioError, WeightsError
 from ser_ref.mfcc import mfcc
@@ -196,6 +196,28 @@ def test_round_half_away_from_zero():
     assert m[0] == 127
     q0, m0 = quantize_rows(np.zeros((1, 5), np.float32))
     assert not q0.any() and m0[0] == 0
+
+
+@pytest.mark.parametrize("n", [1, 5, 300, 700, 2500])
+def test_int8_fast_path_bit_identical_to_reference(n):
+    """The fused, per-core int8 path against ``dense_int8_tflite`` (the kernel's steps as array
+    operations): the same bits, on rows with ties at .5 after scaling, zero rows and both clips.
+    Random int8 weights, so this runs without the model file."""
+    rng = np.random.default_rng(n)
+    W_q = rng.integers(-127, 128, size=(494, 2048)).astype(np.int8)
+    b = rng.normal(0, 2, size=2048).astype(np.float32)
+    w_scale = np.float32(0.0037)
+    x = context_windows(rng.normal(0, 6, size=(n, 26)).astype(np.float32))
+    x = np.array(x)  # a writable copy
+    x[:: 7] = 0  # zero rows: q = 0, s = w_scale
+    if n > 2:  # a row where x * (127 / m) lands exactly on .5: m = 127, x = k + 0.5
+        x[1] = 0
+        x[1, 0], x[1, 1:20] = 127, np.arange(19) + np.float32(0.5)
+    ref = dense_int8_tflite(x, W_q, w_scale, b, 20.0)
+    for rows, per_thread in ((1024, 256), (33, 10), (1024, 10 ** 9)):
+        np.testing.assert_array_equal(dense_int8_tflite_fast(x, W_q, w_scale, b, 20.0, rows, per_thread), ref)
+    if n >= 300:
+        assert 0 < (ref == 20).mean() < 1 and 0 < (ref == 0).mean() < 1
 
 
 def test_int8_bit_exact_on_random_windows(layer, interpreter, rng):

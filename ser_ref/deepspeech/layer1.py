@@ -56,7 +56,7 @@ def _relu_clip_inplace(y, clip):
         flat[i] = min(max(flat[i], np.float32(0)), clip)
 
 
-def _rows_through_layer(x, Wb, out, lo: int, hi: int, clip, rows: int):
+def _rows_through_layer(lo: int, hi: int, x, Wb, out, clip, rows: int):
     """out[lo:hi] = min(relu([x, 1] @ Wb), clip), ``rows`` rows at a time.
 
     The block copy of x is needed anyway (a strided window view is not a BLAS operand: its rows
@@ -79,8 +79,8 @@ def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 1024, min_rows_p
 
     On the CPU the rows are split into one contiguous range per core, each run by a thread of its
     own through a single-threaded GEMM and an in-cache clip (``ser_ref.blas_threads`` says why).
-    Every output row comes from the same block code and the same single-threaded GEMM kernel
-    whichever thread runs it, so the thread count does not change the numbers.
+    The split depends only on n and the BLAS thread count, so the numbers are deterministic; they
+    may differ in the last float32 bits from those of one multi-threaded GEMM.
     """
     xp = array_module(x)
     n = x.shape[0]
@@ -88,17 +88,22 @@ def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 1024, min_rows_p
     if xp is not np:
         xp.matmul(xp.concatenate([x, xp.ones((n, 1), xp.float32)], axis=1), Wb, out=out)
         return xp.clip(out, 0, clip, out=out)
-    clip = np.float32(clip)
+    _over_cores(_rows_through_layer, n, min_rows_per_thread, x, Wb, out, np.float32(clip), rows)
+    return out
+
+
+def _over_cores(rows_fn, n: int, min_rows_per_thread: int, *args):
+    """rows_fn(lo, hi, *args) over [0, n): one contiguous range per core, each on its own thread
+    with BLAS single-threaded; in the calling thread (BLAS's own threads) when there are too few
+    rows to share out or the BLAS cannot be switched."""
     k = min(blas_threads() or 1, n // min_rows_per_thread)
-    if k <= 1:  # too few rows to share out: BLAS's own threads, one block at a time
-        _rows_through_layer(x, Wb, out, 0, n, clip, rows)
-        return out
+    if k <= 1:
+        rows_fn(0, n, *args)
+        return
     bounds = [n * j // k for j in range(k + 1)]
     with single_threaded_blas(), ThreadPoolExecutor(k) as pool:
-        for f in [pool.submit(_rows_through_layer, x, Wb, out, bounds[j], bounds[j + 1], clip, rows)
-                  for j in range(k)]:
+        for f in [pool.submit(rows_fn, bounds[j], bounds[j + 1], *args) for j in range(k)]:
             f.result()
-    return out
 
 
 def quantize_rows(x):
@@ -137,6 +142,60 @@ def dense_int8_tflite(x, W_q, w_scale, b, clip: float = 20.0, rows: int = 8192):
         y *= s[:, None]               # float(q @ W_q) * s, rounded to float32 ...
         y += b                        # ... then b + that, rounded: the C++ order
         xp.clip(y, 0, xp.float32(clip), out=y)
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _quantize_into(x, q, s, w_scale):
+    """``quantize_rows`` fused with the block copy: q[r] = the int8 values of x[r] (as float32),
+    s[r] = (m / 127) * w_scale (w_scale for a zero row). Same float32 / float64 steps as the
+    reference, so the same bits."""
+    for r in range(x.shape[0]):
+        m = np.float32(0)
+        for j in range(x.shape[1]):
+            m = max(m, abs(np.float32(x[r, j])))
+        if m == 0:
+            q[r, :] = 0
+            s[r] = w_scale
+            continue
+        inv = np.float32(127) / m
+        for j in range(x.shape[1]):
+            v = np.float64(np.float32(x[r, j]) * inv)
+            a = min(np.floor(abs(v) + 0.5), 127.0)
+            q[r, j] = np.float32(a if v >= 0 else -a)
+        s[r] = (m / np.float32(127)) * w_scale
+
+
+@numba.njit(nogil=True, cache=True)
+def _scale_bias_clip(y, s, b, clip):
+    """y = min(max(b + y * s_row, 0), clip), each step rounded to float32 like the C++."""
+    for r in range(y.shape[0]):
+        for j in range(y.shape[1]):
+            y[r, j] = min(max(b[j] + y[r, j] * s[r], np.float32(0)), clip)
+
+
+def _int8_rows(lo: int, hi: int, x, Wf, w_scale, b, out, clip, rows: int):
+    """out[lo:hi] = the hybrid kernel on x[lo:hi], ``rows`` rows at a time, in this thread."""
+    q = np.empty((min(rows, hi - lo), x.shape[1]), dtype=np.float32)
+    s = np.empty(q.shape[0], dtype=np.float32)
+    for i in range(lo, hi, rows):
+        m = min(rows, hi - i)
+        _quantize_into(x[i:i + m], q[:m], s[:m], w_scale)
+        y = out[i:i + m]
+        np.matmul(q[:m], Wf, out=y)  # exact integers
+        _scale_bias_clip(y, s[:m], b, clip)
+
+
+def dense_int8_tflite_fast(x, W_q, w_scale, b, clip: float = 20.0, rows: int = 1024,
+                           min_rows_per_thread: int = 256):
+    """``dense_int8_tflite`` (NumPy only) with quantisation, GEMM and epilogue fused per block and
+    the rows shared out over the cores like ``dense_relu_clip_fast``. Bit-identical to the
+    reference: the integer GEMM is exact whatever the blocking, and the rest is elementwise."""
+    Wf = np.asarray(W_q).astype(np.float32, copy=False)
+    n = x.shape[0]
+    out = np.empty((n, Wf.shape[1]), dtype=np.float32)
+    _over_cores(_int8_rows, n, min_rows_per_thread, x, Wf, np.float32(w_scale),
+                np.asarray(b, dtype=np.float32), out, np.float32(clip), rows)
     return out
 
 
@@ -240,5 +299,5 @@ class Layer1:
         if mode == "float":
             return dense_relu_clip_fast(x, self._augmented(xp, W, b), self.clip)
         if mode == "tflite-int8":
-            return dense_int8_tflite(x, self._int8_as_float(xp, W_q), self.w_scale, b, self.clip)
+            return dense_int8_tflite_fast(x, self._int8_as_float(xp, W_q), self.w_scale, b, self.clip)
         raise ModeError(f"layer 1 mode must be one of {MODES}, got {mode!r}")
