@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,11 @@ _SYMBOLS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_thread
             ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
             ("openblas_set_num_threads", "openblas_get_num_threads"))
 
+_NUMPY_LIBS = Path(np.__file__).resolve().parent.parent / "numpy.libs"  # where NumPy's wheels put it
+
 _lock = threading.Lock()
 _depth = 0
 _saved = 1
-_control_cache: list = []
 
 
 def _loaded_openblas() -> list[Path]:
@@ -37,18 +39,17 @@ def _loaded_openblas() -> list[Path]:
         lines = Path("/proc/self/maps").read_text().splitlines()
     except OSError:
         return []
-    paths = {Path(ln.split(None, 5)[5]) for ln in lines if len(ln.split(None, 5)) == 6
-             and "openblas" in ln.rsplit("/", 1)[-1].lower()}
-    numpy_libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-    return sorted(paths, key=lambda p: (p.parent != numpy_libs, str(p)))
+    fields = (ln.split(None, 5) for ln in lines)
+    paths = {Path(f[5]) for f in fields if len(f) == 6 and "openblas" in Path(f[5]).name.lower()}
+    return sorted(paths, key=lambda p: (p.parent != _NUMPY_LIBS, str(p)))
 
 
-def _find_control():
-    """(set, get) ctypes functions of NumPy's OpenBLAS, or None."""
-    numpy_libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+@lru_cache(maxsize=None)
+def _control():
+    """(set, get) ctypes functions of NumPy's OpenBLAS, or None (looked up once)."""
     libs = _loaded_openblas()
     # several OpenBLAS copies (SciPy ships its own) and none of them NumPy's: do not guess
-    if not libs or (len(libs) > 1 and libs[0].parent != numpy_libs):
+    if not libs or (len(libs) > 1 and libs[0].parent != _NUMPY_LIBS):
         return None
     try:
         lib = ctypes.CDLL(str(libs[0]))
@@ -61,12 +62,6 @@ def _find_control():
             getter.argtypes, getter.restype = [], ctypes.c_int
             return setter, getter
     return None
-
-
-def _control():
-    if not _control_cache:
-        _control_cache.append(_find_control())
-    return _control_cache[0]
 
 
 def blas_threads() -> int | None:

@@ -60,7 +60,7 @@ def test_overlapping_callers_restore_once(controllable):
 
 
 def test_no_control_yields_none(monkeypatch):
-    monkeypatch.setattr(blas_threads, "_control_cache", [None])
+    monkeypatch.setattr(blas_threads, "_control", lambda: None)
     assert blas_threads.blas_threads() is None
     with single_threaded_blas() as before:
         assert before is None

@@ -35,7 +35,8 @@ def test_kernel_source_compiles_for_sm90(name, code, tmp_path):
     assert (tmp_path / f"{name}.cubin").stat().st_size > 0
 
 
-def _nvrtc():
+@pytest.fixture(scope="module")
+def nvrtc():
     """libnvrtc through ctypes (the pip wheel nvidia-cuda-nvrtc, a CUDA toolkit, or the loader path)."""
     import ctypes
     import ctypes.util
@@ -66,12 +67,12 @@ def _nvrtc():
 
 
 @pytest.mark.parametrize("name,code", SOURCES, ids=[n for n, _ in SOURCES])
-def test_kernel_source_compiles_with_nvrtc(name, code):
+def test_kernel_source_compiles_with_nvrtc(name, code, nvrtc):
     """What CuPy's RawModule does at run time, without a GPU: NVRTC (no host headers, unlike nvcc)
     compiles the source with ser_ref's options for sm_90, and reports no warnings."""
     import ctypes
 
-    lib = _nvrtc()
+    lib = nvrtc
     prog = ctypes.c_void_p()
     assert lib.nvrtcCreateProgram(ctypes.byref(prog), code.encode(), f"{name}.cu".encode(), 0, None, None) == 0
     opts = [o.encode() for o in (*NVRTC_OPTIONS, "--gpu-architecture=sm_90")]

@@ -56,6 +56,20 @@ def _relu_clip_inplace(y, clip):
         flat[i] = min(max(flat[i], np.float32(0)), clip)
 
 
+def _over_cores(rows_fn, n: int, min_rows_per_thread: int, *args):
+    """rows_fn(lo, hi, *args) over [0, n): one contiguous range per core, each on its own thread
+    with BLAS single-threaded; in the calling thread (BLAS's own threads) when there are too few
+    rows to share out or the BLAS cannot be switched."""
+    k = min(blas_threads() or 1, n // min_rows_per_thread)
+    if k <= 1:
+        rows_fn(0, n, *args)
+        return
+    bounds = [n * j // k for j in range(k + 1)]
+    with single_threaded_blas(), ThreadPoolExecutor(k) as pool:
+        for f in [pool.submit(rows_fn, bounds[j], bounds[j + 1], *args) for j in range(k)]:
+            f.result()
+
+
 def _rows_through_layer(lo: int, hi: int, x, Wb, out, clip, rows: int):
     """out[lo:hi] = min(relu([x, 1] @ Wb), clip), ``rows`` rows at a time.
 
@@ -80,30 +94,13 @@ def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 1024, min_rows_p
     On the CPU the rows are split into one contiguous range per core, each run by a thread of its
     own through a single-threaded GEMM and an in-cache clip (``ser_ref.blas_threads`` says why).
     The split depends only on n and the BLAS thread count, so the numbers are deterministic; they
-    may differ in the last float32 bits from those of one multi-threaded GEMM.
+    may differ in the last float32 bits from those of one multi-threaded GEMM. NumPy only: ``Layer1``
+    sends CuPy windows to ``ser_ref.gpu.layer1``.
     """
-    xp = array_module(x)
     n = x.shape[0]
-    out = xp.empty((n, Wb.shape[1]), dtype=xp.float32)
-    if xp is not np:
-        xp.matmul(xp.concatenate([x, xp.ones((n, 1), xp.float32)], axis=1), Wb, out=out)
-        return xp.clip(out, 0, clip, out=out)
+    out = np.empty((n, Wb.shape[1]), dtype=np.float32)
     _over_cores(_rows_through_layer, n, min_rows_per_thread, x, Wb, out, np.float32(clip), rows)
     return out
-
-
-def _over_cores(rows_fn, n: int, min_rows_per_thread: int, *args):
-    """rows_fn(lo, hi, *args) over [0, n): one contiguous range per core, each on its own thread
-    with BLAS single-threaded; in the calling thread (BLAS's own threads) when there are too few
-    rows to share out or the BLAS cannot be switched."""
-    k = min(blas_threads() or 1, n // min_rows_per_thread)
-    if k <= 1:
-        rows_fn(0, n, *args)
-        return
-    bounds = [n * j // k for j in range(k + 1)]
-    with single_threaded_blas(), ThreadPoolExecutor(k) as pool:
-        for f in [pool.submit(rows_fn, bounds[j], bounds[j + 1], *args) for j in range(k)]:
-            f.result()
 
 
 def quantize_rows(x):
