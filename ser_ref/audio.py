@@ -7,6 +7,8 @@ ratio of the two rates).
 """
 from __future__ import annotations
 
+import io
+import struct
 from math import gcd
 from pathlib import Path
 
@@ -16,6 +18,9 @@ from .errors import AudioError
 
 SAMPLE_RATE = 16000
 MIN_SAMPLES = 512  # one 32 ms analysis window at 16 kHz
+# Float files may overshoot full scale a little (resampling, mastering); far beyond it the samples
+# are not audio in [-1, 1] and would overflow the MFCC's power spectrum.
+MAX_PEAK = 2.0
 
 
 def check_signal(signal, sample_rate: int = SAMPLE_RATE, *, name: str = "signal",
@@ -28,6 +33,9 @@ def check_signal(signal, sample_rate: int = SAMPLE_RATE, *, name: str = "signal"
     if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
         raise AudioError(f"{name}: sample rate must be a positive integer, got {sample_rate!r}")
     x = np.asarray(signal)
+    if np.issubdtype(x.dtype, np.integer):
+        raise AudioError(f"{name}: integer samples ({x.dtype}) would be used unscaled; pass float audio "
+                         f"in [-1, 1] (for int16: divide by 32768) or read files with ser_ref.audio.load_audio")
     if x.ndim != 1:
         raise AudioError(f"{name}: expected a 1-D mono signal, got shape {x.shape}")
     if x.size == 0:
@@ -58,25 +66,77 @@ def resample(x: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.nd
     return resample_poly(x, target_sr // g, orig_sr // g).astype(np.float32)
 
 
-def load_audio(path, target_sr: int = SAMPLE_RATE, *, min_samples: int = MIN_SAMPLES) -> np.ndarray:
-    """Read ``path`` as float32 mono at ``target_sr`` Hz, validated (see ``check_signal``).
+def wav_truncation(data: bytes) -> str | None:
+    """None, or how a RIFF/WAVE file's data chunk falls short of what its header promises.
 
-    Multi-channel audio is averaged to mono; other rates are resampled with a polyphase filter.
-    Every problem raises AudioError with the file's path in the message.
+    libsndfile quietly reads what is there; a file cut off in a copy would then pass as a short one.
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos, rate, align = 12, 0, 0
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        if cid == b"fmt " and pos + 22 <= len(data):
+            rate, align = struct.unpack("<I", data[pos + 12:pos + 16])[0], struct.unpack("<H", data[pos + 20:pos + 22])[0]
+        if cid == b"data":
+            have = len(data) - pos - 8
+            if size in (0, 0xFFFFFFFF) or have >= size:  # 0 / -1: a stream writer's placeholder
+                return None
+            if rate and align:
+                return f"truncated: the header promises {size / align / rate:.2f} s, {have / align / rate:.2f} s are there"
+            return f"truncated: the header promises {size} bytes of samples, {have} are there"
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def decode_audio(data: bytes, name: str, target_sr: int = SAMPLE_RATE, *,
+                 min_samples: int = MIN_SAMPLES) -> np.ndarray:
+    """The bytes of an audio file -> float32 mono at ``target_sr`` Hz, validated; errors name ``name``.
+
+    >>> import soundfile as sf
+    >>> buf = io.BytesIO(); sf.write(buf, np.full(800, 0.25, np.float32), 16000, format="WAV")
+    >>> decode_audio(buf.getvalue(), "x.wav").shape
+    (800,)
     """
     import soundfile as sf
 
+    truncated = wav_truncation(data)
+    if truncated:
+        raise AudioError(f"{name}: {truncated}")
+    buf = io.BytesIO(data)
+    try:
+        x, sr = sf.read(buf, dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
+        why = getattr(exc, "error_string", None) or str(exc).replace(repr(buf), "the file")
+        raise AudioError(f"{name}: unreadable or not audio ({why})") from exc
+    if x.shape[0] == 0:
+        raise AudioError(f"{name}: zero-length audio")
+    x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
+    if not np.all(np.isfinite(x)):
+        raise AudioError(f"{name}: {int(np.count_nonzero(~np.isfinite(x)))} NaN/inf samples")
+    peak = float(np.max(np.abs(x)))
+    if peak > MAX_PEAK:
+        raise AudioError(f"{name}: samples reach {peak:.3g}, far outside [-1, 1] (a float file written "
+                         f"unscaled?)")
+    x = resample(x, sr, target_sr)
+    return check_signal(x, target_sr, name=name, min_samples=min_samples)
+
+
+def read_file(path) -> bytes:
+    """The bytes of an input file; a missing or unreadable file is an AudioError (its own fault)."""
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: file not found")
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-        raise AudioError(f"{path}: unreadable or not audio ({exc})") from exc
-    if data.shape[0] == 0:
-        raise AudioError(f"{path}: zero-length audio")
-    x = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    if not np.all(np.isfinite(x)):
-        raise AudioError(f"{path}: {int(np.count_nonzero(~np.isfinite(x)))} NaN/inf samples")
-    x = resample(x, sr, target_sr)
-    return check_signal(x, target_sr, name=str(path), min_samples=min_samples)
+        return path.read_bytes()
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+
+
+def load_audio(path, target_sr: int = SAMPLE_RATE, *, min_samples: int = MIN_SAMPLES) -> np.ndarray:
+    """Read ``path`` as float32 mono at ``target_sr`` Hz, validated (see ``decode_audio``).
+
+    Multi-channel audio is averaged to mono; other rates are resampled with a polyphase filter.
+    Every problem raises AudioError with the file's path in the message.
+    """
+    return decode_audio(read_file(path), str(path), target_sr, min_samples=min_samples)

@@ -1,5 +1,9 @@
 """The package's own error types: every bad input ends in one of these, with a message that
-names the file (or argument) and what is wrong with it."""
+names the file (or argument) and what is wrong with it; ``cli_main`` turns them into one line on
+stderr and an exit code, for every command of the package."""
+import errno
+import sys
+import traceback
 
 
 class SerRefError(Exception):
@@ -20,3 +24,69 @@ class CorpusError(SerRefError, ValueError):
 
 class BackendError(SerRefError, RuntimeError):
     """The requested array backend (e.g. the GPU) is not available."""
+
+
+class UsageError(SerRefError, ValueError):
+    """A command-line argument out of its documented bounds, or arguments that do not fit together."""
+
+
+class MachineError(SerRefError, OSError):
+    """A fault of the machine, not of an input file: a full disk, a read-only or forbidden folder, an
+    I/O error on the cache, the output folder or weights/. It stops the run: results that quietly
+    rest on fewer files than the corpus holds are worse than none."""
+
+
+# errno values that say "this machine cannot do it" (whatever the file): they stop the run
+MACHINE_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EACCES", "EPERM", "EROFS", "EIO", "EDQUOT",
+                                                      "ENOMEM", "EMFILE", "ENFILE", "EISDIR", "ENOTDIR", "ENODEV")
+                           if hasattr(errno, n))
+
+
+def machine_error(exc: OSError, what: str, path=None) -> MachineError:
+    """One line for an OSError met while writing or reading our own files: the path, the cause, and
+    that it is the machine's fault. ``what`` says which files ("feature cache", "output folder")."""
+    path = path or exc.filename or "?"
+    cause = exc.strerror or type(exc).__name__
+    hint = {errno.ENOSPC: "free some space", errno.EACCES: "check the permissions",
+            errno.EROFS: "the filesystem is read-only"}.get(exc.errno, "")
+    return MachineError(f"{path}: {cause} ({what}{'; ' + hint if hint else ''})")
+
+
+def cli_main(run, argv=None, *, prog: str = "ser_ref") -> int:
+    """Run ``run(argv) -> int`` as a command: every error ends in one line on stderr naming the file
+    or argument and the problem (a traceback only with ``--debug`` among the arguments).
+
+    Exit codes: 0 done, 2 bad input or argument, 3 a fault of the machine, 130 interrupted.
+
+    >>> cli_main(lambda argv: 0, [])
+    0
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    try:
+        return run(argv)
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        code, msg = _message(exc)
+        print(f"{prog}: error: {msg}", file=sys.stderr)
+        return code
+
+
+def _message(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, MachineError):
+        return 3, str(exc)
+    if isinstance(exc, SerRefError):
+        return 2, str(exc)
+    if isinstance(exc, OSError):
+        code = 3 if exc.errno in MACHINE_ERRNOS else 2
+        where = f"{exc.filename}: " if exc.filename else ""
+        return code, f"{where}{exc.strerror or exc}"
+    return 1, f"{type(exc).__name__}: {exc} (a bug: please report it with the output of --debug)"
+
+
+class FolderInUseError(SerRefError):
+    """Another live run holds the lock of the output folder."""

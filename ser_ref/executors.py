@@ -8,17 +8,42 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+
+from .errors import UsageError
 
 # One BLAS thread per worker: N workers x N threads would oversubscribe the cores. BLAS reads
 # these when it loads, so they are set in the parent for the spawned children to inherit.
 _SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _worker_init():
+PARENT_POLL_S = 0.5
+SCHEDULER_TIMEOUT_S = 5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent has died (even by SIGKILL, which runs no clean-up) exits too: no
+    orphan keeps computing for ever. Polling getppid works wherever fork/spawn parents exist."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _worker_init(parent: int):
     # Numba reads this before it first launches its thread pool, which a fresh worker has not
     # done yet; setting it in the parent instead would clash with the parent's running pool.
     os.environ["NUMBA_NUM_THREADS"] = "1"
+    # Ctrl-C reaches the whole process group: the parent alone decides (it keeps finished work and
+    # stops the workers), instead of every worker printing its own traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    from .blas_threads import single_threaded_blas
+
+    # One BLAS thread whatever OPENBLAS_NUM_THREADS says: results must not depend on it.
+    single_threaded_blas().__enter__()
 
 
 class _DeferredFuture(Future):
@@ -30,10 +55,13 @@ class _DeferredFuture(Future):
 
     def result(self, timeout=None):
         if self._task is not None:
+            from .blas_threads import single_threaded_blas
+
             fn, args, kwargs = self._task
             self._task = None
             try:
-                self.set_result(fn(*args, **kwargs))
+                with single_threaded_blas():  # as in a pool's worker: the same bits whatever --jobs
+                    self.set_result(fn(*args, **kwargs))
             except BaseException as exc:  # delivered through the future, like a pool would
                 self.set_exception(exc)
         return super().result(timeout)
@@ -81,12 +109,31 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Exec
             raise RuntimeError(
                 "--scheduler needs Dask's distributed package: pip install 'ser_ref[distributed]'"
             ) from exc
-        return DaskExecutor(Client(scheduler))
+        try:
+            client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s")
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"--scheduler {scheduler}: no Dask scheduler answered within "
+                             f"{SCHEDULER_TIMEOUT_S} s ({type(exc).__name__}: {exc})") from exc
+        return DaskExecutor(client)
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1:
         return SerialExecutor()
     for k, v in _SINGLE_THREAD_ENV.items():  # inherited by the spawned workers
         os.environ.setdefault(k, v)
-    return ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
-    )
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+
+
+def stop(executor: Executor) -> None:
+    """Stop at once: queued tasks cancelled, a pool's worker processes terminated (a task they run
+    is lost; everything finished was saved by its caller). For SIGINT and fatal errors."""
+    procs = list((getattr(executor, "_processes", None) or {}).values())
+    try:
+        executor.shutdown(wait=False, cancel_futures=True)
+    except TypeError:  # executors without cancel_futures
+        executor.shutdown(wait=False)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=2)

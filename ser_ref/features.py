@@ -1,29 +1,41 @@
 """Per-file features, computed once and cached on disk by content.
 
-    key = sha256( sha256(file bytes), kind, parameters, weights sha256 )
+    key = sha256( sha256(file bytes), kind, version, parameters, weights file sha256 )
     file = <cache>/features/<kind>/<key[:2]>/<key>.npy
 
 Keying on the audio's bytes (not its path) means a renamed or copied corpus reuses the cache, and an
-edited file or changed parameter never reuses a stale one. Every write is atomic, so an interrupted
-run resumes with exactly the features it would have computed.
+edited file or changed parameter never reuses a stale one. The bytes hashed are the bytes decoded
+(one read), and the weights count by the sha256 of the weight file actually loaded. Every write is
+atomic, so an interrupted run resumes with exactly the features it would have computed.
+
+Faults: a file's own fault (unreadable, truncated, NaN, absurd values, too short, features that come
+out non-finite) comes back as a message and the file is left out; a fault of the machine (a full or
+read-only cache, an I/O error) raises ``MachineError`` and stops the run. A cache entry that is
+empty, corrupt or non-finite is discarded and recomputed, with a warning.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_path
-from .errors import SerRefError
+from .errors import AudioError, MachineError, SerRefError, UsageError, WeightsError, machine_error
 
 KINDS = ("layer1", "egemaps")
 # Part of every cache key: bump a kind's number when a code change alters its numbers, so that no
 # run ever mixes features computed by two versions of the code.
 # layer1 2: files of >= 512 frames go through per-core single-threaded GEMMs (float32 rounding differs)
-FEATURE_VERSIONS = {"layer1": 2, "egemaps": 1}
+# layer1 3: every file in fixed blocks of single-threaded GEMMs (bits independent of --jobs / threads)
+FEATURE_VERSIONS = {"layer1": 3, "egemaps": 1}
+
+
+def bytes_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def file_sha256(path, chunk: int = 1 << 20) -> str:
@@ -40,21 +52,30 @@ def cache_key(content_sha: str, kind: str, params: dict) -> str:
 
 
 @lru_cache(maxsize=2)
-def _layer1(weights_path: str):
+def _layer1(weights_path: str, weights_sha256: str = ""):
+    """Layer 1 from ``weights_path``, which must still be the file the run keyed its cache on."""
     from .deepspeech import Layer1
 
-    return Layer1.from_weights(weights_path)
+    layer = Layer1.from_weights(weights_path)
+    got = layer.metadata.get("file_sha256", "")
+    if weights_sha256 and got != weights_sha256:
+        raise WeightsError(f"{weights_path}: changed during the run (sha256 {got[:12]}..., the run "
+                           f"started with {weights_sha256[:12]}...)")
+    return layer
 
 
-def compute(path, kind: str, params: dict) -> np.ndarray:
-    """The features of one file, uncached: layer-1 frames (frames, 2048) or eGeMAPS (88,)."""
+def compute(path, kind: str, params: dict, audio=None) -> np.ndarray:
+    """The features of one file, uncached: layer-1 frames (frames, 2048) or eGeMAPS (88,).
+
+    ``audio``: the file's decoded signal when the caller has it already (else it is read here).
+    """
     from .audio import load_audio
 
-    x = load_audio(path)
+    x = load_audio(path) if audio is None else audio
     if kind == "layer1":
         from .deepspeech import deepspeech_features
 
-        layer = _layer1(params["weights"])
+        layer = _layer1(params["weights"], params.get("weights_sha256", ""))
         return deepspeech_features(x, layer, step_ms=params["step_ms"], mode=params["mode"])
     if kind == "egemaps":
         from .egemaps import egemaps
@@ -69,31 +90,94 @@ def _named(path, exc) -> str:
     return msg if str(path) in msg else f"{path}: {msg}"
 
 
-def cache_path(path, kind: str, params: dict, cache_root) -> Path:
+def cache_path(path, kind: str, params: dict, cache_root, content_sha: str | None = None) -> Path:
     """Where the features of ``path`` under ``params`` live (a weights file counts by its sha256)."""
     key_params = {k: v for k, v in params.items() if k != "weights"}
-    key = cache_key(file_sha256(path), kind, key_params)
+    key = cache_key(content_sha or file_sha256(path), kind, key_params)
     return Path(cache_root) / "features" / kind / key[:2] / f"{key}.npy"
 
 
-def _save(target: Path, feats) -> None:
-    with atomic_path(target, suffix=".npy") as tmp:
-        np.save(tmp, np.asarray(feats, dtype=np.float32))
+def feature_problem(feats, kind: str) -> str | None:
+    """None, or what makes ``feats`` unusable: not float, empty, the wrong shape, NaN or inf."""
+    f = np.asarray(feats)
+    want_ndim = 2 if kind == "layer1" else 1
+    if f.dtype.kind != "f" or f.ndim != want_ndim or f.size == 0:
+        return f"{kind} features are {f.dtype} {f.shape}, expected a non-empty {want_ndim}-D float array"
+    bad = int(np.count_nonzero(~np.isfinite(f)))
+    if bad:
+        return f"{bad} of the {f.size} {kind} feature values are NaN or inf"
+    return None
+
+
+def _cached(target: Path, kind: str) -> bool:
+    """Whether a usable entry is at ``target``; an empty, corrupt or non-finite one is deleted (and
+    said) so that it is computed again."""
+    try:
+        if not target.exists():
+            return False
+        try:
+            why = feature_problem(np.load(target, allow_pickle=False), kind)
+        except (ValueError, EOFError) as exc:  # a torn or foreign file: np.load's own complaints
+            why = f"unreadable ({exc})"
+        if why is None:
+            return True
+        print(f"warning: {target}: cached {kind} features {why}; discarded and computed again",
+              file=sys.stderr, flush=True)
+        target.unlink()
+        return False
+    except OSError as exc:
+        raise machine_error(exc, "feature cache", target) from exc
+
+
+def _store(target: Path, feats, kind: str, name: str) -> None:
+    """Save ``feats`` atomically after checking them: non-finite features are the file's fault
+    (AudioError naming it), a failed write is the machine's (MachineError naming the cache file)."""
+    why = feature_problem(feats, kind)
+    if why:
+        raise AudioError(f"{name}: {why} (absurd or degenerate audio?)")
+    try:
+        with atomic_path(target, suffix=".npy") as tmp:
+            np.save(tmp, np.asarray(feats, dtype=np.float32))
+    except OSError as exc:
+        raise machine_error(exc, "feature cache", target) from exc
+
+
+def _fault_of_the_file(exc: Exception) -> bool:
+    """A file's own fault leaves the file out; weights, arguments and the machine stop the run."""
+    return isinstance(exc, (SerRefError, ValueError)) and not isinstance(exc, (WeightsError, UsageError, MachineError))
+
+
+def _entry(path, kind: str, params: dict, cache_root) -> tuple[Path, bytes]:
+    """(cache file, the input's bytes): the key hashes exactly the bytes that are then decoded."""
+    from .audio import read_file
+
+    data = read_file(path)
+    return cache_path(path, kind, params, cache_root, bytes_sha256(data)), data
 
 
 def cached_features(path, kind: str, params: dict, cache_root) -> tuple[str, str | None]:
     """Compute (or find) the features of ``path``: returns (npy path, None) or ("", error message).
 
-    Top-level and picklable: it is what executors run. Errors come back as values so that one bad
-    file is reported with its name instead of aborting the whole stage.
+    Top-level and picklable: it is what executors run. A file's own fault comes back as a value,
+    so that one bad file is reported with its name instead of aborting the stage; a machine fault
+    raises ``MachineError``.
     """
+    from .audio import decode_audio
+
     try:
-        out = cache_path(path, kind, params, cache_root)
-        if not out.exists():
-            _save(out, compute(path, kind, params))
-        return str(out), None
-    except (SerRefError, OSError, ValueError) as exc:
-        return "", _named(path, exc)
+        target, data = _entry(path, kind, params, cache_root)
+        if not _cached(target, kind):
+            audio = decode_audio(data, str(path))
+            try:
+                feats = compute(path, kind, params, audio)
+            except OSError as exc:  # the input is in memory by now: this is the machine's
+                raise machine_error(exc, f"computing {kind} features of {path}") from exc
+            _store(target, feats, kind, str(path))
+        return str(target), None
+    except Exception as exc:
+        if _fault_of_the_file(exc):
+            return "", _named(path, exc)
+        raise
 
 
 def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 64):
@@ -101,34 +185,37 @@ def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 6
     (one transfer per batch; see ``deepspeech_features_batch``)."""
     from tqdm.auto import tqdm
 
-    from .audio import load_audio
+    from .audio import decode_audio
     from .deepspeech import deepspeech_features_batch
 
     npys, errors, todo = [""] * len(paths), [], []
     for i, p in enumerate(paths):
         try:
-            target = cache_path(p, "layer1", params, cache_root)
-        except OSError as exc:
+            target, data = _entry(p, "layer1", params, cache_root)
+        except AudioError as exc:
             errors.append(_named(p, exc))
             continue
-        if target.exists():
+        if _cached(target, "layer1"):
             npys[i] = str(target)
         else:
-            todo.append((i, p, target))
-    layer = _layer1(params["weights"])
+            todo.append((i, p, target, data))
+    layer = _layer1(params["weights"], params.get("weights_sha256", ""))
     for start in tqdm(range(0, len(todo), batch), desc=desc, unit="batch", leave=False):
         ok, signals = [], []
-        for i, p, target in todo[start:start + batch]:
+        for i, p, target, data in todo[start:start + batch]:
             try:
-                signals.append(load_audio(p))
-                ok.append((i, target))
-            except (SerRefError, OSError) as exc:
+                signals.append(decode_audio(data, str(p)))
+                ok.append((i, p, target))
+            except AudioError as exc:
                 errors.append(_named(p, exc))
         feats = deepspeech_features_batch(signals, layer, step_ms=params["step_ms"], mode=params["mode"],
                                           device="gpu")
-        for (i, target), f in zip(ok, feats):
-            _save(target, f)
-            npys[i] = str(target)
+        for (i, p, target), f in zip(ok, feats):
+            try:
+                _store(target, f, "layer1", str(p))
+                npys[i] = str(target)
+            except AudioError as exc:
+                errors.append(_named(p, exc))
     return npys, errors
 
 

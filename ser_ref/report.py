@@ -47,7 +47,8 @@ def manifest(args, settings, items, file_list_hash, layer, timings) -> dict:
         "settings": asdict(settings),
         "corpus": {"name": args.corpus, "n_files": len(items), "file_list_sha256_16": file_list_hash,
                    "synthetic": args.corpus == "synthetic"},
-        "model": {k: v for k, v in layer.metadata.items() if k != "alphabet"},
+        # file_sha256: the weight file's bytes as loaded; source_sha256: the .tflite it came from
+        "model": {"weights_file": layer.source} | {k: v for k, v in layer.metadata.items() if k != "alphabet"},
         "backend": {"device": args.device, "layer1_mode": args.mode},
         "versions": {p: _version(p) for p in ("ser_ref", "numpy", "scipy", "numba", "soundfile", "cupy-cuda13x", "cupy-cuda12x")}
         | {"python": platform.python_version()},
@@ -72,10 +73,18 @@ def _pct(v) -> str:
     return f"{100 * v:.1f}"
 
 
-def table_markdown(corpus: str, rows: dict) -> str:
+def used_line(problems: dict) -> str:
+    """"N of M utterances used; K left out, see problems.json": what the table rests on."""
+    n, m = problems["n_used"], problems["n_items"]
+    return f"{n} of {m} utterances used; {m - n} left out, see problems.json."
+
+
+def table_markdown(corpus: str, rows: dict, problems: dict | None = None) -> str:
     lines = []
     if corpus == "synthetic":
         lines.append("**SYNTHETIC corpus** (generated voices): not comparable with the paper's IEMOCAP numbers.\n")
+    if problems is not None:
+        lines.append(used_line(problems) + "\n")
     lines.append(f"Table 2 on `{corpus}`, leave-one-speaker-out; accuracy and UA in %, 95 % bootstrap CIs.\n")
     lines.append("| Model | Paper acc. (IEMOCAP) | Accuracy [95 % CI] | UA [95 % CI] | macro F1 | McNemar p vs RF |")
     lines.append("|---|---:|---:|---:|---:|---:|")
@@ -154,7 +163,7 @@ def write_all(out: Path, corpus, y, speakers, probas: dict, fig3_probas: dict, m
     for c, p in fig3_probas.items():
         m = metrics(y, np.argmax(p, axis=1), n_classes=4)
         fig3[c] = {"accuracy": float(m["accuracy"]), "ua": float(m["ua"])}
-    md = table_markdown(corpus, rows)
+    md = table_markdown(corpus, rows, problems)
     atomic.write_text(out / "table2.md", md)
     atomic.write_json(out / "table2.json", {"corpus": corpus, "rows": rows, "paper_accuracy": PAPER_ACCURACY,
                                             "n_utterances": int(len(y)), "problems": problems},

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic, locations
-from .errors import SerRefError
+from .errors import SerRefError, UsageError, cli_main, machine_error
 from .experiment import NN_ROWS, ROWS, Settings, fold_seed, timed_fold
 
 CORPORA = ("synthetic", "iemocap", "ravdess", "emodb", "emovo", "cremad")
@@ -30,27 +30,85 @@ IEMOCAP_HINT = (
 )
 
 
+MAX_JOBS = 256
+MAX_CHUNK = 500  # frames: 10 s at the model's 20 ms step, far above the paper's 80
+MAX_SEED = 2**32 - 1
+
+
+def _int_in(lo: int, hi: int, what: str):
+    """An argparse type: an integer in [lo, hi], else argparse's own one-line usage error."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer ({what})") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{v} is out of range: {what} must be in [{lo}, {hi}]")
+        return v
+    return parse
+
+
+def _chunk_list(text: str) -> tuple[int, ...]:
+    """--chunks "5,10,20": distinct frame counts in [1, MAX_CHUNK]."""
+    one = _int_in(1, MAX_CHUNK, "a chunk length in frames")
+    values = tuple(one(t.strip()) for t in text.split(","))
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"{', '.join(map(str, twice))} given more than once")
+    return values
+
+
+def _scheduler(text: str) -> str:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. tcp://10.0.0.5:8786 or node1:8786)")
+    return text
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(
         prog="python -m ser_ref.reproduce",
         description="Table 2 and Figure 3 of Andova et al. (2020) under leave-one-speaker-out evaluation.",
         epilog=IEMOCAP_HINT)
-    ap.add_argument("--corpus", choices=CORPORA, default="synthetic",
-                    help="default: a generated corpus that needs no download (labelled SYNTHETIC in every report)")
-    ap.add_argument("--root", type=Path, help="corpus root (not needed for synthetic)")
+    ap.add_argument("--corpus", choices=CORPORA, default=None,
+                    help="default: synthetic, a generated corpus that needs no download (labelled SYNTHETIC in "
+                         "every report; generated in the cache, never in a folder of yours)")
+    ap.add_argument("--root", type=Path, help="corpus root (needs --corpus; not needed for synthetic)")
     ap.add_argument("--model", type=Path, help="DeepSpeech .tflite or exported .npz (default: fetched once)")
     ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                     help="array backend of the neural networks (gpu needs the 'gpu' extra and a CUDA device)")
     ap.add_argument("--step-ms", type=int, choices=(20, 10), default=20, dest="step_ms",
                     help="MFCC frame step: 20 ms as the model was trained, or 10 ms as the paper's text says")
-    ap.add_argument("--seed", type=int, default=0, help="fixes the synthetic corpus, the forests and the networks")
+    ap.add_argument("--seed", type=_int_in(0, MAX_SEED, "--seed"), default=0,
+                    help=f"in [0, {MAX_SEED}]: fixes the synthetic corpus, the forests and the networks")
     ap.add_argument("--out", type=Path, help="output folder (default results/<corpus>-<timestamp>)")
     ap.add_argument("--quick", action="store_true", help="a reduced but complete pipeline (used by CI)")
-    ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores; 1: in-process)")
-    ap.add_argument("--scheduler", help="HOST:PORT of a Dask scheduler to run folds and features on")
+    ap.add_argument("--jobs", type=_int_in(1, MAX_JOBS, "--jobs"), default=None,
+                    help=f"worker processes in [1, {MAX_JOBS}] (default: all cores; 1: in-process)")
+    ap.add_argument("--scheduler", type=_scheduler, help="HOST:PORT of a Dask scheduler to run folds and features on")
     ap.add_argument("--mode", choices=("float", "tflite-int8"), default="float", help="layer-1 arithmetic")
-    ap.add_argument("--chunks", help="Figure 3 chunk lengths, comma-separated (default 5,10,20,40,80)")
-    return ap.parse_args(argv)
+    ap.add_argument("--chunks", type=_chunk_list,
+                    help=f"Figure 3 chunk lengths, distinct, comma-separated, each in [1, {MAX_CHUNK}] frames "
+                         "(default 5,10,20,40,80)")
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    args = ap.parse_args(argv)
+    _check_paths(ap, args)
+    return args
+
+
+def _check_paths(ap, args) -> None:
+    """Argument checks that need the file system, before any work (argparse-style errors)."""
+    if args.root is not None and args.corpus is None:
+        ap.error("--root needs --corpus NAME (one of " + ", ".join(CORPORA) + "); the synthetic corpus "
+                 "is generated in the cache and never written into a folder of yours")
+    args.corpus = args.corpus or "synthetic"
+    if args.model is not None:
+        if not args.model.exists():
+            ap.error(f"--model {args.model}: file not found")
+        if not args.model.is_file():
+            ap.error(f"--model {args.model}: is a folder; give the .tflite or .npz file itself")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        ap.error(f"--out {args.out}: exists and is not a folder")
 
 
 def say(msg: str) -> None:
@@ -62,23 +120,41 @@ def _hash(obj) -> str:
 
 
 def load_corpus(args):
-    """Items of the chosen corpus; the synthetic one is generated (once) under the cache folder."""
+    """Items of the chosen corpus; the synthetic one is generated (once) under the cache folder,
+    or read (never written) from ``--root``."""
     from . import corpora
 
     if args.corpus == "synthetic":
         from .corpora import synthetic
 
+        if args.root is not None:
+            return corpora.load_with_report("synthetic", args.root)
         size = {"n_speakers": 4, "n_per_emotion": 3} if args.quick else {}
         tag = "quick" if args.quick else "default"
-        root = args.root or locations.cache_dir() / "corpora" / f"synthetic-{tag}-seed{args.seed}"
-        synthetic.generate(root, seed=args.seed, **size)
+        root = locations.cache_dir() / "corpora" / f"synthetic-{tag}-seed{args.seed}"
+        try:
+            synthetic.generate(root, seed=args.seed, **size)
+        except OSError as exc:
+            raise machine_error(exc, "synthetic corpus in the cache") from exc
         return corpora.load_with_report("synthetic", root)
     root = args.root
     if root is None and args.corpus == "ravdess":
         root = locations.ravdess_root()
     if root is None:
-        raise SerRefError(f"--corpus {args.corpus} needs --root DIR pointing at your copy of the corpus")
+        raise UsageError(f"--corpus {args.corpus} needs --root DIR pointing at your copy of the corpus")
     return corpora.load_with_report(args.corpus, root)
+
+
+def check_cache_writable() -> Path:
+    """The feature cache must take files before any work: a probe file written and removed."""
+    root = locations.cache_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        atomic.write_bytes(root / ".write-probe", b"")
+        (root / ".write-probe").unlink()
+    except OSError as exc:
+        raise machine_error(exc, "the feature cache ($SER_REF_CACHE) must be writable", exc.filename or root) from exc
+    return root
 
 
 def corpus_problems(speakers, y):
@@ -127,21 +203,32 @@ def run_rows(jobs, data, folds, out: Path, executor, timings):
             pending.append((key, i, fold, path, tag, fut))
     if pending:
         say(f"training {len(pending)} folds ({len(jobs)} models x {len(folds)} LOSO folds, finished ones skipped)")
-    for key, i, fold, path, tag, fut in tqdm(pending, desc="LOSO folds", unit="fold"):
+    def save(key, i, fold, path, tag, fut):
         proba, seconds = fut.result()
         proba = np.asarray(proba)
         results[key][fold.test_idx] = proba
         atomic.write_json(path, {"tag": tag, "speaker": fold.test_speaker, "seconds": seconds,
                                  "test_idx": np.asarray(fold.test_idx).tolist(), "proba": proba.tolist()})
         _add_seconds(timings, key, seconds)
+
+    try:
+        for entry in tqdm(pending, desc="LOSO folds", unit="fold"):
+            save(*entry)
+    except KeyboardInterrupt:  # keep every fold that finished meanwhile, out of order included
+        for entry in pending:
+            fut = entry[-1]
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                save(*entry)
+        raise
     return results
 
 
 def extract_features(args, items, layer, executor, timings):
     """Cached eGeMAPS and layer-1 features of every item, before any training.
 
-    A file that cannot be read or processed is left out and reported by name (never silently);
-    returns (items kept, fold payloads, problems, corpus hash).
+    A file whose own fault stops it (unreadable, truncated, absurd) is left out and reported by name
+    (never silently); a fault of the machine (a full or read-only cache) raises MachineError and
+    stops the run. Returns (items kept, fold payloads, problems, corpus hash).
     """
     from .corpora import LABELS
     from .features import extract_all
@@ -152,7 +239,8 @@ def extract_features(args, items, layer, executor, timings):
     eg_npy, eg_err = extract_all(paths, "egemaps", {}, cache_root, executor, desc="eGeMAPS")
     timings["features:egemaps"] = time.perf_counter() - t
     t = time.perf_counter()
-    l1_params = {"weights": layer.source, "weights_sha256": layer.metadata.get("source_sha256", ""),
+    # keyed on the weight file actually loaded (its bytes), not on the hash recorded inside it
+    l1_params = {"weights": layer.source, "weights_sha256": layer.metadata.get("file_sha256", ""),
                  "step_ms": args.step_ms, "mode": args.mode, "device": args.device}
     l1_npy, l1_err = extract_all(paths, "layer1", l1_params, cache_root, executor, desc="layer 1")
     timings["features:layer1"] = time.perf_counter() - t
@@ -163,7 +251,8 @@ def extract_features(args, items, layer, executor, timings):
     items = [items[i] for i in keep]
     y = np.array([LABELS.index(it.label) for it in items])
     speakers = np.array([it.speaker for it in items])
-    problems = {"n_items": len(paths), "n_used": len(keep), "feature_errors": sorted(set(eg_err + l1_err)),
+    problems = {"n_items": len(paths), "n_used": len(keep), "n_left_out": len(paths) - len(keep),
+                "feature_errors": sorted(set(eg_err + l1_err)),
                 "speakers_missing_classes": corpus_problems(speakers, y)}
     # A cache file's stem hashes the audio's bytes and the parameters: name + stem pins the corpus.
     file_list_hash = _hash(sorted(Path(paths[i]).name + ":" + Path(l1_npy[i]).stem for i in keep))
@@ -179,25 +268,34 @@ def extract_features(args, items, layer, executor, timings):
 
 
 def main(argv=None) -> int:
+    """The command: one line per error on stderr (a traceback with --debug); exit 0 done, 2 bad
+    input or argument, 3 a fault of the machine, 130 interrupted (finished work kept)."""
+    return cli_main(_run, argv, prog="reproduce")
+
+
+def _run(argv) -> int:
     args = parse_args(argv)
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     try:
         return _main(args, t_start, timings)
-    except SerRefError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("\ninterrupted: finished folds and features are saved; re-run the same command "
               "with the same --out to resume.", file=sys.stderr)
         return 130
 
 
+def _output_folder(args) -> Path:
+    out = args.out or Path("results") / f"{args.corpus}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise machine_error(exc, "--out: the output folder cannot be created", exc.filename or out) from exc
+    return out
+
+
 def _main(args, t_start, timings) -> int:
-    from . import evaluate, report
     from .backend import get_xp
-    from .deepspeech import load_layer1
-    from .executors import make_executor
 
     if args.device == "gpu":
         get_xp("gpu")  # fail before any work if the GPU cannot be used
@@ -207,12 +305,29 @@ def _main(args, t_start, timings) -> int:
     items, load_report = load_corpus(args)  # a missing or empty corpus stops here, before any output
     timings["corpus"] = time.perf_counter() - t
     say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers. {load_report.summary()}")
-    out = args.out or Path("results") / f"{args.corpus}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True, exist_ok=True)
-    say(f"Output folder: {out}  (re-run with --out {out} to resume)")
+    out = _output_folder(args)
+    check_cache_writable()
+    with atomic.folder_lock(out):  # a second run into the same --out refuses at once; also a write probe
+        say(f"Output folder: {out}  (re-run with --out {out} to resume)")
+        return _work(args, items, load_report, out, t_start, timings)
+
+
+def _work(args, items, load_report, out: Path, t_start, timings) -> int:
+    from .deepspeech import load_layer1
+    from .executors import make_executor, stop
 
     layer = load_layer1(args.model, verbose=True)
     executor = make_executor(args.jobs, args.scheduler)
+    try:
+        return _stages(args, items, load_report, out, layer, executor, t_start, timings)
+    except BaseException:
+        stop(executor)  # workers go at once (a SIGINT or a machine fault must not wait for them)
+        raise
+
+
+def _stages(args, items, load_report, out: Path, layer, executor, t_start, timings) -> int:
+    from . import evaluate, report
+
     items, data, problems, file_list_hash = extract_features(args, items, layer, executor, timings)
     problems["corpus"], problems["skipped_by_loader"] = load_report.summary(), load_report.skipped
     atomic.write_json(out / "problems.json", problems)
@@ -226,8 +341,7 @@ def _main(args, t_start, timings) -> int:
     settings = Settings(seed=args.seed, device=args.device,
                         rf_trees=100 if args.quick else 1000, rf_depth=10,
                         nn_config="quick" if args.quick else {})
-    chunks = tuple(int(c) for c in args.chunks.split(",")) if args.chunks else (
-        FIG3_CHUNKS_QUICK if args.quick else FIG3_CHUNKS)
+    chunks = args.chunks or (FIG3_CHUNKS_QUICK if args.quick else FIG3_CHUNKS)
     jobs = [(row, row, settings) for row in ROWS]
     jobs += [(f"dense1+lstm2@{c}", "dense1+lstm2", Settings(**{**asdict(settings), "chunk_len": c}))
              for c in chunks if c != settings.chunk_len]

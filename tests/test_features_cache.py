@@ -13,7 +13,7 @@ def _wav(path, rng, n=4000):
 def test_cache_is_keyed_by_content_and_params(tmp_path, rng, monkeypatch):
     calls = []
 
-    def fake_compute(path, kind, params):
+    def fake_compute(path, kind, params, audio=None):
         calls.append((path, params["scale"]))
         from ser_ref.audio import load_audio
 

@@ -67,7 +67,7 @@ def test_a_corrupt_file_is_left_out_and_named(quick_run, cache, model_path, tmp_
     victim = sorted(corpus.rglob("*.wav"))[5]
     victim.write_bytes(b"RIFF this is no longer audio" * 20)
     out = tmp_path / "out"
-    assert reproduce.main(["--quick", "--root", str(corpus), "--out", str(out), "--jobs", "1",
+    assert reproduce.main(["--quick", "--corpus", "synthetic", "--root", str(corpus), "--out", str(out), "--jobs", "1",
                            "--model", str(model_path), "--chunks", "20"]) == 0
     problems = json.loads((out / "problems.json").read_text())
     assert problems["n_used"] == problems["n_items"] - 1

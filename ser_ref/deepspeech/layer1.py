@@ -15,6 +15,8 @@ The int8 dot products are exact in a float32 GEMM: |sum| <= 494 * 127 * 127 < 2^
 """
 from __future__ import annotations
 
+import hashlib
+import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,18 +58,25 @@ def _relu_clip_inplace(y, clip):
         flat[i] = min(max(flat[i], np.float32(0)), clip)
 
 
-def _over_cores(rows_fn, n: int, min_rows_per_thread: int, *args):
-    """rows_fn(lo, hi, *args) over [0, n): one contiguous range per core, each on its own thread
-    with BLAS single-threaded; in the calling thread (BLAS's own threads) when there are too few
-    rows to share out or the BLAS cannot be switched."""
-    k = min(blas_threads() or 1, n // min_rows_per_thread)
-    if k <= 1:
-        rows_fn(0, n, *args)
-        return
-    bounds = [n * j // k for j in range(k + 1)]
-    with single_threaded_blas(), ThreadPoolExecutor(k) as pool:
-        for f in [pool.submit(rows_fn, bounds[j], bounds[j + 1], *args) for j in range(k)]:
-            f.result()
+def _over_cores(rows_fn, n: int, rows: int, min_rows_per_thread: int, *args):
+    """rows_fn(lo, hi, *args) over [0, n) in fixed blocks [0, rows), [rows, 2 rows), ... each one
+    single-threaded GEMM; whole blocks are shared out over one thread per core.
+
+    Why fixed blocks: a multi-threaded OpenBLAS GEMM rounds differently from a single-threaded one
+    (up to ~6e-5 on layer 1), so the bits would depend on --jobs and OPENBLAS_NUM_THREADS. Here every
+    block's shape and BLAS thread count depend on n alone; the thread count only decides which core
+    computes which block. (Where NumPy's OpenBLAS cannot be switched, BLAS keeps its own threads.)
+    """
+    n_blocks = -(-n // rows)
+    with single_threaded_blas() as before:
+        k = min(before or 1, n_blocks, max(1, n // min_rows_per_thread))
+        if k <= 1:
+            rows_fn(0, n, *args)
+            return
+        bounds = [min(n, rows * (n_blocks * j // k)) for j in range(k + 1)]
+        with ThreadPoolExecutor(k) as pool:
+            for f in [pool.submit(rows_fn, bounds[j], bounds[j + 1], *args) for j in range(k)]:
+                f.result()
 
 
 def _rows_through_layer(lo: int, hi: int, x, Wb, out, clip, rows: int):
@@ -91,15 +100,15 @@ def _rows_through_layer(lo: int, hi: int, x, Wb, out, clip, rows: int):
 def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 1024, min_rows_per_thread: int = 256):
     """min(relu(x @ W + b), clip) with the bias folded into the GEMM (``augment_bias``).
 
-    On the CPU the rows are split into one contiguous range per core, each run by a thread of its
-    own through a single-threaded GEMM and an in-cache clip (``ser_ref.blas_threads`` says why).
-    The split depends only on n and the BLAS thread count, so the numbers are deterministic; they
-    may differ in the last float32 bits from those of one multi-threaded GEMM. NumPy only: ``Layer1``
-    sends CuPy windows to ``ser_ref.gpu.layer1``.
+    On the CPU the rows go in fixed blocks of ``rows``, each through a single-threaded GEMM and an
+    in-cache clip, the blocks shared out over one thread per core (``ser_ref.blas_threads`` says
+    why). The blocks depend on n alone, so the bits are the same whatever the thread count, --jobs
+    or OPENBLAS_NUM_THREADS; they may differ in the last float32 bits from one multi-threaded GEMM.
+    NumPy only: ``Layer1`` sends CuPy windows to ``ser_ref.gpu.layer1``.
     """
     n = x.shape[0]
     out = np.empty((n, Wb.shape[1]), dtype=np.float32)
-    _over_cores(_rows_through_layer, n, min_rows_per_thread, x, Wb, out, np.float32(clip), rows)
+    _over_cores(_rows_through_layer, n, rows, min_rows_per_thread, x, Wb, out, np.float32(clip), rows)
     return out
 
 
@@ -191,7 +200,7 @@ def dense_int8_tflite_fast(x, W_q, w_scale, b, clip: float = 20.0, rows: int = 1
     Wf = np.asarray(W_q).astype(np.float32, copy=False)
     n = x.shape[0]
     out = np.empty((n, Wf.shape[1]), dtype=np.float32)
-    _over_cores(_int8_rows, n, min_rows_per_thread, x, Wf, np.float32(w_scale),
+    _over_cores(_int8_rows, n, rows, min_rows_per_thread, x, Wf, np.float32(w_scale),
                 np.asarray(b, dtype=np.float32), out, np.float32(clip), rows)
     return out
 
@@ -214,6 +223,8 @@ class Layer1:
             raise WeightsError(f"{source}: layer 1 bias has shape {b.shape}, expected ({W_q.shape[1]},)")
         if not (np.isfinite(w_scale) and w_scale > 0) or not np.all(np.isfinite(b)):
             raise WeightsError(f"{source}: layer 1 has a non-finite or non-positive scale / bias")
+        if not (np.isfinite(clip) and clip > 0):
+            raise WeightsError(f"{source}: layer 1 clip must be a positive finite number, got {clip!r}")
         self.W_q = W_q
         self.w_scale = np.float32(w_scale)
         self.W = W_q.astype(np.float32) * self.w_scale
@@ -229,10 +240,20 @@ class Layer1:
 
     @classmethod
     def from_weights(cls, path) -> "Layer1":
-        """Load an .npz written by ``ser_ref.deepspeech.export_model`` (clear error if it is not one)."""
+        """Load an .npz written by ``ser_ref.deepspeech.export_model`` (clear error if it is not one).
+
+        ``metadata["file_sha256"]`` is the sha256 of the bytes read here (what caches key on);
+        ``metadata["source_sha256"]`` the one of the .tflite they were exported from.
+        """
         path = Path(path)
+        if path.is_dir():
+            raise WeightsError(f"{path}: is a folder, not a weight file (.npz or .tflite)")
         try:
-            with np.load(path, allow_pickle=False) as z:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise WeightsError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 missing = [k for k in REQUIRED_KEYS if k not in z.files]
                 if missing:
                     raise WeightsError(f"{path}: not a ser_ref layer-1 weight file (missing {missing})")
@@ -242,6 +263,7 @@ class Layer1:
         except Exception as exc:  # BadZipFile, EOFError, OSError, ValueError from a bad file
             raise WeightsError(f"{path}: corrupt or unreadable weight file ({type(exc).__name__}: {exc})") from exc
         layer = cls._from_arrays(d, str(path))
+        layer.metadata["file_sha256"] = hashlib.sha256(data).hexdigest()
         # W1 is stored for readers without ser_ref; it must agree with scale * W1_q
         if d["W1"].shape != layer.W.shape or not np.array_equal(d["W1"], layer.W):
             raise WeightsError(f"{path}: W1 disagrees with W1_scale * W1_q (file altered or corrupt)")
@@ -256,6 +278,11 @@ class Layer1:
 
     @classmethod
     def _from_arrays(cls, d: dict, source: str) -> "Layer1":
+        from ..audio import SAMPLE_RATE
+
+        if int(d["sample_rate"]) != SAMPLE_RATE:
+            raise WeightsError(f"{source}: the model expects {int(d['sample_rate'])} Hz audio, but the MFCC "
+                               f"front end and load_audio use {SAMPLE_RATE} Hz")
         meta = {"sample_rate": int(d["sample_rate"]), "win_len_ms": int(d["win_len_ms"]),
                 "win_step_ms": int(d["win_step_ms"]), "alphabet": [str(a) for a in d["alphabet"]],
                 "source_sha256": str(d["source_sha256"])}
