@@ -29,10 +29,14 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path beside ``path``; on success rename it onto ``path``, else delete it.
 
     ``suffix`` keeps an extension that a writer insists on (``np.savez`` appends ".npz").
+    A failed write (full disk, read-only or forbidden folder) is a MachineError naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + suffix, dir=path.parent)
+    except OSError as exc:
+        raise machine_error(exc, "cannot write here", path) from exc
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results should be as readable as any file
     try:
@@ -40,9 +44,11 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise machine_error(exc, "writing failed", path) from exc
         raise
 
 

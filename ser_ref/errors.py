@@ -45,6 +45,8 @@ MACHINE_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EACCES", "EPER
 def machine_error(exc: OSError, what: str, path=None) -> MachineError:
     """One line for an OSError met while writing or reading our own files: the path, the cause, and
     that it is the machine's fault. ``what`` says which files ("feature cache", "output folder")."""
+    if isinstance(exc, MachineError):  # said already, by whoever met it first
+        return exc
     path = path or exc.filename or "?"
     cause = exc.strerror or type(exc).__name__
     hint = {errno.ENOSPC: "free some space", errno.EACCES: "check the permissions",

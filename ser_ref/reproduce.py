@@ -59,6 +59,8 @@ def _chunk_list(text: str) -> tuple[int, ...]:
 
 
 def _scheduler(text: str) -> str:
+    if "://" in text:  # tcp://, tls://, inproc://: Dask's own addresses, checked when connecting
+        return text
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. tcp://10.0.0.5:8786 or node1:8786)")

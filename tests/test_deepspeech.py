@@ -96,7 +96,11 @@ def test_export_round_trip(model_path, npz, layer):
     np.testing.assert_array_equal(loaded.W, layer.W)
     np.testing.assert_array_equal(loaded.b, layer.b)
     np.testing.assert_array_equal(loaded.W_q, layer.W_q)
-    assert loaded.w_scale == layer.w_scale and loaded.metadata == layer.metadata
+    meta = dict(loaded.metadata)
+    import hashlib
+
+    assert meta.pop("file_sha256") == hashlib.sha256(npz.read_bytes()).hexdigest()  # the bytes loaded
+    assert loaded.w_scale == layer.w_scale and meta == layer.metadata
     assert loaded.W.shape == (494, 2048) and loaded.W.dtype == np.float32 and loaded.b.shape == (2048,)
     with np.load(npz) as z:
         for k in (2, 3, 5):
@@ -445,7 +449,7 @@ def test_cli_export(model_path, tmp_path, capsys):
     assert out.exists() and "layer 5" in capsys.readouterr().out
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"nope")
-    assert cli_main(["export", "--model", str(bad), "--out", str(tmp_path / "x.npz")]) == 1
+    assert cli_main(["export", "--model", str(bad), "--out", str(tmp_path / "x.npz")]) == 2
     assert "not a TFLite" in capsys.readouterr().err and not (tmp_path / "x.npz").exists()
 
 

@@ -55,6 +55,8 @@ class LoadReport:
 
 
 def check_root(root, corpus: str) -> Path:
+    if root is None:
+        raise CorpusError(f"{corpus}: no corpus root given (root=None); pass the folder of your copy")
     root = Path(root).expanduser()
     if not root.is_dir():
         raise CorpusError(f"{corpus}: corpus root {root} does not exist or is not a folder")

@@ -1,8 +1,9 @@
 """Corpora whose labels live in the file names: RAVDESS, EmoDB, EMOVO, CREMA-D.
 
-Each loader decodes every *.wav under the root with the corpus's pattern. A name that does not
-fit is an error (CorpusError listing them); a name that fits but carries an emotion outside the
-four classes is skipped and counted in the report.
+Each loader decodes every audio file (.wav, .flac, .ogg, any case) under the root with the corpus's
+pattern. A name that does not fit is an error (CorpusError listing them), and so is a file in a
+folder that contradicts its name; a name that fits but carries an emotion outside the four classes
+is skipped and counted in the report.
 """
 from __future__ import annotations
 
@@ -16,11 +17,18 @@ from . import LABELS, Item, LoadReport, fail_on_bad_names
 from ..errors import CorpusError
 
 
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")  # what soundfile reads; the patterns see the name as .wav
+
+
 def wav_files(root: Path, corpus: str) -> list[Path]:
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() == ".wav" and not p.name.startswith("."))
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith("."))
     if not files:
-        raise CorpusError(f"{corpus}: no .wav files under {root}")
+        raise CorpusError(f"{corpus}: no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}")
     return files
+
+
+class Misplaced(str):
+    """decode's answer for a name that fits the pattern in a folder that contradicts it."""
 
 
 def check_readable(paths, corpus: str) -> None:
@@ -39,17 +47,22 @@ def check_readable(paths, corpus: str) -> None:
 
 def _decode_all(root, report: LoadReport, corpus, pattern, decode, check_audio=True):
     """Apply decode(path, match) -> Item | str (a skip reason) to every wav; bad names raise."""
-    items, bad = [], []
+    items, bad, misplaced = [], [], []
     for p in wav_files(root, corpus):
-        m = re.fullmatch(pattern, p.name)
+        m = re.fullmatch(pattern, p.stem + ".wav")
         out = decode(p, m) if m else None
         if out is None:
             bad.append(str(p.relative_to(root)))
+        elif isinstance(out, Misplaced):
+            misplaced.append(f"{p.relative_to(root)} ({out})")
         elif isinstance(out, str):
             report.skip(out, p.name)
         else:
             items.append(out)
     fail_on_bad_names(bad, corpus, root, pattern)
+    if misplaced:
+        raise CorpusError(f"{corpus}: {len(misplaced)} files under {root} sit in a folder that contradicts their "
+                          f"name (e.g. {', '.join(misplaced[:5])})")
     if check_audio:
         check_readable([it.path for it in items], corpus)
     return items
@@ -69,7 +82,7 @@ def load_ravdess(root: Path, report: LoadReport, *, calm_as_neutral: bool = Fals
     def decode(p, m):
         _, channel, emo, _, _, _, actor = m.groups()
         if p.parent.name != f"Actor_{actor}":
-            return None  # the folder and the name disagree about the actor
+            return Misplaced(f"folder {p.parent.name}, but the name says actor {actor}: expected Actor_{actor}")
         if channel != "01":
             return "song"
         label = RAVDESS_EMOTIONS[emo]
@@ -119,7 +132,7 @@ def load_emovo(root: Path, report: LoadReport, *, check_audio: bool = True):
     def decode(p, m):
         emo, spk, _ = m.groups()
         if p.parent.name.lower() != spk:
-            return None
+            return Misplaced(f"folder {p.parent.name}, but the name says speaker {spk}")
         label = EMOVO_EMOTIONS[emo]
         if label not in LABELS:
             return f"emotion {label}"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .. import locations
-from ..errors import SerRefError
+from ..errors import UsageError, cli_main
 from .export import export_model
 from .fetch import fetch_model
 from .load import REGISTRY_NPZ, exported_path
@@ -25,9 +25,11 @@ def _export(args) -> Path:
         out = args.out or weights_dir / REGISTRY_NPZ
     else:
         model = Path(model).expanduser()
-        if not model.exists():
-            raise SerRefError(f"{model}: model file not found")
+        if not model.is_file():
+            raise UsageError(f"--model {model}: {'is a folder' if model.is_dir() else 'file not found'}")
         out = args.out or exported_path(model, weights_dir)
+    if Path(out).is_dir():
+        raise UsageError(f"--out {out}: is a folder; give the .npz file to write")
     print(f"exporting {model} -> {out}")
     export_model(model, out)
     import numpy as np
@@ -42,18 +44,19 @@ def _export(args) -> Path:
 
 
 def main(argv=None) -> int:
+    """One line per error (a read-only or folder --out, a missing model; traceback with --debug)."""
+    return cli_main(_run, argv, prog="ser_ref.deepspeech")
+
+
+def _run(argv) -> int:
     parser = argparse.ArgumentParser(prog="python -m ser_ref.deepspeech",
                                      description="DeepSpeech weight exporter")
     sub = parser.add_subparsers(dest="command", required=True)
     exp = sub.add_parser("export", help="export layers 1, 2, 3, 5 and the metadata of a .tflite to .npz")
     exp.add_argument("--model", type=Path, help="a DeepSpeech 0.9.x / Coqui STT .tflite file")
     exp.add_argument("--out", type=Path, help="the .npz to write (default: weights/<name>-<sha>.npz)")
-    args = parser.parse_args(argv)
-    try:
-        _export(args)
-    except SerRefError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    exp.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    _export(parser.parse_args(argv))
     return 0
 
 

