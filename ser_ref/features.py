@@ -52,15 +52,19 @@ def cache_key(content_sha: str, kind: str, params: dict) -> str:
 
 
 @lru_cache(maxsize=2)
-def _layer1(weights_path: str, weights_sha256: str = ""):
-    """Layer 1 from ``weights_path``, which must still be the file the run keyed its cache on."""
+def _layer1(weights_path: str):
     from .deepspeech import Layer1
 
-    layer = Layer1.from_weights(weights_path)
-    got = layer.metadata.get("file_sha256", "")
-    if weights_sha256 and got != weights_sha256:
-        raise WeightsError(f"{weights_path}: changed during the run (sha256 {got[:12]}..., the run "
-                           f"started with {weights_sha256[:12]}...)")
+    return Layer1.from_weights(weights_path)
+
+
+def _layer1_of(params: dict):
+    """Layer 1 of ``params["weights"]``, which must still be the file the run keyed its cache on."""
+    layer = _layer1(params["weights"])
+    want, got = params.get("weights_sha256", ""), layer.metadata.get("file_sha256", "")
+    if want and got and got != want:
+        raise WeightsError(f"{params['weights']}: changed during the run (sha256 {got[:12]}..., the run "
+                           f"started with {want[:12]}...)")
     return layer
 
 
@@ -75,7 +79,7 @@ def compute(path, kind: str, params: dict, audio=None) -> np.ndarray:
     if kind == "layer1":
         from .deepspeech import deepspeech_features
 
-        layer = _layer1(params["weights"], params.get("weights_sha256", ""))
+        layer = _layer1_of(params)
         return deepspeech_features(x, layer, step_ms=params["step_ms"], mode=params["mode"])
     if kind == "egemaps":
         from .egemaps import egemaps
@@ -199,7 +203,7 @@ def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 6
             npys[i] = str(target)
         else:
             todo.append((i, p, target, data))
-    layer = _layer1(params["weights"], params.get("weights_sha256", ""))
+    layer = _layer1_of(params)
     for start in tqdm(range(0, len(todo), batch), desc=desc, unit="batch", leave=False):
         ok, signals = [], []
         for i, p, target, data in todo[start:start + batch]:
