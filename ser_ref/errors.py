@@ -48,9 +48,10 @@ def machine_error(exc: OSError, what: str, path=None) -> MachineError:
     if isinstance(exc, MachineError):  # said already, by whoever met it first
         return exc
     path = path or exc.filename or "?"
-    cause = exc.strerror or type(exc).__name__
+    cause = exc.strerror or str(exc) or type(exc).__name__
     hint = {errno.ENOSPC: "free some space", errno.EACCES: "check the permissions",
-            errno.EROFS: "the filesystem is read-only"}.get(exc.errno, "")
+            errno.EROFS: "the filesystem is read-only",
+            None: "a short or failed write: is the disk full?"}.get(exc.errno, "")
     return MachineError(f"{path}: {cause} ({what}{'; ' + hint if hint else ''})")
 
 
@@ -83,6 +84,8 @@ def _message(exc: Exception) -> tuple[int, str]:
         return 3, str(exc)
     if isinstance(exc, SerRefError):
         return 2, str(exc)
+    if isinstance(exc, MemoryError):
+        return 3, "out of memory (a fault of the machine: fewer --jobs need less)"
     if isinstance(exc, OSError):
         code = 3 if exc.errno in MACHINE_ERRNOS else 2
         where = f"{exc.filename}: " if exc.filename else ""

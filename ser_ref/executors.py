@@ -76,7 +76,9 @@ class _DeferredFuture(Future):
 
 class SerialExecutor(Executor):
     """Runs each task in this process, in the order results are asked for: deterministic,
-    debuggable, no pickling, and progress bars over ``result()`` calls show real progress."""
+    debuggable, no pickling, and progress bars over ``result()`` calls show real progress.
+    Each task runs with one BLAS thread, as in a pool's worker, so that --jobs 1 gives the same bits
+    as --jobs N (layer 1 still spreads its own blocks over the cores)."""
 
     def submit(self, fn, /, *args, **kwargs):
         return _DeferredFuture(fn, args, kwargs)
@@ -100,7 +102,9 @@ class DaskExecutor(Executor):
 def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:
     """An executor for ``jobs`` local processes (1: in-process), or the Dask cluster at ``scheduler``.
 
-    Worker processes are started with ``spawn`` and one BLAS/Numba thread each.
+    Worker processes are started with ``spawn`` and one BLAS/Numba thread each; they ignore SIGINT
+    (the parent stops them, see ``stop``) and exit by themselves when the parent dies. An unreachable
+    scheduler is a UsageError within ``SCHEDULER_TIMEOUT_S`` seconds.
     """
     if scheduler:
         try:

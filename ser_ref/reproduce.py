@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -152,8 +153,9 @@ def check_cache_writable() -> Path:
     root = locations.cache_dir()
     try:
         root.mkdir(parents=True, exist_ok=True)
-        atomic.write_bytes(root / ".write-probe", b"")
-        (root / ".write-probe").unlink()
+        probe = root / f".write-probe-{os.getpid()}"  # per process: runs may share a cache
+        atomic.write_bytes(probe, b"")
+        probe.unlink(missing_ok=True)
     except OSError as exc:
         raise machine_error(exc, "the feature cache ($SER_REF_CACHE) must be writable", exc.filename or root) from exc
     return root
@@ -339,6 +341,10 @@ def _stages(args, items, load_report, out: Path, layer, executor, t_start, timin
         say(f"warning: {problems['n_items'] - problems['n_used']} of {problems['n_items']} files left out "
             f"(listed in {out / 'problems.json'})")
     y, speakers = data["y"], data["speakers"]
+    names = sorted({str(s) for s in speakers})  # str: a NumPy string would print as np.str_('...')
+    if len(names) < 2:
+        raise SerRefError(f"{args.corpus}: leave-one-speaker-out needs at least 2 speakers; the usable files "
+                          f"hold only {', '.join(names)}")
     folds = evaluate.loso_folds(speakers)
     settings = Settings(seed=args.seed, device=args.device,
                         rf_trees=100 if args.quick else 1000, rf_depth=10,
