@@ -44,15 +44,24 @@ MACHINE_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EACCES", "EPER
 
 def machine_error(exc: OSError, what: str, path=None) -> MachineError:
     """One line for an OSError met while writing or reading our own files: the path, the cause, and
-    that it is the machine's fault. ``what`` says which files ("feature cache", "output folder")."""
-    if isinstance(exc, MachineError):  # said already, by whoever met it first
-        return exc
-    path = path or exc.filename or "?"
-    cause = exc.strerror or str(exc) or type(exc).__name__
+    that it is the machine's fault. ``what`` says which files ("feature cache", "output folder");
+    a MachineError met again on its way up gets the caller's ``what`` (the path and cause stay).
+
+    >>> str(machine_error(OSError(28, "No space left on device"), "feature cache", "/c/x.npy"))
+    '/c/x.npy: No space left on device (feature cache; free some space)'
+    """
+    if isinstance(exc, MachineError):
+        if not hasattr(exc, "cause"):
+            return exc
+        path, cause, code = exc.path, exc.cause, exc.code
+    else:
+        path, cause, code = path or exc.filename or "?", exc.strerror or str(exc) or type(exc).__name__, exc.errno
     hint = {errno.ENOSPC: "free some space", errno.EACCES: "check the permissions",
             errno.EROFS: "the filesystem is read-only",
-            None: "a short or failed write: is the disk full?"}.get(exc.errno, "")
-    return MachineError(f"{path}: {cause} ({what}{'; ' + hint if hint else ''})")
+            None: "a short or failed write: is the disk full?"}.get(code, "")
+    err = MachineError(f"{path}: {cause} ({what}{'; ' + hint if hint else ''})")
+    err.path, err.cause, err.code = path, cause, code
+    return err
 
 
 def cli_main(run, argv=None, *, prog: str = "ser_ref") -> int:

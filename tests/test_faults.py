@@ -77,6 +77,16 @@ def test_a_failing_cache_write_stops_the_run(corpus, cache, model_path, tmp_path
     assert not (out / "table2.md").exists() and not (out / "table2.json").exists()
 
 
+def test_a_machine_fault_in_a_worker_stops_the_run(corpus, cache, model_path, tmp_path, capsys):
+    cache.mkdir(parents=True)
+    (cache / "features").write_text("a file where the cache wants a folder")  # works as root too
+    out = tmp_path / "out"
+    assert reproduce.main(_quick(corpus, out, model_path, "--jobs", "2")) == 3
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"{cache / 'features'}/egemaps/" in line and "(feature cache" in line
+    assert not (out / "table2.json").exists()
+
+
 def test_a_failing_output_write_stops_the_run(corpus, cache, model_path, tmp_path, monkeypatch, capsys):
     real = atomic.write_text
 
@@ -491,7 +501,7 @@ def test_machine_error_is_an_os_error_naming_the_path():
 
     err = machine_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), "feature cache", "/c/x.npy")
     assert isinstance(err, MachineError) and str(err) == "/c/x.npy: No space left on device (feature cache; free some space)"
-    assert machine_error(err, "other") is err
+    assert str(machine_error(err, "other")) == "/c/x.npy: No space left on device (other; free some space)"
 
 
 def test_speaker_names_print_plainly(cache, model_path, tmp_path, rng, capsys):
