@@ -148,12 +148,6 @@ def test_root_without_corpus_is_an_error_and_writes_nothing(tmp_path, capsys):
     assert _tree(user) == before and not (tmp_path / "o").exists()
 
 
-def test_synthetic_root_is_read_not_written(corpus, cache, model_path, tmp_path):
-    before = _tree(corpus)
-    assert reproduce.main(_quick(corpus, tmp_path / "out", model_path, "--jobs", "1")) == 0
-    assert _tree(corpus) == before
-
-
 # --------------------------------------------------------------------------- 3. weights identity
 
 def test_the_cache_keys_on_the_weight_file_loaded(model_path, tmp_path, rng):
@@ -208,9 +202,11 @@ def test_clip_and_sample_rate_are_checked():
         Layer1._from_arrays(d, "w.npz")
 
 
-def test_the_manifest_records_both_hashes(corpus, cache, model_path, tmp_path):
+def test_the_manifest_records_both_hashes_and_the_root_is_not_written(corpus, cache, model_path, tmp_path):
     out = tmp_path / "out"
+    before = _tree(corpus)
     assert reproduce.main(_quick(corpus, out, model_path, "--jobs", "1")) == 0
+    assert _tree(corpus) == before  # a synthetic --root is read, never written (item 2)
     model = json.loads((out / "manifest.json").read_text())["model"]
     assert model["file_sha256"] == hashlib.sha256(Path(model["weights_file"]).read_bytes()).hexdigest()
     assert model["source_sha256"] == hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
