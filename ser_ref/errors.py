@@ -84,6 +84,8 @@ def cli_main(run, argv=None, *, prog: str = "ser_ref") -> int:
         if debug:
             traceback.print_exc()
         code, msg = _message(exc)
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # off the line of a progress bar the error cut short
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return code
 

@@ -46,6 +46,14 @@ def _worker_init(parent: int):
     single_threaded_blas().__enter__()
 
 
+def _single_threaded(fn, *args, **kwargs):
+    """fn(*args, **kwargs) with one BLAS thread: on a Dask worker, whose threads we do not set up."""
+    from .blas_threads import single_threaded_blas
+
+    with single_threaded_blas():
+        return fn(*args, **kwargs)
+
+
 class _DeferredFuture(Future):
     """Runs its task in this process when its result is first asked for."""
 
@@ -55,13 +63,10 @@ class _DeferredFuture(Future):
 
     def result(self, timeout=None):
         if self._task is not None:
-            from .blas_threads import single_threaded_blas
-
             fn, args, kwargs = self._task
             self._task = None
-            try:
-                with single_threaded_blas():  # as in a pool's worker: the same bits whatever --jobs
-                    self.set_result(fn(*args, **kwargs))
+            try:  # one BLAS thread, as in a pool's worker: the same bits whatever --jobs
+                self.set_result(_single_threaded(fn, *args, **kwargs))
             except BaseException as exc:  # delivered through the future, like a pool would
                 self.set_exception(exc)
         return super().result(timeout)
@@ -92,7 +97,7 @@ class DaskExecutor(Executor):
         self._executor = client.get_executor()
 
     def submit(self, fn, /, *args, **kwargs):
-        return self._executor.submit(fn, *args, **kwargs)
+        return self._executor.submit(_single_threaded, fn, *args, **kwargs)
 
     def shutdown(self, wait=True, **kwargs):
         self._executor.shutdown(wait=wait)
