@@ -448,7 +448,10 @@ def test_workers_die_with_a_killed_parent(corpus, model_path, tmp_path):
     deadline = time.monotonic() + 10
     while any(_running(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [w for w in workers if _running(w)]
+    survivors = [w for w in workers if _running(w)]
+    for w in survivors:  # do not leave them behind when the test fails
+        os.kill(w, signal.SIGKILL)
+    assert not survivors
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find the workers")
