@@ -38,7 +38,7 @@ class MachineError(SerRefError, OSError):
 
 # errno values that say "this machine cannot do it" (whatever the file): they stop the run
 MACHINE_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EACCES", "EPERM", "EROFS", "EIO", "EDQUOT",
-                                                      "ENOMEM", "EMFILE", "ENFILE", "EISDIR", "ENOTDIR", "ENODEV")
+                                                      "ENOMEM", "EMFILE", "ENFILE", "ENODEV")
                            if hasattr(errno, n))
 
 

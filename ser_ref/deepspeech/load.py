@@ -34,6 +34,8 @@ def exported_path(tflite: Path, weights_dir: Path) -> Path:
 def _from_file(path: Path, weights_dir: Path, log) -> Layer1:
     if not path.exists():
         raise WeightsError(f"{path}: model file not found")
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a folder; give the .tflite or .npz file itself")
     if path.suffix == ".npz":
         log(f"layer 1: reading exported weights {path}")
         return Layer1.from_weights(path)
