@@ -105,10 +105,15 @@ def decode_audio(data: bytes, name: str, target_sr: int = SAMPLE_RATE, *,
         raise AudioError(f"{name}: {truncated}")
     buf = io.BytesIO(data)
     try:
-        x, sr = sf.read(buf, dtype="float32", always_2d=True)
+        with sf.SoundFile(buf) as f:
+            promised, sr = f.frames, f.samplerate
+            x = f.read(dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
         why = getattr(exc, "error_string", None) or str(exc).replace(repr(buf), "the file")
         raise AudioError(f"{name}: unreadable or not audio ({why})") from exc
+    if 0 < x.shape[0] < promised:  # other formats: fewer frames decoded than the header says
+        raise AudioError(f"{name}: truncated: the header promises {promised / sr:.2f} s, "
+                         f"{x.shape[0] / sr:.2f} s are there")
     if x.shape[0] == 0:
         raise AudioError(f"{name}: zero-length audio")
     x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
