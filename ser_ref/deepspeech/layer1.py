@@ -25,7 +25,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..blas_threads import blas_threads, single_threaded_blas
-from ..errors import SerRefError, WeightsError
+from ..errors import MACHINE_ERRNOS, SerRefError, WeightsError, machine_error
 
 MODES = ("float", "tflite-int8")
 
@@ -250,7 +250,9 @@ class Layer1:
             raise WeightsError(f"{path}: is a folder, not a weight file (.npz or .tflite)")
         try:
             data = path.read_bytes()
-        except OSError as exc:
+        except OSError as exc:  # EIO, EACCES: the machine's; anything else: the file's
+            if exc.errno in MACHINE_ERRNOS:
+                raise machine_error(exc, "reading the weights", path) from exc
             raise WeightsError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
