@@ -19,6 +19,6 @@ def test_unknown_device_is_a_clear_error():
 
 def test_gpu_request_without_gpu_is_a_clear_error():
     if backend.gpu_available():
-        pytest.skip("a GPU is present: the error path cannot be exercised here")
+        pytest.skip("a CUDA device is present: the no-GPU error path cannot be exercised here")
     with pytest.raises(BackendError, match="gpu"):
         backend.get_xp("gpu")

@@ -452,7 +452,7 @@ def test_cli_export(model_path, tmp_path, capsys):
 # ---------- GPU ----------
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not gpu_available(), reason="no CuPy / CUDA device")
+@pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")
 def test_gpu_matches_cpu(layer, rng):
     import cupy
 

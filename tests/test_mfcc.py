@@ -220,7 +220,7 @@ def test_matches_model_on_real_speech_every_frame(interpreter, ravdess_files):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not gpu_available(), reason="no CuPy / CUDA device")
+@pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")
 def test_gpu_matches_cpu(rng):
     import cupy
 
