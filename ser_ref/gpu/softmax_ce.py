@@ -15,14 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.checks import NNInputError, check_ndim
-from ._cuda import cupy, i32, kernel, launch, with_real
+from ._cuda import DEFINES, cupy, i32, kernel, launch, with_real
 
-SOFTMAX_CE_SRC = r"""
+SOFTMAX_CE_SRC = DEFINES + r"""
 // logp[n, :], wnll[n] = w[n] * -logp[n, y[n]], and when write_dz, dz[n, :] = (p - onehot) * w[n] / wsum
-extern "C" __global__ void softmax_ce_rows(const real_t* __restrict__ z, const int* __restrict__ y,
-                                           const real_t* __restrict__ w, const real_t* __restrict__ wsum,
-                                           real_t* __restrict__ logp, real_t* __restrict__ wnll,
-                                           real_t* __restrict__ dz, int N, int K, int write_dz)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+softmax_ce_rows(const real_t* __restrict__ z, const int* __restrict__ y,
+                const real_t* __restrict__ w, const real_t* __restrict__ wsum,
+                real_t* __restrict__ logp, real_t* __restrict__ wnll,
+                real_t* __restrict__ dz, int N, int K, int write_dz)
 {
     int n = blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N) return;
@@ -42,9 +43,10 @@ extern "C" __global__ void softmax_ce_rows(const real_t* __restrict__ z, const i
 }
 
 // dz[n, k] = (exp(logp[n, k]) - [k == y[n]]) * (dloss * w[n] / wsum)
-extern "C" __global__ void softmax_ce_backward(const real_t* __restrict__ logp, const int* __restrict__ y,
-                                               const real_t* __restrict__ w, const real_t* __restrict__ wsum,
-                                               real_t* __restrict__ dz, int N, int K, real_t dloss)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+softmax_ce_backward(const real_t* __restrict__ logp, const int* __restrict__ y,
+                    const real_t* __restrict__ w, const real_t* __restrict__ wsum,
+                    real_t* __restrict__ dz, int N, int K, real_t dloss)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (long long)N * K) return;
