@@ -39,6 +39,23 @@ def ctype(dtype) -> str:
         raise BackendError(f"GPU kernels support float32 and float64, got {np.dtype(dtype)}") from None
 
 
+def common_real_dtype(where: str, **arrays):
+    """The one float dtype (float32 or float64) that every named array shares, else a BackendError:
+    a kernel reads every pointer as ``real_t``, so a float64 W beside a float32 x would be read
+    with the wrong element size, silently.
+
+    >>> common_real_dtype("lstm", x=np.zeros(2, np.float32), W=np.zeros(2, np.float32))
+    dtype('float32')
+    """
+    dtypes = {name: np.dtype(a.dtype) for name, a in arrays.items() if a is not None}
+    if len(set(dtypes.values())) != 1:
+        listed = ", ".join(f"{name} {dt}" for name, dt in dtypes.items())
+        raise BackendError(f"{where}: the arrays must share one float dtype, got {listed}")
+    dt = next(iter(dtypes.values()))
+    ctype(dt)
+    return dt
+
+
 def with_real(src: str, dtype) -> str:
     """The source with ``real_t`` bound to the C type of ``dtype``."""
     return f"typedef {ctype(dtype)} real_t;\n{src}"

@@ -20,11 +20,15 @@ For small H (the paper's LSTM has 20 units) the 2T launches cost more than the m
 default (H <= PERSISTENT_MAX_H) a persistent kernel does the whole sequence in one launch: block
 b owns sample b and loops over t; forward with 4H threads (z_k = Zx[b,t,k] + sum_m h[m] U[m,k],
 h and the gates in shared memory, c in a register), backward with H threads (dH_rec_j =
-sum_n dz[n] U[j,n] from dz in shared memory). ``persistent=False`` forces the per-step path. dW, dU, db, dx are single large
-GEMMs after the loop, exactly as the reference does them. The cache is the reference's tuple
-(x, W, U, activation, m, gates, c_new, hs, cs), so ``ser_ref.nn.lstm.lstm_backward`` accepts a
-cache from this forward and vice versa. One thread per (sample, unit) handles its four gates, so
-each thread owns its c and dC and no synchronisation is needed inside a step.
+sum_n dz[n] U[j,n] from dz in shared memory). ``persistent=False`` forces the per-step path. dW, dU, db, dx are
+single large GEMMs after the loop, exactly as the reference does them. One thread per (sample, unit)
+handles its four gates, so each thread owns its c and dC and no synchronisation is needed inside a step.
+
+The cache is the reference's tuple (x, W, U, activation, m, gates, c_new, hs, cs) on every path, so
+any forward's cache works with any backward: this backward takes either fused forward's cache and
+the reference's (its arrays are moved to the device), and ``ser_ref.nn.lstm.lstm_backward`` takes
+a fused forward's cache once its arrays are on the host (``backend.to_host``; given CuPy arrays it
+dispatches back here). x, W, U, b (and dh against the cache) must share one float dtype.
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ import numpy as np
 
 from ..nn.checks import NNInputError, check_lstm_args
 from ..nn.lstm import lstm_input_grads
-from ._cuda import DEFINES, cupy, i32, kernel, launch, with_real
+from ._cuda import DEFINES, common_real_dtype, cupy, i32, kernel, launch, with_real
 
 CELL_SRC = DEFINES + r"""
 __device__ __forceinline__ real_t sigm(real_t z) { return (real_t)0.5 * ((real_t)1 + tanh((real_t)0.5 * z)); }
@@ -235,7 +239,7 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None, *, persistent=None):
     cp = cupy()
     B, T, n_in, H = check_lstm_args(x, W, U, b, mask)
     relu = _relu_flag(activation)
-    dt = x.dtype
+    dt = common_real_dtype("lstm_forward", x=x, W=W, U=U, b=b)
     x = cp.ascontiguousarray(x)
     m = None if mask is None else cp.ascontiguousarray(cp.asarray(mask).astype(dt))[:, :, None]
     Zx = cp.ascontiguousarray((x.reshape(B * T, n_in) @ W + b).reshape(B, T, 4 * H))
@@ -264,14 +268,18 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None, *, persistent=None):
 def lstm_backward(dh, cache, need_dx: bool = True, *, persistent=None):
     """``ser_ref.nn.lstm.lstm_backward`` with fused cell kernels -> (dx, dW, dU, db); dx None if not need_dx.
 
-    ``persistent`` as in ``lstm_forward``; either forward's cache (or the reference's) works."""
+    ``persistent`` as in ``lstm_forward``; the cache of any forward works (see the module doc)."""
     cp = cupy()
     x, W, U, activation, m, gates, c_new, hs, cs = cache
+    x, W, U, gates, c_new, hs, cs = (cp.asarray(a) for a in (x, W, U, gates, c_new, hs, cs))
+    m = None if m is None else cp.asarray(m)
     relu = _relu_flag(activation)
     B, T, n_in = x.shape
     H = U.shape[0]
-    dt = dh.dtype
-    dh = cp.ascontiguousarray(dh)
+    if dh.shape != (B, T, H):
+        raise NNInputError(f"lstm_backward: dh {dh.shape} must be (B, T, H) = {(B, T, H)}")
+    dt = common_real_dtype("lstm_backward", dh=dh, x=x, W=W, U=U, gates=gates, c_new=c_new, cs=cs, mask=m)
+    dh = cp.ascontiguousarray(cp.asarray(dh))
     gates, c_new, cs = (cp.ascontiguousarray(a) for a in (gates, c_new, cs))
     dZ = cp.empty((B, T, 4 * H), dtype=dt)
     dz_work = cp.zeros((B, 4 * H), dtype=dt)
