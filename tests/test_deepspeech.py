@@ -475,6 +475,38 @@ def test_load_env_then_cache_then_fetch(model_path, npz, tmp_path, clean_load, m
     np.testing.assert_array_equal(first.W, again.W)
 
 
+def test_model_tflite_is_found_as_the_main_job_finds_it(model_path, tmp_path, monkeypatch):
+    """$SER_REF_MODEL (a .tflite, else an error naming it), ../shared, else the registry download in
+    weights/cache: reused when its sha256 is the pinned one, fetched again when it is not."""
+    monkeypatch.setenv("SER_REF_MODEL", str(tmp_path / "absent.tflite"))
+    with pytest.raises(WeightsError, match="absent.tflite: file not found"):
+        load_mod.model_tflite()
+    (tmp_path / "w.npz").write_bytes(b"x")
+    monkeypatch.setenv("SER_REF_MODEL", str(tmp_path / "w.npz"))
+    with pytest.raises(WeightsError, match="w.npz: not a .tflite"):
+        load_mod.model_tflite()
+    monkeypatch.setenv("SER_REF_MODEL", str(model_path))
+    assert load_mod.model_tflite() == model_path
+    monkeypatch.delenv("SER_REF_MODEL")
+    monkeypatch.setattr(load_mod.locations, "shared_model_path", lambda: None)
+    calls = []
+
+    def fake_fetch(out, log):
+        calls.append(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(model_path, out)
+        return out
+
+    wd = tmp_path / "weights"
+    cached = wd / load_mod.REGISTRY_TFLITE
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"a truncated download")
+    found = load_mod.model_tflite(weights_dir=wd, fetch=fake_fetch, log=lambda *a: None)
+    assert found == cached and calls == [cached]
+    assert load_mod.model_tflite(weights_dir=wd, fetch=fake_fetch, log=lambda *a: None) == cached
+    assert len(calls) == 1  # the verified file is reused
+
+
 # ---------- CLI ----------
 
 def test_cli_export(model_path, tmp_path, capsys):

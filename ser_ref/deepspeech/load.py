@@ -5,7 +5,10 @@ Resolution order of ``load_layer1(model)``:
     2. $SER_REF_MODEL (a .tflite or .npz; an error if it names a missing file)
     3. the copy in ../shared (``locations.shared_model_path()``)
     4. a previously exported registry model in the cache (weights/armspeech-0.1.4.npz)
-    5. the registry: pip download armspeech==0.1.4, verify both sha256, extract, export, cache
+    5. the registry: the verified download in weights/cache if there (``registry_tflite``), else pip
+       download armspeech==0.1.4, verify both sha256, extract, export, cache
+
+``model_tflite()`` resolves the .tflite itself the same way (steps 2, 3, 5), for the tests and the audit.
 """
 from __future__ import annotations
 
