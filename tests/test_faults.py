@@ -429,6 +429,24 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _gone_soon(pids, seconds: float = 10) -> list[int]:
+    """The pids still running after ``seconds`` (killed then, so that a failing test leaves none)."""
+    deadline = time.monotonic() + seconds
+    while any(_running(w) for w in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = [w for w in pids if _running(w)]
+    for w in survivors:
+        os.kill(w, signal.SIGKILL)
+    return survivors
+
+
 def _start_jobs2_run(corpus, model_path, out, cache):
     env = {**os.environ, "PYTHONPATH": str(REPO), "SER_REF_CACHE": str(cache)}
     argv = [sys.executable, "-m", "ser_ref.reproduce", *_quick(corpus, out, model_path, "--jobs", "2")]
@@ -438,8 +456,8 @@ def _start_jobs2_run(corpus, model_path, out, cache):
         if line.startswith("training "):
             break
     workers = set()
-    for _ in range(100):
-        workers = {c for c in _children(proc.pid) if _running(c)}
+    for _ in range(100):  # the pool's workers, not multiprocessing's resource tracker
+        workers = {c for c in _children(proc.pid) if _running(c) and b"spawn_main" in _cmdline(c)}
         if len(workers) >= 2:
             break
         time.sleep(0.1)
@@ -452,13 +470,7 @@ def test_workers_die_with_a_killed_parent(corpus, model_path, tmp_path):
     assert workers, "no worker processes seen"
     proc.kill()
     proc.wait()
-    deadline = time.monotonic() + 10
-    while any(_running(w) for w in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    survivors = [w for w in workers if _running(w)]
-    for w in survivors:  # do not leave them behind when the test fails
-        os.kill(w, signal.SIGKILL)
-    assert not survivors
+    assert not _gone_soon(workers)  # they poll their parent every 0.5 s
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find the workers")
@@ -469,7 +481,7 @@ def test_sigint_stops_promptly_and_keeps_finished_folds(corpus, model_path, tmp_
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=30)[0]
     assert proc.returncode == 130 and "re-run the same command with the same --out to resume" in rest
-    assert not [w for w in workers if _running(w)]
+    assert not _gone_soon(workers, 2)  # terminated by the parent before it exits
     kept = list((out / "folds").rglob("*.json"))
     assert kept and all(json.loads(p.read_text())["proba"] for p in kept)
 
