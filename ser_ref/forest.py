@@ -448,3 +448,54 @@ class RandomForest:
     def predict(self, X, device: str = "cpu") -> np.ndarray:
         """arg max_c P(c | x) (ties go to the lower class index)."""
         return np.argmax(self.predict_proba(X, device=device), axis=1)
+
+    # ------------------------------------------------------------ persistence (ser_ref.modelfile)
+    _ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
+
+    def save(self, path, meta: dict | None = None) -> None:
+        """Write the fitted forest (its flat node arrays and settings, plus ``meta``) to one .npz.
+
+        >>> import os, tempfile
+        >>> X = np.random.default_rng(0).normal(size=(40, 3)); y = (X[:, 0] > 0).astype(int)
+        >>> rf = RandomForest(n_trees=5, max_depth=3).fit(X, y)
+        >>> p = os.path.join(tempfile.mkdtemp(), "rf.npz"); rf.save(p)
+        >>> bool(np.array_equal(RandomForest.load(p).predict_proba(X), rf.predict_proba(X)))
+        True
+        """
+        from . import modelfile
+
+        if not hasattr(self, "roots"):
+            raise SerRefError("RandomForest: call fit before save")
+        settings = {"n_trees": self.n_trees, "max_depth": self.max_depth, "min_samples_leaf": self.min_samples_leaf,
+                    "max_features": self.max_features, "seed": self.seed, "n_classes": self.n_classes_,
+                    "bootstrap": self.bootstrap, "n_features": self.n_features}
+        modelfile.write(path, "random-forest", {k: getattr(self, k) for k in self._ARRAYS},
+                        {**(meta or {}), "forest": settings})
+
+    @classmethod
+    def load(cls, path) -> "RandomForest":
+        """The forest ``save`` wrote; ``ser_ref.modelfile.ModelFileError`` naming the file if it is not one."""
+        from . import modelfile
+
+        arrays, meta = modelfile.read(path, kind="random-forest")
+        return cls.from_saved(arrays, meta, path)
+
+    @classmethod
+    def from_saved(cls, arrays: dict, meta: dict, path="<arrays>") -> "RandomForest":
+        """The forest from ``modelfile.read``'s (arrays, meta), its node arrays checked for consistency."""
+        from .modelfile import ModelFileError
+
+        s = meta["forest"]
+        rf = cls(n_trees=s["n_trees"], max_depth=s["max_depth"], min_samples_leaf=s["min_samples_leaf"],
+                 max_features=s["max_features"], seed=s["seed"], n_classes=s["n_classes"], bootstrap=s["bootstrap"])
+        dtypes = {"roots": np.int32, "feature": np.int32, "threshold": np.float64, "left": np.int32,
+                  "right": np.int32, "value": np.float64}
+        for k in cls._ARRAYS:
+            setattr(rf, k, np.ascontiguousarray(arrays[k], dtype=dtypes[k]))
+        n = len(rf.feature)
+        inner = rf.left != LEAF
+        if (rf.value.shape != (n, s["n_classes"]) or len(rf.roots) != s["n_trees"]
+                or np.any(rf.left[inner] >= n) or np.any(rf.feature[inner] >= s["n_features"])):
+            raise ModelFileError(f"{path}: random-forest node arrays are inconsistent")
+        rf.n_features, rf.n_classes_ = int(s["n_features"]), int(s["n_classes"])
+        return rf

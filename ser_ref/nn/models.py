@@ -229,6 +229,22 @@ class _UtteranceModel:
         """The most probable class of each utterance, (n_utt,)."""
         return np.argmax(self.predict_proba(feats), axis=1)
 
+    def save(self, path, meta=None):
+        """Write the fitted model to one .npz of plain arrays (``ser_ref.nn.persist.save_model``)."""
+        from .persist import save_model
+
+        save_model(self, path, meta)
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        """The model ``save`` wrote (``ser_ref.nn.persist.load_model``), checked to be a ``cls``."""
+        from .persist import load_model
+
+        model = load_model(path, device)
+        if not isinstance(model, cls):
+            raise NNInputError(f"{path}: holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
 
 class FrameDense(_UtteranceModel):
     """Table 2 'Dense': 2048 -> hidden relu -> n_classes softmax per frame; utterance = mean log-prob."""
