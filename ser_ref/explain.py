@@ -49,8 +49,9 @@ def equation(func, marker: str) -> tuple[str, str, str]:
     sit together, as in ``ser_ref.mfcc``).
 
     >>> from ser_ref.mfcc import hann_window
-    >>> equation(hann_window, "w[n] =")[0::2]
-    ('ser_ref.mfcc.hann_window', 'w[n] = 0.5 - 0.5 cos(2 pi n / L): the periodic Hann window (TF\\'s Spectrogram uses it).')
+    >>> name, path, line = equation(hann_window, "w[n] =")
+    >>> name, path, line[:30]
+    ('ser_ref.mfcc.hann_window', 'ser_ref/mfcc.py', 'w[n] = 0.5 - 0.5 cos(2 pi n / ')
     """
     func = inspect.unwrap(getattr(func, "py_func", func))
     module = inspect.getmodule(func)
@@ -167,7 +168,7 @@ def stage_layer1(windows, layer, mode: str, step: int) -> Stage:
                  {"h": h, "clip": clip, "step": step},
                  {"shape": f"{h.shape[0]} frames x {h.shape[1]} units", "mode": mode,
                   "weights": f"{Path(layer.source).name} (sha256 {layer.metadata.get('source_sha256', '')[:12]}...)",
-                  f"fraction clipped at {clip:g}": f"{float(np.mean(h == clip)):.4f}",
+                  f"fraction clipped at {clip:g}": f"{float(np.mean(h == clip)):.3g} ({int(np.sum(h == clip))} values)",
                   "fraction exactly 0": f"{float(np.mean(h == 0)):.4f}",
                   "units 0 on every frame": never, "largest activation": f"{float(h.max()):.4g}", "mean activation": f"{float(h.mean()):.4g}"})
 
@@ -185,7 +186,8 @@ def stage_llds(x: np.ndarray) -> Stage:
     from .egemaps.voice_quality import jitter_shimmer
 
     spec, voice = spectral_llds(x), voice_llds(x)
-    voiced = voice_llds_raw(x)["F0Hz"] > 0
+    f0_hz = voice_llds_raw(x)["F0Hz"]
+    voiced = f0_hz > 0
     v = voice["F0semitoneFrom27.5Hz"] != 0
 
     def mean_v(name):
@@ -195,6 +197,7 @@ def stage_llds(x: np.ndarray) -> Stage:
     data = {"spec": spec, "voice": voice, "voiced": voiced, "loudness": sma3(spec["Loudness"])}
     numbers = {"frames (10 ms)": len(voiced), "voiced fraction": round(float(voiced.mean()), 3),
                "F0 median (semitones from 27.5 Hz)": round(float(np.median(voice["F0semitoneFrom27.5Hz"][v])), 2) if v.any() else None,
+               "F0 median before smoothing (Hz)": round(float(np.median(f0_hz[voiced])), 1) if voiced.any() else None,
                "loudness mean": round(float(data["loudness"].mean()), 3),
                **{f"{k} mean over voiced frames": mean_v(k) for k in
                   ("F1frequency", "F2frequency", "F3frequency", "HNRdBACF", "jitterLocal", "shimmerLocaldB")}}

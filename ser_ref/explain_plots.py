@@ -88,10 +88,11 @@ def _mfcc(fig, s):
 def _window(fig, s):
     w, t = s.data["window"], s.data["t"]
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2]})
-    lim = np.abs(w).max()
-    im = ax1.imshow(w.reshape(19, -1), aspect="auto", cmap="coolwarm", vmin=-lim, vmax=lim,
-                    extent=[-0.5, w.size // 19 - 0.5, t + 9.5, t - 9.5])
-    ax1.set(xlabel="coefficient c", ylabel="context frame", title="19 x 26")
+    grid = w.reshape(19, -1)
+    lim = max(np.abs(grid[:, 1:]).max(), 1e-6)
+    im = ax1.imshow(grid, aspect="auto", cmap="coolwarm", vmin=-lim, vmax=lim,
+                    extent=[-0.5, grid.shape[1] - 0.5, t + 9.5, t - 9.5])
+    ax1.set(xlabel="coefficient c", ylabel="context frame", title="19 x 26 (c0 off the scale)")
     fig.colorbar(im, ax=ax1)
     ax2.plot(w, lw=0.8)
     for j in range(1, 19):
@@ -169,10 +170,10 @@ def draw_stage(stage, path) -> Path:
     fig = plt.figure(figsize=SIZES.get(stage.key, (11, 4.2)), dpi=DPI)
     DRAW[stage.key](fig, stage)
     lines = [f"{name}:  {eq}" for name, _, eq in stage.equations()]
-    fig.suptitle(stage.title, fontsize=13, x=0.01, ha="left")
-    top = 1 - (0.05 + 0.035 * len(lines)) * 4.2 / fig.get_figheight()
-    fig.text(0.01, top + 0.005, "\n".join(lines), fontsize=7.5, family="monospace", va="bottom", ha="left")
-    fig.tight_layout(rect=(0, 0, 1, top))
+    H = fig.get_figheight()  # the header is laid out in inches, whatever the figure's height
+    fig.suptitle(stage.title, fontsize=13, x=0.01, y=1 - 0.08 / H, ha="left", va="top")
+    fig.text(0.01, 1 - 0.34 / H, "\n".join(lines), fontsize=7.5, family="monospace", va="top", ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.4 + 0.12 * len(lines)) / H))
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)

@@ -45,6 +45,8 @@ def parse_args(argv=None):
     ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     ap.add_argument("--quick", action="store_true", help="reproduce --quick's sizes (fewer trees, shorter training)")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes for the features (default: all cores)")
+    ap.add_argument("--leave-out", default="", dest="leave_out",
+                    help="speakers to keep out of training, comma-separated (e.g. to explain one of theirs later)")
     return ap.parse_args(argv)
 
 
@@ -104,6 +106,17 @@ def corpus_features(items, kind: str, params: dict, executor):
     return [items[i] for i in keep], feats, errors
 
 
+def _without_speakers(items, leave_out: str):
+    drop = {s.strip() for s in leave_out.split(",") if s.strip()}
+    unknown = drop - {it.speaker for it in items}
+    if unknown:
+        raise SerRefError(f"--leave-out: no speaker {', '.join(sorted(unknown))} in the corpus")
+    kept = [it for it in items if it.speaker not in drop]
+    if not kept:
+        raise SerRefError("--leave-out: that leaves no speaker to train on")
+    return kept
+
+
 def file_list_sha256(items) -> str:
     """sha256 of the sorted 'speaker/label/file name' lines: which utterances the model saw."""
     lines = sorted(f"{it.speaker}/{it.label}/{Path(it.path).name}" for it in items)
@@ -118,6 +131,7 @@ def _main(args) -> int:
 
     t0 = time.perf_counter()
     items, report = load_corpus(args)
+    items = _without_speakers(items, args.leave_out)
     say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers. {report.summary()}")
     layer = None
     if args.system != "rf-egemaps":
@@ -147,6 +161,7 @@ def _main(args) -> int:
                      "weights_sha256": params.get("weights_sha256"),
                      "weights_source": None if layer is None else Path(layer.source).name},
         "corpus": {"name": args.corpus, "n_utterances": len(items), "n_left_out": len(errors),
+                   "speakers_left_out": sorted({s.strip() for s in args.leave_out.split(",") if s.strip()}),
                    "speakers": sorted(set(speakers.tolist())), "file_list_sha256": file_list_sha256(items)},
         "seed": args.seed,
         "settings": asdict(settings),
