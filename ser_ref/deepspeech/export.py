@@ -91,7 +91,15 @@ def _string_tensor(raw: bytes) -> bytes:
 
 
 def parse_alphabet(blob: bytes) -> list:
-    """DeepSpeech's serialised alphabet: u16 count, then per label u16 key, u16 length, UTF-8 bytes."""
+    """DeepSpeech's serialised alphabet: u16 count, then per label u16 key, u16 length, UTF-8 bytes.
+
+    Examples
+    --------
+    >>> import struct
+    >>> blob = struct.pack("<H", 2) + struct.pack("<HH", 0, 1) + b" " + struct.pack("<HH", 1, 1) + b"a"
+    >>> parse_alphabet(blob)
+    [' ', 'a']
+    """
     n = struct.unpack_from("<H", blob, 0)[0]
     labels, pos = [""] * n, 2
     for _ in range(n):
@@ -132,7 +140,15 @@ def read_metadata(m: TFLiteModel) -> dict:
 
 
 def export_arrays(model_path) -> dict:
-    """Everything ``export_model`` writes, as a dict of arrays (nothing touches the disk)."""
+    """Everything ``export_model`` writes, as a dict of arrays (nothing touches the disk).
+
+    Examples
+    --------
+    >>> from ser_ref import locations
+    >>> p = locations.shared_model_path()
+    >>> p is None or export_arrays(p)["W1_q"].shape == (494, 2048)
+    True
+    """
     model_path = Path(model_path)
     m = read_tflite(model_path)
     try:
@@ -173,6 +189,18 @@ def export_model(model_path, out_path) -> Path:
     """Read ``model_path`` (.tflite), write ``out_path`` (.npz) atomically; returns ``out_path``.
 
     A failure anywhere leaves no file (or the previous one) at ``out_path``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp(); p = os.path.join(d, "x.tflite"); open(p, "wb").write(b"TFL")
+    3
+    >>> export_model(p, os.path.join(d, "x.npz"))
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.WeightsError: ...x.tflite: not a TFLite model (missing 'TFL3' identifier)
+    >>> os.path.exists(os.path.join(d, "x.npz"))      # a failure leaves no file behind
+    False
     """
     arrays = export_arrays(model_path)
     save_npz(out_path, **arrays)

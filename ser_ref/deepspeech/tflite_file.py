@@ -154,7 +154,18 @@ class _Reader:
 
 
 def read_tflite(path) -> TFLiteModel:
-    """Parse a .tflite file. Foreign, truncated or corrupt files raise WeightsError naming the file."""
+    """Parse a .tflite file. Foreign, truncated or corrupt files raise WeightsError naming the file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.tflite"); open(p, "wb").write(bytes(16))
+    16
+    >>> read_tflite(p)
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.WeightsError: ...m.tflite: not a TFLite model (missing 'TFL3' identifier)
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
