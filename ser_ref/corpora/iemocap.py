@@ -54,7 +54,15 @@ def parse_evaluation(path: Path, annotator_prefix: str = "C-E") -> dict:
 
 
 def decide(category: str, evaluators: list, agreement: str, merge_excited: bool) -> str:
-    """The utterance's class, or a skip reason (which is never one of LABELS)."""
+    """The utterance's class, or a skip reason (which is never one of LABELS).
+
+    Examples
+    --------
+    >>> decide("excited", [{"excited"}, {"happiness"}], "unanimous", True)   # excitement merged into happiness
+    'happiness'
+    >>> decide("anger", [{"anger"}, {"sadness"}], "unanimous", True)
+    'evaluators not unanimous'
+    """
     def m(lab):
         return "happiness" if merge_excited and lab == "excited" else lab
 

@@ -64,7 +64,20 @@ RAVDESS_PATTERN = r"(0[1-3])-(0[12])-(0[1-8])-(0[12])-(0[12])-(0[12])-(\d\d)\.wa
 def load_ravdess(root: Path, report: LoadReport, *, calm_as_neutral: bool = False, check_audio: bool = True):
     """Actor_NN/MM-VV-EE-II-SS-RR-AA.wav: modality, vocal channel (01 speech, 02 song), emotion,
     intensity, statement, repetition, actor (odd = male). Song and the 4 other emotions are skipped;
-    ``calm_as_neutral`` merges calm (02) into neutral."""
+    ``calm_as_neutral`` merges calm (02) into neutral.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, soundfile as sf
+    >>> from ser_ref.corpora import LoadReport
+    >>> root = Path(tempfile.mkdtemp()); (root / "Actor_01").mkdir()
+    >>> for name in ("03-01-05-01-01-01-01.wav", "03-01-07-01-01-01-01.wav"):   # angry; disgust is skipped
+    ...     sf.write(root / "Actor_01" / name, np.full(800, 0.1), 16000)
+    >>> report = LoadReport("ravdess", root)
+    >>> [(it.speaker, it.label) for it in load_ravdess(root, report)], sorted(report.skipped)
+    ([('ravdess01', 'anger')], ['emotion disgust'])
+    """
 
     def decode(p, m):
         _, channel, emo, _, _, _, actor = m.groups()
