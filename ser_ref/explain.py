@@ -38,7 +38,14 @@ class Stage:
     table: list = field(default_factory=list)  # (name, value) rows, e.g. the 88 functionals
 
     def equations(self) -> list:
-        """[(qualified function name, source file, equation line)] of every source."""
+        """[(qualified function name, source file, equation line)] of every source.
+
+        Examples
+        --------
+        >>> from ser_ref.mfcc import hann_window
+        >>> Stage("k", "t", [(hann_window, "w[n] =")], {}, {}).equations()[0][0]
+        'ser_ref.mfcc.hann_window'
+        """
         return [equation(f, m) for f, m in self.sources]
 
 
@@ -73,15 +80,33 @@ def _range(a) -> str:
 
 # ---------------------------------------------------------------- the front end (ser_ref.mfcc)
 def stage_waveform(x: np.ndarray, path) -> Stage:
-    """The signal as every stage sees it: float32 mono 16 kHz, int16 / 32768."""
+    """The signal as every stage sees it: float32 mono 16 kHz, int16 / 32768.
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    >>> s = stage_waveform(x, "tone.wav")
+    >>> s.numbers["seconds"], s.numbers["RMS (dBFS)"]          # 20 log10(0.3 / sqrt(2))
+    (1.0, -13.5)
+    """
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
     return Stage("01-waveform", "Waveform", [(load_audio, "as float32 mono"), (resample, "Polyphase resampling")], {"x": x, "sr": SAMPLE_RATE},
                  {"file": str(path), "samples": x.size, "seconds": round(x.size / SAMPLE_RATE, 3),
-                  "range": _range(x), "RMS (dBFS)": round(20 * np.log10(max(rms, 1e-12)), 1)})
+                  "range": _range(x), "RMS (dBFS)": round(20 * float(np.log10(max(rms, 1e-12))), 1)})
 
 
 def stage_framing(x: np.ndarray, win: int, step: int) -> Stage:
-    """Frames x_t[n] = x[t S + n] and the periodic Hann window; t* = the frame of largest energy."""
+    """Frames x_t[n] = x[t S + n] and the periodic Hann window; t* = the frame of largest energy.
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    >>> s = stage_framing(x, 512, 320)
+    >>> s.data["frames"].shape, s.numbers["step S"]
+    ((49, 512), '320 samples (20 ms)')
+    """
     from .mfcc import frame_signal, hann_window
 
     frames = frame_signal(x.astype(np.float64), win, step)
@@ -96,7 +121,16 @@ def stage_framing(x: np.ndarray, win: int, step: int) -> Stage:
 
 
 def stage_spectrum(framing: Stage) -> Stage:
-    """P_t[k] = |sum_n w[n] x_t[n] e^{-2 pi i k n / K}|^2, stored as float32 as TensorFlow does."""
+    """P_t[k] = |sum_n w[n] x_t[n] e^{-2 pi i k n / K}|^2, stored as float32 as TensorFlow does.
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    >>> s = stage_spectrum(stage_framing(x, 512, 320))
+    >>> s.data["power"].shape, s.numbers["strongest bin of t*"]     # 200 Hz is between bins 6 and 7
+    ((49, 257), '187.5 Hz')
+    """
     from .mfcc import mfcc_reference
 
     frames, w = framing.data["frames"], framing.data["window"]
@@ -113,7 +147,16 @@ def stage_spectrum(framing: Stage) -> Stage:
 
 
 def stage_mel(spectrum: Stage, n_mels: int = 40, fmin: float = 20.0, fmax: float = 8000.0) -> Stage:
-    """E_t[c] = sum_k H[k, c] sqrt(P_t[k]) and l_t[c] = ln(max(E_t[c], 1e-12))."""
+    """E_t[c] = sum_k H[k, c] sqrt(P_t[k]) and l_t[c] = ln(max(E_t[c], 1e-12)).
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    >>> s = stage_mel(stage_spectrum(stage_framing(x, 512, 320)))
+    >>> s.data["H"].shape, s.data["logmel"].shape
+    ((257, 40), (49, 40))
+    """
     from .mfcc import LOG_FLOOR, mel_filterbank
 
     power = spectrum.data["power"]
@@ -130,7 +173,16 @@ def stage_mel(spectrum: Stage, n_mels: int = 40, fmin: float = 20.0, fmax: float
 
 
 def stage_mfcc(x: np.ndarray, mel: Stage, win_ms: float, step_ms: float) -> Stage:
-    """The 26 MFCC of ``ser_ref.mfcc.mfcc``, and their distance from l_t @ D (the DCT of the last stage)."""
+    """The 26 MFCC of ``ser_ref.mfcc.mfcc``, and their distance from l_t @ D (the DCT of the last stage).
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    >>> s = stage_mfcc(x, stage_mel(stage_spectrum(stage_framing(x, 512, 320))), 32, 20)
+    >>> s.data["mfcc"].shape, float(s.numbers["max abs(mfcc() - log-mel @ D)"].split()[0]) < 1e-3
+    ((49, 26), True)
+    """
     from .mfcc import dct_matrix, mfcc
 
     c = mfcc(x, SAMPLE_RATE, win_ms=win_ms, step_ms=step_ms)
@@ -143,7 +195,17 @@ def stage_mfcc(x: np.ndarray, mel: Stage, win_ms: float, step_ms: float) -> Stag
 
 
 def stage_window(mfcc_stage: Stage, t: int) -> Stage:
-    """Context window t: the 19 frames t-9 .. t+9 laid out as 494 = 19 x 26 inputs (zeros off the ends)."""
+    """Context window t: the 19 frames t-9 .. t+9 laid out as 494 = 19 x 26 inputs (zeros off the ends).
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    >>> m = stage_mfcc(x, stage_mel(stage_spectrum(stage_framing(x, 512, 320))), 32, 20)
+    >>> s = stage_window(m, 0)
+    >>> s.data["window"].shape, s.numbers["zero inputs (outside the utterance)"]    # 9 frames x 26 before t = 0
+    ((494,), 234)
+    """
     from .deepspeech import context_windows
 
     c = mfcc_stage.data["mfcc"]
@@ -158,7 +220,16 @@ def stage_window(mfcc_stage: Stage, t: int) -> Stage:
 
 
 def stage_layer1(windows, layer, mode: str, step: int) -> Stage:
-    """h_t = min(relu(window_t W1 + b1), 20): which fraction clips at 20, which is 0."""
+    """h_t = min(relu(window_t W1 + b1), 20): which fraction clips at 20, which is 0.
+
+    Examples
+    --------
+    >>> from ser_ref.deepspeech import Layer1
+    >>> layer = Layer1(np.full((494, 4), 127, np.int8), 1.0, np.array([-1e9, 0, 0, 0], np.float32))
+    >>> s = stage_layer1(np.ones((10, 494), np.float32), layer, "float", 320)
+    >>> s.numbers["fraction exactly 0"], s.numbers["fraction clipped at 20"]     # unit 0 off, units 1-3 clipped
+    ('0.2500', '0.75 (30 values)')
+    """
     from .deepspeech import Layer1
 
     h = layer(windows, mode=mode)
@@ -176,7 +247,16 @@ def stage_layer1(windows, layer, mode: str, step: int) -> Stage:
 # ---------------------------------------------------------------- eGeMAPS (ser_ref.egemaps)
 def stage_llds(x: np.ndarray) -> Stage:
     """The eGeMAPS LLDs over time: F0 in semitones with the voicing decision, loudness, F1-F3, HNR,
-    jitter, shimmer (10 ms frames)."""
+    jitter, shimmer (10 ms frames).
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    >>> s = stage_llds(x)
+    >>> s.numbers["voiced fraction"] > 0.8, round(s.numbers["F0 median before smoothing (Hz)"])
+    (True, 200)
+    """
     from .egemaps import spectral_llds
     from .egemaps.formants import formants
     from .egemaps.loudness import loudness
@@ -210,7 +290,17 @@ def stage_llds(x: np.ndarray) -> Stage:
 
 
 def stage_functionals(spec: dict, voice: dict) -> Stage:
-    """The 88 eGeMAPS v02 functionals, from the LLDs of the last stage."""
+    """The 88 eGeMAPS v02 functionals, from the LLDs of the last stage.
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    >>> llds = stage_llds(x)
+    >>> s = stage_functionals(llds.data["spec"], llds.data["voice"])
+    >>> len(s.table), s.table[0][0]
+    (88, 'F0semitoneFrom27.5Hz_sma3nz_amean')
+    """
     from .egemaps import EGEMAPS_NAMES, egemaps_from_llds
 
     f = egemaps_from_llds(spec, voice)
@@ -224,7 +314,16 @@ def stage_functionals(spec: dict, voice: dict) -> Stage:
 def frame_probabilities(model, feats):
     """Per-frame P(class | frame) of the networks that have one (Dense: its frames; the two-stage
     models: Dense1's frames), else None (the LSTM decides on the whole sequence, the forest on the
-    88 functionals)."""
+    88 functionals).
+
+    Examples
+    --------
+    >>> from ser_ref.nn import FrameDense
+    >>> rng = np.random.default_rng(0)
+    >>> m = FrameDense(hidden=4, config={"epochs": 2, "patience": 0}).fit([rng.normal(size=(9, 5)) for _ in range(8)], np.arange(8) % 4)
+    >>> frame_probabilities(m, rng.normal(size=(7, 5)).astype(np.float32)).shape
+    (7, 4)
+    """
     net = getattr(model, "net", None) if type(model).__name__ == "FrameDense" else getattr(model, "dense1", None)
     if net is None:
         return None
@@ -232,7 +331,19 @@ def frame_probabilities(model, feats):
 
 
 def stage_model(trained, layer1_feats, functionals) -> Stage:
-    """The trained model's per-frame probabilities (where it has them) and the utterance's decision."""
+    """The trained model's per-frame probabilities (where it has them) and the utterance's decision.
+
+    Examples
+    --------
+    >>> from ser_ref.forest import RandomForest
+    >>> from ser_ref.predict import Trained
+    >>> X = np.random.default_rng(0).normal(size=(40, 88)); y = np.arange(40) % 4
+    >>> meta = {"system": "rf-egemaps", "class_names": ["anger", "happiness", "sadness", "neutral"],
+    ...         "corpus": {"name": "demo", "n_utterances": 40}}
+    >>> s = stage_model(Trained(RandomForest(n_trees=5).fit(X, y), meta, "egemaps", {}), None, X[0])
+    >>> s.numbers["decision"] in meta["class_names"], s.data["frames"] is None
+    (True, True)
+    """
     from .predict import probabilities
 
     feats = functionals if trained.kind == "egemaps" else layer1_feats
@@ -259,6 +370,21 @@ def explain(path, layer=None, trained=None, *, step_ms: float = 20, mode: str = 
 
     ``layer`` is a ``Layer1`` (default ``load_layer1()``); with ``trained`` (``predict.load_trained``)
     the model's own MFCC step and layer-1 mode are used and its decision is the last stage.
+
+    Examples
+    --------
+    >>> import os, tempfile, soundfile as sf
+    >>> from ser_ref.deepspeech import Layer1
+    >>> p = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> sf.write(p, 0.3 * np.sin(2 * np.pi * 200 * np.arange(16000) / 16000), 16000)
+    >>> rng = np.random.default_rng(0)
+    >>> layer = Layer1(rng.integers(-127, 128, (494, 16), dtype=np.int8), 0.01, np.zeros(16, np.float32))
+    >>> [s.key for s in explain(p, layer)][:4]
+    ['01-waveform', '02-framing', '03-spectrum', '04-mel']
+    >>> explain(p + ".missing", layer)
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.AudioError: ...tone.wav.missing: file not found
     """
     if trained is not None and trained.kind == "layer1":
         step_ms, mode = trained.params["step_ms"], trained.params["mode"]
@@ -286,7 +412,16 @@ def explain(path, layer=None, trained=None, *, step_ms: float = 20, mode: str = 
 
 
 def markdown(stages, figures: bool = True) -> str:
-    """explain.md: per stage its figure, the functions and equations behind it, and its numbers."""
+    """explain.md: per stage its figure, the functions and equations behind it, and its numbers.
+
+    Examples
+    --------
+    >>> t = np.arange(16000) / 16000
+    >>> x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    >>> md = markdown([stage_waveform(x, "tone.wav")], figures=False)
+    >>> md.splitlines()[0], "| seconds | 1.0 |" in md
+    ('# tone.wav through the pipeline', True)
+    """
     head = stages[0].numbers["file"]
     out = [f"# {Path(head).name} through the pipeline", "",
            f"`python -m ser_ref.explain {head}`: every stage below names the function that computed it "

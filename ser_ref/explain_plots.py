@@ -166,7 +166,17 @@ SIZES = {"08-llds": (11, 8), "09-functionals": (9, 11)}
 
 
 def draw_stage(stage, path) -> Path:
-    """One stage's figure, titled with its functions and equations, saved as PNG at ``path``."""
+    """One stage's figure, titled with its functions and equations, saved as PNG at ``path``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ser_ref.explain import stage_waveform
+    >>> s = stage_waveform(np.sin(np.arange(1600.0) / 10).astype(np.float32), "x.wav")
+    >>> p = draw_stage(s, os.path.join(tempfile.mkdtemp(), "01-waveform.png"))
+    >>> p.name, p.stat().st_size > 1000
+    ('01-waveform.png', True)
+    """
     fig = plt.figure(figsize=SIZES.get(stage.key, (11, 4.2)), dpi=DPI)
     DRAW[stage.key](fig, stage)
     lines = [f"{name}:  {eq}" for name, _, eq in stage.equations()]
@@ -181,5 +191,13 @@ def draw_stage(stage, path) -> Path:
 
 
 def draw_all(stages, out) -> list:
-    """Every stage's figure into folder ``out`` as <key>.png; returns the paths."""
+    """Every stage's figure into folder ``out`` as <key>.png; returns the paths.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from ser_ref.explain import stage_waveform
+    >>> [p.name for p in draw_all([stage_waveform(np.ones(1600, np.float32), "x.wav")], tempfile.mkdtemp())]
+    ['01-waveform.png']
+    """
     return [draw_stage(s, Path(out) / f"{s.key}.png") for s in stages]

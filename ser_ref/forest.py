@@ -540,7 +540,17 @@ class RandomForest:
 
     @classmethod
     def from_saved(cls, arrays: dict, meta: dict, path="<arrays>") -> "RandomForest":
-        """The forest from ``modelfile.read``'s (arrays, meta), its node arrays checked for consistency."""
+        """The forest from ``modelfile.read``'s (arrays, meta), its node arrays checked for consistency.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from ser_ref import modelfile
+        >>> X = np.random.default_rng(0).normal(size=(30, 2)); y = (X[:, 0] > 0).astype(int)
+        >>> p = os.path.join(tempfile.mkdtemp(), "rf.npz"); RandomForest(n_trees=4).fit(X, y).save(p)
+        >>> RandomForest.from_saved(*modelfile.read(p)).n_trees
+        4
+        """
         from .modelfile import ModelFileError
 
         s = meta["forest"]

@@ -60,6 +60,23 @@ def load_trained(path, model=None, device: str = "cpu", verbose: bool = False) -
 
     ``model`` is the DeepSpeech weights (as reproduce's --model; default: the usual search), loaded
     only for a network and checked against the sha256 the file records.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ser_ref.forest import RandomForest
+    >>> X = np.random.default_rng(0).normal(size=(40, 88)); y = np.arange(40) % 4
+    >>> p = os.path.join(tempfile.mkdtemp(), "rf.npz")
+    >>> RandomForest(n_trees=5).fit(X, y).save(p, meta={"class_names": ["a", "h", "s", "n"],
+    ...                                                  "features": {"kind": "egemaps"}})
+    >>> t = load_trained(p)
+    >>> t.kind, t.classes
+    ('egemaps', ['a', 'h', 's', 'n'])
+    >>> RandomForest(n_trees=5).fit(X, y).save(p)          # a bare forest, not from python -m ser_ref.train
+    >>> load_trained(p)
+    Traceback (most recent call last):
+    ...
+    ser_ref.modelfile.ModelFileError: ...rf.npz: a bare random-forest file, not one written by python -m ser_ref.train
     """
     from .modelfile import read
 
@@ -86,14 +103,33 @@ def load_trained(path, model=None, device: str = "cpu", verbose: bool = False) -
 
 
 def features_of(trained: Trained, audio_path):
-    """The file's features under the model's settings: (frames, 2048) layer 1 or (88,) eGeMAPS."""
+    """The file's features under the model's settings: (frames, 2048) layer 1 or (88,) eGeMAPS.
+
+    Examples
+    --------
+    >>> import os, tempfile, soundfile as sf
+    >>> p = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> sf.write(p, 0.3 * np.sin(2 * np.pi * 200 * np.arange(8000) / 16000), 16000)
+    >>> features_of(Trained(None, {}, "egemaps", {}), p).shape
+    (88,)
+    """
     from .features import compute
 
     return compute(str(audio_path), trained.kind, trained.params)
 
 
 def probabilities(trained: Trained, feats) -> np.ndarray:
-    """P(class | utterance) (n_classes,) of one utterance's features."""
+    """P(class | utterance) (n_classes,) of one utterance's features.
+
+    Examples
+    --------
+    >>> from ser_ref.forest import RandomForest
+    >>> X = np.random.default_rng(0).normal(size=(40, 88)); y = np.arange(40) % 4
+    >>> t = Trained(RandomForest(n_trees=5).fit(X, y), {"class_names": list("ahsn")}, "egemaps", {})
+    >>> p = probabilities(t, X[0])
+    >>> p.shape, round(float(p.sum()), 6)
+    ((4,), 1.0)
+    """
     if trained.kind == "egemaps":
         return trained.model.predict_proba(np.asarray(feats)[None])[0]
     return trained.model.predict_proba([feats])[0]

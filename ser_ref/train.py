@@ -51,7 +51,14 @@ def parse_args(argv=None):
 
 
 def system_settings(args) -> Settings:
-    """The settings reproduce gives every fold (``reproduce._main``), for these arguments."""
+    """The settings reproduce gives every fold (``reproduce._main``), for these arguments.
+
+    Examples
+    --------
+    >>> s = system_settings(parse_args(["--corpus", "ravdess", "--system", "dense", "--model-out", "m.npz"]))
+    >>> s.rf_trees, s.rf_depth, s.chunk_len, s.nn_config          # reproduce's full-run settings
+    (1000, 10, 20, {})
+    """
     return Settings(seed=args.seed, device=args.device, rf_trees=100 if args.quick else 1000, rf_depth=10,
                     chunk_len=args.chunk_len, nn_config="quick" if args.quick else {})
 
@@ -83,7 +90,13 @@ def fit_system(system: str, features, y, speakers, seed: int, settings: Settings
 
 
 def feature_settings(system: str, layer, step_ms: int, mode: str, device: str) -> tuple[str, dict]:
-    """(kind, parameters) of the features a system reads, as reproduce caches them."""
+    """(kind, parameters) of the features a system reads, as reproduce caches them.
+
+    Examples
+    --------
+    >>> feature_settings("rf-egemaps", None, 20, "float", "cpu")
+    ('egemaps', {})
+    """
     if system == "rf-egemaps":
         return "egemaps", {}
     return "layer1", {"weights": layer.source, "weights_sha256": layer.metadata.get("source_sha256", ""),
@@ -91,7 +104,18 @@ def feature_settings(system: str, layer, step_ms: int, mode: str, device: str) -
 
 
 def corpus_features(items, kind: str, params: dict, executor):
-    """(items kept, their features, error lines): a file that fails is left out and named."""
+    """(items kept, their features, error lines): a file that fails is left out and named.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from ser_ref.corpora import Item
+    >>> from ser_ref.executors import SerialExecutor
+    >>> corpus_features([Item(Path("/no/a.wav"), "s1", "anger")], "egemaps", {}, SerialExecutor())
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.SerRefError: no usable utterances: every file failed, e.g. [...]
+    """
     from . import locations
     from .features import extract_all
 
@@ -118,7 +142,15 @@ def _without_speakers(items, leave_out: str):
 
 
 def file_list_sha256(items) -> str:
-    """sha256 of the sorted 'speaker/label/file name' lines: which utterances the model saw."""
+    """sha256 of the sorted 'speaker/label/file name' lines: which utterances the model saw.
+
+    Examples
+    --------
+    >>> from ser_ref.corpora import Item
+    >>> a, b = Item(Path("x/1.wav"), "s1", "anger"), Item(Path("y/2.wav"), "s2", "sadness")
+    >>> file_list_sha256([a, b]) == file_list_sha256([b, a])      # the order of the list does not count
+    True
+    """
     lines = sorted(f"{it.speaker}/{it.label}/{Path(it.path).name}" for it in items)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 

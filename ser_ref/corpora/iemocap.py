@@ -36,7 +36,20 @@ AGREEMENT = ("unanimous", "majority")
 
 
 def parse_evaluation(path: Path, annotator_prefix: str = "C-E") -> dict:
-    """utterance -> (header category, [set of labels of each categorical evaluator])."""
+    """utterance -> (header category, [set of labels of each categorical evaluator]).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "Ses01F_impro01.txt"
+    >>> _ = p.write_text('''[6.2901 - 8.2357]  Ses01F_impro01_F000  neu  [2.5000, 2.5000, 2.5000]
+    ... C-E2:  Neutral state;  ()
+    ... C-E3:  Neutral state; Frustration;  ()
+    ... ''')
+    >>> category, evaluators = parse_evaluation(p)["Ses01F_impro01_F000"]
+    >>> category, [sorted(e) for e in evaluators]
+    ('neutral', [['neutral'], ['frustration', 'neutral']])
+    """
     out, current = {}, None
     for line in Path(path).read_text(errors="replace").splitlines():
         m = HEADER.match(line)

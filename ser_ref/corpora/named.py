@@ -24,7 +24,17 @@ def wav_files(root: Path, corpus: str) -> list[Path]:
 
 
 def check_readable(paths, corpus: str) -> None:
-    """Every file opens as audio (header only): unreadable ones are listed in one error."""
+    """Every file opens as audio (header only): unreadable ones are listed in one error.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "x.wav"; _ = p.write_text("text")
+    >>> check_readable([p], "emodb")
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.CorpusError: emodb: 1 files cannot be read as audio (e.g. x.wav (...))
+    """
     bad = []
     for p in paths:
         try:
@@ -105,7 +115,19 @@ EMODB_PATTERN = r"(\d\d)([abc]\d\d)([WLEAFTN])([a-z])\.wav"
 
 def load_emodb(root: Path, report: LoadReport, *, check_audio: bool = True):
     """wav/SSTTTEV.wav: speaker (2 digits), text (a01..b10), emotion letter (W anger, F happiness,
-    T sadness, N neutral; L boredom, E disgust, A fear are skipped), version letter."""
+    T sadness, N neutral; L boredom, E disgust, A fear are skipped), version letter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from ser_ref.corpora import LoadReport
+    >>> root = Path(tempfile.mkdtemp()); (root / "wav").mkdir()
+    >>> for name in ("03a01Wa.wav", "03a01La.wav"):              # anger; boredom is skipped
+    ...     sf.write(root / "wav" / name, np.full(800, 0.1), 16000)
+    >>> [(it.speaker, it.label) for it in load_emodb(root, LoadReport("emodb", root))]
+    [('emodb03', 'anger')]
+    """
 
     def decode(p, m):
         spk, _, emo, _ = m.groups()
@@ -127,7 +149,18 @@ EMOVO_PATTERN = r"(rab|gio|tri|neu|dis|pau|sor)-([fm][123])-([bdlns]\d)\.wav"
 
 def load_emovo(root: Path, report: LoadReport, *, check_audio: bool = True):
     """<speaker>/EEE-<speaker>-SS.wav: rab anger, gio joy, tri sadness, neu neutral (dis, pau, sor
-    skipped); speakers f1..f3, m1..m3 (the folder must match)."""
+    skipped); speakers f1..f3, m1..m3 (the folder must match).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from ser_ref.corpora import LoadReport
+    >>> root = Path(tempfile.mkdtemp()); (root / "f1").mkdir()
+    >>> sf.write(root / "f1" / "tri-f1-b1.wav", np.full(800, 0.1), 16000)
+    >>> [(it.speaker, it.label, it.gender) for it in load_emovo(root, LoadReport("emovo", root))]
+    [('emovof1', 'sadness', 'f')]
+    """
 
     def decode(p, m):
         emo, spk, _ = m.groups()
@@ -158,7 +191,18 @@ def _cremad_genders(root: Path) -> dict:
 
 def load_cremad(root: Path, report: LoadReport, *, check_audio: bool = True):
     """AAAA_SSS_EEE_LL.wav: actor 1001..1091, sentence code, emotion (ANG, HAP, SAD, NEU kept; DIS,
-    FEA skipped), intensity level. Gender comes from VideoDemographics.csv if present."""
+    FEA skipped), intensity level. Gender comes from VideoDemographics.csv if present.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from ser_ref.corpora import LoadReport
+    >>> root = Path(tempfile.mkdtemp())
+    >>> sf.write(root / "1001_DFA_HAP_XX.wav", np.full(800, 0.1), 16000)
+    >>> [(it.speaker, it.label) for it in load_cremad(root, LoadReport("cremad", root))]
+    [('cremad1001', 'happiness')]
+    """
     genders = _cremad_genders(root)
 
     def decode(p, m):

@@ -57,7 +57,15 @@ def _clip_after(m: TFLiteModel, op, name: str):
 
 
 def find_layers(m: TFLiteModel) -> dict:
-    """{1: op, 2: op, 3: op, 5: op} FULLY_CONNECTED ops of the dense layers, found by structure."""
+    """{1: op, 2: op, 3: op, 5: op} FULLY_CONNECTED ops of the dense layers, found by structure.
+
+    Examples
+    --------
+    >>> from ser_ref import locations
+    >>> p = locations.shared_model_path()
+    >>> p is None or sorted(find_layers(read_tflite(p))) == [1, 2, 3, 5]
+    True
+    """
     inp = [i for i in m.inputs if m.tensors[i].name == "input_node"]
     if not inp:
         raise WeightsError(f"{m.path}: no graph input named 'input_node': not a DeepSpeech model")
@@ -113,7 +121,15 @@ def parse_alphabet(blob: bytes) -> list:
 
 
 def read_metadata(m: TFLiteModel) -> dict:
-    """metadata_* graph outputs (RESHAPEs of constants in DeepSpeech exports) as Python values."""
+    """metadata_* graph outputs (RESHAPEs of constants in DeepSpeech exports) as Python values.
+
+    Examples
+    --------
+    >>> from ser_ref import locations
+    >>> p = locations.shared_model_path()
+    >>> p is None or read_metadata(read_tflite(p))["win_len_ms"] == 32
+    True
+    """
     out = {}
     for i in m.outputs:
         t = m.tensors[i]

@@ -75,7 +75,16 @@ class TFLiteModel:
         return self.data[start:start + n]
 
     def array(self, t: Tensor) -> np.ndarray:
-        """The constant values of tensor ``t`` (error if it has none or its type is unknown)."""
+        """The constant values of tensor ``t`` (error if it has none or its type is unknown).
+
+        Examples
+        --------
+        >>> from ser_ref import locations
+        >>> p = locations.shared_model_path()
+        >>> m = p and read_tflite(p)
+        >>> p is None or any(m.array(t).dtype == np.int8 for t in m.tensors if t.type == 9 and m.raw(t))
+        True
+        """
         raw = self.raw(t)
         dtype = TENSOR_TYPES.get(t.type)
         if dtype is None:

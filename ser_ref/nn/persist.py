@@ -50,7 +50,17 @@ def _config_meta(cfg: TrainConfig) -> dict:
 
 
 def model_arrays(model) -> tuple[dict, dict]:
-    """(arrays, settings) of a fitted model: what ``model_from_arrays`` needs to rebuild it."""
+    """(arrays, settings) of a fitted model: what ``model_from_arrays`` needs to rebuild it.
+
+    Examples
+    --------
+    >>> from ser_ref.nn import FrameDense
+    >>> rng = np.random.default_rng(0)
+    >>> m = FrameDense(hidden=4, config={"epochs": 1}).fit([rng.normal(size=(9, 5)) for _ in range(8)], np.arange(8) % 4)
+    >>> arrays, settings = model_arrays(m)
+    >>> sorted(arrays), settings["system"], settings["hidden"]
+    (['mu', 'net/W0', 'net/W1', 'net/b0', 'net/b1', 'sd'], 'dense', 4)
+    """
     if not model.fitted:
         raise ValueError(f"{type(model).__name__} must be fitted before it is saved")
     name = system_name(model)
@@ -66,7 +76,17 @@ def model_arrays(model) -> tuple[dict, dict]:
 
 
 def model_from_arrays(arrays: dict, settings: dict, device: str = "cpu", source: str = "<arrays>"):
-    """The fitted model ``model_arrays`` described, on ``device`` ("cpu" or "gpu")."""
+    """The fitted model ``model_arrays`` described, on ``device`` ("cpu" or "gpu").
+
+    Examples
+    --------
+    >>> from ser_ref.nn import FrameDense
+    >>> rng = np.random.default_rng(0)
+    >>> feats = [rng.normal(size=(9, 5)) for _ in range(8)]
+    >>> m = FrameDense(hidden=4, config={"epochs": 1}).fit(feats, np.arange(8) % 4)
+    >>> bool(np.array_equal(model_from_arrays(*model_arrays(m)).predict_proba(feats), m.predict_proba(feats)))
+    True
+    """
     name = settings["system"]
     if name not in NETS:
         raise modelfile.ModelFileError(f"{source}: unknown network {name!r}; expected one of {sorted(NETS)}")
@@ -115,6 +135,17 @@ def save_model(model, path, meta: dict | None = None) -> None:
 
 
 def load_model(path, device: str = "cpu"):
-    """The network ``save_model`` wrote; ``ser_ref.modelfile.ModelFileError`` naming the file if not one."""
+    """The network ``save_model`` wrote; ``ser_ref.modelfile.ModelFileError`` naming the file if not one.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.npz"); open(p, "w").write("text")
+    4
+    >>> load_model(p)
+    Traceback (most recent call last):
+    ...
+    ser_ref.modelfile.ModelFileError: ...x.npz: corrupt or not a ser_ref model file (not an .npz archive)
+    """
     arrays, meta = modelfile.read(path, kind=KIND)
     return model_from_arrays(arrays, meta["network"], device=device, source=str(path))
