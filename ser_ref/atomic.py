@@ -23,6 +23,17 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
     """Yield a temporary path beside ``path``; on success rename it onto ``path``, else delete it.
 
     ``suffix`` keeps an extension that a writer insists on (``np.savez`` appends ".npz").
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    ...     print(target.exists())           # nothing at the target until the block succeeds
+    False
+    >>> target.read_text()
+    'done'
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +65,16 @@ def write_json(path, obj, *, sort_keys: bool = True) -> None:
 
 
 def save_npz(path, **arrays) -> None:
-    """``np.savez`` made atomic."""
+    """``np.savez`` made atomic.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, numpy as np
+    >>> p = Path(tempfile.mkdtemp()) / "a.npz"; save_npz(p, w=np.ones(2))
+    >>> np.load(p)["w"]
+    array([1., 1.])
+    """
     import numpy as np
 
     with atomic_path(path, suffix=".npz") as tmp:

@@ -73,6 +73,12 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Exec
     """An executor for ``jobs`` local processes (1: in-process), or the Dask cluster at ``scheduler``.
 
     Worker processes are started with ``spawn`` and one BLAS/Numba thread each.
+
+    Examples
+    --------
+    >>> ex = make_executor(1)                    # 1 job: in-process, in the order results are asked for
+    >>> ex.submit(pow, 2, 10).result()
+    1024
     """
     if scheduler:
         try:
