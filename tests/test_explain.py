@@ -149,3 +149,25 @@ def test_missing_matplotlib_is_one_clear_message(monkeypatch):
     monkeypatch.delitem(sys.modules, "ser_ref.explain_plots", raising=False)
     with pytest.raises(SerRefError, match=r"pip install -e '\.\[plot\]'"):
         import ser_ref.explain_plots  # noqa: F401
+
+
+def test_cli_with_a_forest_model_file(voiced_wav, model_path, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from ser_ref.egemaps import egemaps
+    from ser_ref.audio import load_audio
+    from ser_ref.forest import RandomForest
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 88)); y = np.arange(80) % 4
+    rf = RandomForest(n_trees=20, max_depth=4).fit(X, y)
+    meta = {"system": "rf-egemaps", "class_names": ["anger", "happiness", "sadness", "neutral"],
+            "features": {"kind": "egemaps"}, "corpus": {"name": "random", "n_utterances": 80}}
+    rf.save(tmp_path / "rf.npz", meta=meta)
+    out = tmp_path / "ex"
+    assert explain.main([str(voiced_wav), "--model", str(model_path), "--model-file", str(tmp_path / "rf.npz"),
+                         "--out", str(out)]) == 0
+    assert (out / "10-model.png").stat().st_size > 10_000
+    md = (out / "explain.md").read_text()
+    p = rf.predict_proba(egemaps(load_audio(voiced_wav))[None])[0]
+    assert f"| decision | {meta['class_names'][int(np.argmax(p))]} |" in md
+    assert f"| P(anger) | {round(float(p[0]), 4)} |" in md

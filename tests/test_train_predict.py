@@ -140,3 +140,18 @@ def test_bad_audio_is_named_and_the_rest_still_predicted(dense_file, tmp_path, c
     assert len(lines) == 5 and "4 of 5 files" in lines[-1]
     for f, what in [(silent, "silent"), (short, "shorter than"), (text, "not audio"), (tmp_path / "missing.wav", "not found")]:
         assert any(str(f) in ln and what in ln for ln in lines), (f, lines)
+
+
+def test_leave_out_keeps_a_speaker_out_and_names_unknown_ones(corpus, tmp_path, model_path, capsys):
+    root, items = corpus
+    out = tmp_path / "m.npz"
+    args = ["--corpus", "synthetic", "--root", str(root), "--system", "dense", "--quick", "--jobs", "1",
+            "--model", str(model_path), "--model-out", str(out)]
+    assert train.main(args + ["--leave-out", "syn01"]) == 0
+    meta = modelfile.read(out)[1]
+    assert "syn01" not in meta["corpus"]["speakers"] and meta["corpus"]["speakers_left_out"] == ["syn01"]
+    assert meta["corpus"]["n_utterances"] == sum(it.speaker != "syn01" for it in items)
+    capsys.readouterr()
+    assert train.main(args + ["--model-out", str(tmp_path / "x.npz"), "--leave-out", "nobody"]) == 2
+    assert "--leave-out: no speaker nobody" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
