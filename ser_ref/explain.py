@@ -431,7 +431,7 @@ def markdown(stages, figures: bool = True) -> str:
         if figures:
             out += [f"![{s.title}]({s.key}.png)", ""]
         for name, src, eq in s.equations():
-            out.append(f"- `{name}` ({src}): `{eq}`")
+            out.append(f"- `{name}` ({src}): `{eq.replace('``', '')}`")  # rst quotes would end the code span
         out.append("")
         out += [f"| {key} | {value} |" if i else f"| quantity | value |\n|---|---|\n| {key} | {value} |"
                 for i, (key, value) in enumerate(s.numbers.items())]
