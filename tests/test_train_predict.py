@@ -155,3 +155,19 @@ def test_leave_out_keeps_a_speaker_out_and_names_unknown_ones(corpus, tmp_path, 
     assert train.main(args + ["--model-out", str(tmp_path / "x.npz"), "--leave-out", "nobody"]) == 2
     assert "--leave-out: no speaker nobody" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_same_seed_same_model_from_a_fresh_cache(dense_file, corpus, tmp_path, model_path, monkeypatch):
+    # --jobs 1 as the fixture: layer 1's float32 GEMM rounds differently with OpenBLAS's thread
+    # count, and workers run one thread while this process runs all (reported; not this module's)
+    root, _ = corpus
+    monkeypatch.setenv("SER_REF_CACHE", str(tmp_path / "fresh-cache"))
+    out = tmp_path / "again.npz"
+    assert train.main(["--corpus", "synthetic", "--root", str(root), "--system", "dense", "--quick",
+                       "--model-out", str(out), "--jobs", "1", "--model", str(model_path)]) == 0
+    a, meta_a = modelfile.read(dense_file)
+    b, meta_b = modelfile.read(out)
+    assert sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)
+    for m in (meta_a, meta_b):
+        m.pop("train_seconds")
+    assert meta_a == meta_b
