@@ -313,8 +313,9 @@ def stage_functionals(spec: dict, voice: dict) -> Stage:
 # ---------------------------------------------------------------- a trained model (ser_ref.predict)
 def frame_probabilities(model, feats):
     """Per-frame P(class | frame) of the networks that have one (Dense: its frames; the two-stage
-    models: Dense1's frames), else None (the LSTM decides on the whole sequence, the forest on the
-    88 functionals).
+    models: Dense1's frames); for the LSTM its running decision softmax(h_t Wo + bo) after each
+    frame it reads (the last one is its utterance decision); None for the forest (it sees the 88
+    functionals only).
 
     Examples
     --------
@@ -324,10 +325,26 @@ def frame_probabilities(model, feats):
     >>> frame_probabilities(m, rng.normal(size=(7, 5)).astype(np.float32)).shape
     (7, 4)
     """
-    net = getattr(model, "net", None) if type(model).__name__ == "FrameDense" else getattr(model, "dense1", None)
+    kind = type(model).__name__
+    if kind == "UtteranceLSTM":
+        return _running_decision(model.net, feats)
+    net = getattr(model, "net", None) if kind == "FrameDense" else getattr(model, "dense1", None)
     if net is None:
         return None
     return np.exp(net.frame_logprobs([feats]))
+
+
+def _running_decision(net, feats):
+    """softmax(h_t Wo + bo) for every step t of the LSTM over the frames as prediction feeds them
+    (standardised; a sequence longer than TrainConfig.max_len cropped to its centre)."""
+    from .backend import to_host
+    from .nn.lstm import lstm_forward
+    from .nn.softmax_ce import softmax
+
+    x, mask = net._padded([feats])
+    p = net.params
+    h, _ = lstm_forward(x, p["W"], p["U"], p["b"], activation=net.activation, mask=mask)
+    return to_host(softmax(h[0] @ p["Wo"] + p["bo"]))
 
 
 def stage_model(trained, layer1_feats, functionals) -> Stage:
@@ -355,12 +372,16 @@ def stage_model(trained, layer1_feats, functionals) -> Stage:
                         f"({trained.meta['corpus']['n_utterances']} utterances)",
                "decision": classes[int(np.argmax(p))],
                **{f"P({c})": round(float(q), 4) for c, q in zip(classes, p)}}
-    if frames is not None:
+    if frames is not None and type(trained.model).__name__ == "UtteranceLSTM":
+        numbers["frames the LSTM reads"] = f"{len(frames)} of {len(feats)} (the centre, TrainConfig.max_len)"
+    elif frames is not None:
         numbers["frames voting for each class"] = ", ".join(
             f"{c} {int(n)}" for c, n in zip(classes, np.bincount(frames.argmax(1), minlength=len(classes))))
     marker = "mean of the leaves" if trained.kind == "egemaps" else "P(class | utterance)"
     return Stage("10-model", "Emotion probabilities and the decision", [(fn, marker)],
-                 {"proba": p, "frames": frames, "classes": classes, "step": int(trained.params.get("step_ms", 20) * SAMPLE_RATE / 1000)},
+                 {"proba": p, "frames": frames, "classes": classes, "step": int(trained.params.get("step_ms", 20) * SAMPLE_RATE / 1000),
+                  "first_frame": 0 if frames is None else (len(feats) - len(frames)) // 2,  # the LSTM's central crop
+                  "running": type(trained.model).__name__ == "UtteranceLSTM"},
                  numbers)
 
 

@@ -151,9 +151,13 @@ def _model(fig, s):
         ax2 = fig.add_subplot(111)
     else:
         ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
-        secs = _seconds(frames.shape[0], s.data["step"])
+        secs = _seconds(s.data["first_frame"] + frames.shape[0], s.data["step"])[s.data["first_frame"]:]
         ax1.stackplot(secs, frames.T, labels=classes, alpha=0.85)
-        ax1.set(xlabel="time (s)", ylabel="P(class | frame)", ylim=(0, 1), title="per frame")
+        if s.data["running"]:
+            ax1.set(ylabel="P(class | frames so far)", title="the LSTM's running decision")
+        else:
+            ax1.set(ylabel="P(class | frame)", title="per frame")
+        ax1.set(xlabel="time (s)", ylim=(0, 1))
         ax1.legend(loc="upper right", fontsize=7)
     ax2.bar(classes, p, color=[f"C{i}" for i in range(len(classes))])
     ax2.set(ylim=(0, 1), title=f"utterance: {classes[int(np.argmax(p))]}")

@@ -171,3 +171,22 @@ def test_cli_with_a_forest_model_file(voiced_wav, model_path, tmp_path, capsys):
     p = rf.predict_proba(egemaps(load_audio(voiced_wav))[None])[0]
     assert f"| decision | {meta['class_names'][int(np.argmax(p))]} |" in md
     assert f"| P(anger) | {round(float(p[0]), 4)} |" in md
+
+
+def test_lstm_running_decision_ends_in_its_utterance_decision(voiced_wav, layer, stages):
+    from ser_ref.nn import UtteranceLSTM
+    from ser_ref.predict import Trained
+
+    rng = np.random.default_rng(1)
+    feats = [rng.gamma(1.0, 1.0, size=(int(rng.integers(20, 40)), 2048)).astype(np.float32) for _ in range(8)]
+    cfg = {"epochs": 2, "patience": 0, "max_len": 50}
+    model = UtteranceLSTM(units=6, config=cfg).fit(feats, np.arange(8) % 4)
+    meta = {"system": "lstm", "class_names": ["anger", "happiness", "sadness", "neutral"],
+            "corpus": {"name": "random", "n_utterances": 8}}
+    trained = Trained(model, meta, "layer1", {"weights": layer.source, "step_ms": 20, "mode": "float"})
+    s = explain.stage_model(trained, stages["07-layer1"].data["h"], None)
+    running = s.data["frames"]
+    assert running.shape == (50, 4)  # the central 50 of the utterance's frames
+    np.testing.assert_allclose(running[-1], s.data["proba"], atol=1e-6)
+    assert s.numbers["frames the LSTM reads"].startswith("50 of ")
+    assert s.data["first_frame"] == (stages["07-layer1"].data["h"].shape[0] - 50) // 2
