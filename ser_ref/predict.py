@@ -102,6 +102,23 @@ def load_trained(path, model=None, device: str = "cpu", verbose: bool = False) -
     return Trained(net, meta, "layer1", params)
 
 
+def feature_version_note(path, trained: Trained) -> str | None:
+    """A line when the model's features came from another version of the feature code than this
+    one (``features.FEATURE_VERSIONS``): its numbers may then differ a little from training's.
+
+    Examples
+    --------
+    >>> feature_version_note("m.npz", Trained(None, {"features": {"version": 0}}, "egemaps", {}))
+    'm.npz: trained on egemaps features of code version 0, this ser_ref computes version 1'
+    """
+    from .features import FEATURE_VERSIONS
+
+    have, want = FEATURE_VERSIONS[trained.kind], trained.meta["features"].get("version")
+    if want == have:
+        return None
+    return f"{path}: trained on {trained.kind} features of code version {want}, this ser_ref computes version {have}"
+
+
 def features_of(trained: Trained, audio_path):
     """The file's features under the model's settings: (frames, 2048) layer 1 or (88,) eGeMAPS.
 
@@ -160,6 +177,9 @@ def main(argv=None) -> int:
     except SerRefError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    note = feature_version_note(args.model_file, trained)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     failed = 0
     for path in args.files:
         try:
