@@ -108,8 +108,8 @@ def feature_version_note(path, trained: Trained) -> str | None:
 
     Examples
     --------
-    >>> feature_version_note("m.npz", Trained(None, {"features": {"version": 0}}, "egemaps", {}))
-    'm.npz: trained on egemaps features of code version 0, this ser_ref computes version 1'
+    >>> feature_version_note("m.npz", Trained(None, {"features": {"version": 0}}, "egemaps", {})).split(",")[0]
+    'm.npz: trained on egemaps features of code version 0'
     """
     from .features import FEATURE_VERSIONS
 
