@@ -13,6 +13,10 @@ Pipeline stages, one module each:
     features.py     per-file features cached by content hash
     experiment.py   the rows of Table 2 and the work of one LOSO fold
     reproduce.py    Table 2 and Figure 3 end to end (python -m ser_ref.reproduce)
+    train.py        one system trained on all speakers, saved (python -m ser_ref.train)
+    predict.py      a trained model on your own audio (python -m ser_ref.predict)
+    explain.py      one utterance through every stage, figures + explain.md (python -m ser_ref.explain)
+    modelfile.py    trained models as plain-array .npz with a format version and an integrity hash
     report.py       tables, figures, manifest
     audit/          every stage against its oracle (python -m ser_ref.audit)
     gpu/            CuPy kernels behind the same functions (device="gpu")

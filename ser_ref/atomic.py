@@ -30,6 +30,17 @@ def atomic_path(path: str | os.PathLike, suffix: str = ""):
 
     ``suffix`` keeps an extension that a writer insists on (``np.savez`` appends ".npz").
     A failed write (full disk, read-only or forbidden folder) is a MachineError naming ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    ...     print(target.exists())           # nothing at the target until the block succeeds
+    False
+    >>> target.read_text()
+    'done'
     """
     path = Path(path)
     try:
@@ -66,7 +77,16 @@ def write_json(path, obj, *, sort_keys: bool = True) -> None:
 
 
 def save_npz(path, **arrays) -> None:
-    """``np.savez`` made atomic."""
+    """``np.savez`` made atomic.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, numpy as np
+    >>> p = Path(tempfile.mkdtemp()) / "a.npz"; save_npz(p, w=np.ones(2))
+    >>> np.load(p)["w"]
+    array([1., 1.])
+    """
     import numpy as np
 
     with atomic_path(path, suffix=".npz") as tmp:

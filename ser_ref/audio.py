@@ -29,6 +29,15 @@ def check_signal(signal, sample_rate: int = SAMPLE_RATE, *, name: str = "signal"
 
     Raises AudioError naming ``name`` when the signal is not 1-D, empty, shorter than
     ``min_samples``, contains NaN/inf, is all zeros, or ``sample_rate`` is not positive.
+
+    Examples
+    --------
+    >>> check_signal(np.ones(600)).dtype
+    dtype('float32')
+    >>> check_signal(np.zeros(600), name="quiet.wav")
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.AudioError: quiet.wav: all samples are zero (silent file)
     """
     if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
         raise AudioError(f"{name}: sample rate must be a positive integer, got {sample_rate!r}")
@@ -57,7 +66,15 @@ def check_signal(signal, sample_rate: int = SAMPLE_RATE, *, name: str = "signal"
 
 
 def resample(x: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Polyphase resampling by the reduced ratio up/down = target_sr/g : orig_sr/g, g = gcd."""
+    """Polyphase resampling by the reduced ratio up/down = target_sr/g : orig_sr/g, g = gcd.
+
+    Examples
+    --------
+    >>> x = np.sin(2 * np.pi * 440 * np.arange(44100) / 44100).astype(np.float32)
+    >>> y = resample(x, 44100)          # 1 s at 44.1 kHz -> 1 s at 16 kHz (up 160, down 441)
+    >>> y.shape, round(float(np.abs(y[100:-100]).max()), 2)
+    ((16000,), 1.0)
+    """
     if orig_sr == target_sr:
         return x
     g = gcd(int(orig_sr), int(target_sr))
@@ -93,6 +110,8 @@ def decode_audio(data: bytes, name: str, target_sr: int = SAMPLE_RATE, *,
                  min_samples: int = MIN_SAMPLES) -> np.ndarray:
     """The bytes of an audio file -> float32 mono at ``target_sr`` Hz, validated; errors name ``name``.
 
+    Examples
+    --------
     >>> import soundfile as sf
     >>> buf = io.BytesIO(); sf.write(buf, np.full(800, 0.25, np.float32), 16000, format="WAV")
     >>> decode_audio(buf.getvalue(), "x.wav").shape
@@ -143,5 +162,18 @@ def load_audio(path, target_sr: int = SAMPLE_RATE, *, min_samples: int = MIN_SAM
 
     Multi-channel audio is averaged to mono; other rates are resampled with a polyphase filter.
     Every problem raises AudioError with the file's path in the message.
+
+    Examples
+    --------
+    >>> import os, tempfile, soundfile as sf
+    >>> p = os.path.join(tempfile.mkdtemp(), "stereo8k.wav")
+    >>> sf.write(p, np.full((8000, 2), 0.25, np.float32), 8000)   # 1 s, stereo, 8 kHz
+    >>> x = load_audio(p)
+    >>> x.shape, x.dtype, round(float(x[4000]), 3)
+    ((16000,), dtype('float32'), 0.25)
+    >>> load_audio(p + ".missing")
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.AudioError: ...stereo8k.wav.missing: file not found
     """
     return decode_audio(read_file(path), str(path), target_sr, min_samples=min_samples)

@@ -30,7 +30,13 @@ def _import_cupy():
 
 
 def gpu_available() -> bool:
-    """True when CuPy imports and at least one CUDA device answers."""
+    """True when CuPy imports and at least one CUDA device answers.
+
+    Examples
+    --------
+    >>> gpu_available() in (True, False)
+    True
+    """
     try:
         _import_cupy()
     except BackendError:
@@ -39,14 +45,30 @@ def gpu_available() -> bool:
 
 
 def get_xp(device: str = "cpu"):
-    """The array module for ``device``: numpy for "cpu", cupy for "gpu" (clear error if absent)."""
+    """The array module for ``device``: numpy for "cpu", cupy for "gpu" (clear error if absent).
+
+    Examples
+    --------
+    >>> get_xp("cpu") is np
+    True
+    >>> get_xp("tpu")
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.BackendError: device must be one of ('cpu', 'gpu'), got 'tpu'
+    """
     if device not in DEVICES:
         raise BackendError(f"device must be one of {DEVICES}, got {device!r}")
     return np if device == "cpu" else _import_cupy()
 
 
 def array_module(*arrays):
-    """numpy or cupy, whichever owns the arrays (numpy for plain Python objects)."""
+    """numpy or cupy, whichever owns the arrays (numpy for plain Python objects).
+
+    Examples
+    --------
+    >>> array_module(np.zeros(2), [1, 2]) is np
+    True
+    """
     for a in arrays:
         mod = type(a).__module__
         if mod.startswith("cupy"):
@@ -57,7 +79,13 @@ def array_module(*arrays):
 
 
 def to_device(a, device: str = "cpu"):
-    """Move ``a`` to ``device`` (a no-op when it is already there)."""
+    """Move ``a`` to ``device`` (a no-op when it is already there).
+
+    Examples
+    --------
+    >>> to_device(np.arange(3), "cpu")
+    array([0, 1, 2])
+    """
     xp = get_xp(device)
     if xp is np:
         return to_host(a)
@@ -65,7 +93,13 @@ def to_device(a, device: str = "cpu"):
 
 
 def to_host(a) -> np.ndarray:
-    """A NumPy array with the contents of ``a`` (copies from the GPU if needed)."""
+    """A NumPy array with the contents of ``a`` (copies from the GPU if needed).
+
+    Examples
+    --------
+    >>> to_host([1, 2])
+    array([1, 2])
+    """
     if type(a).__module__.startswith("cupy"):
         return a.get()
     return np.asarray(a)

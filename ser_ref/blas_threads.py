@@ -65,7 +65,14 @@ def _control():
 
 
 def blas_threads() -> int | None:
-    """NumPy's OpenBLAS thread count now, or None where it cannot be read."""
+    """NumPy's OpenBLAS thread count now, or None where it cannot be read.
+
+    Examples
+    --------
+    >>> n = blas_threads()
+    >>> n is None or n >= 1
+    True
+    """
     ctl = _control()
     return None if ctl is None else int(ctl[1]())
 
@@ -73,7 +80,15 @@ def blas_threads() -> int | None:
 @contextmanager
 def single_threaded_blas():
     """Within the block NumPy's OpenBLAS uses one thread; yields the thread count it had before
-    (how many threads of our own to use instead), or None where it cannot be controlled."""
+    (how many threads of our own to use instead), or None where it cannot be controlled.
+
+    Examples
+    --------
+    >>> with single_threaded_blas() as before:
+    ...     inside = blas_threads()
+    >>> inside in (1, None), blas_threads() == before or before is None
+    (True, True)
+    """
     global _depth, _saved
     ctl = _control()
     if ctl is None:

@@ -41,7 +41,13 @@ class LosoResult:
 
 
 def loso_folds(speakers) -> list[Fold]:
-    """One fold per distinct speaker (sorted), testing on that speaker and training on the rest."""
+    """One fold per distinct speaker (sorted), testing on that speaker and training on the rest.
+
+    Examples
+    --------
+    >>> [(f.test_speaker, f.test_idx.tolist()) for f in loso_folds(["b", "a", "b"])]
+    [('a', [1]), ('b', [0, 2])]
+    """
     speakers = np.asarray(speakers).astype(str)
     if speakers.ndim != 1 or speakers.size == 0:
         raise SerRefError(f"speakers: expected a non-empty 1-D sequence, got shape {speakers.shape}")
@@ -52,7 +58,15 @@ def loso_folds(speakers) -> list[Fold]:
 
 
 def confusion(y_true, y_pred, n_classes: int = 4) -> np.ndarray:
-    """C[i, j] = #{utterances with true class i predicted as j}."""
+    """C[i, j] = #{utterances with true class i predicted as j}.
+
+    Examples
+    --------
+    >>> confusion([0, 0, 1, 2], [0, 1, 1, 2], n_classes=3)
+    array([[1, 1, 0],
+           [0, 1, 0],
+           [0, 0, 1]])
+    """
     y_true, y_pred = _labels(y_true, y_pred, n_classes)
     return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
@@ -66,6 +80,12 @@ def metrics(y_true, y_pred, n_classes: int = 4) -> dict:
         wa       = sum_c (n_c / N) recall_c                    (= accuracy; the SER field's name)
         F1_c     = 2 C[c, c] / (n_c + sum_i C[i, c]),  macro_f1 = (1/K') sum_{c: n_c > 0} F1_c
     Classes absent from y_true (K' < K) are left out of the averages rather than counted as 0.
+
+    Examples
+    --------
+    >>> m = metrics([0, 0, 0, 1], [0, 0, 0, 0], n_classes=2)     # always class 0
+    >>> m["accuracy"], m["ua"], round(m["macro_f1"], 4)           # UA exposes it: (1 + 0) / 2
+    (0.75, 0.5, 0.4286)
     """
     C = confusion(y_true, y_pred, n_classes).astype(np.float64)
     N = C.sum()
@@ -85,7 +105,15 @@ def metrics(y_true, y_pred, n_classes: int = 4) -> dict:
 def bootstrap_ci(y_true, y_pred, metric: str = "accuracy", n_boot: int = 1000, seed: int = 0,
                  n_classes: int = 4, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval: resample the N utterances with replacement n_boot times and
-    take the (1-level)/2 and (1+level)/2 quantiles of the metric over the resamples."""
+    take the (1-level)/2 and (1+level)/2 quantiles of the metric over the resamples.
+
+    Examples
+    --------
+    >>> y = np.arange(200) % 4; pred = np.where(np.arange(200) % 5 == 0, (y + 1) % 4, y)   # 80 % right
+    >>> lo, hi = bootstrap_ci(y, pred, n_boot=200)
+    >>> bool(lo < 0.8 < hi), bool(hi - lo < 0.15)
+    (True, True)
+    """
     if metric not in METRICS:
         raise SerRefError(f"metric must be one of {METRICS}, got {metric!r}")
     y_true, y_pred = _labels(y_true, y_pred, n_classes)
@@ -104,6 +132,12 @@ def mcnemar(y_true, pred_a, pred_b, exact_below: int = 25) -> float:
     b = #{a right, b wrong}, c = #{a wrong, b right}. Under H0 each discordant utterance is a fair
     coin: p = min(1, 2 P(Binom(b + c, 1/2) <= min(b, c))) when b + c < exact_below, else the
     continuity-corrected chi^2 = (|b - c| - 1)^2 / (b + c) on 1 degree of freedom.
+
+    Examples
+    --------
+    >>> y = np.zeros(10, int)
+    >>> mcnemar(y, y, np.ones(10, int))         # a is right on all 10 where b is wrong: 2 / 2^10
+    0.001953125
     """
     y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
     if not (y_true.shape == pred_a.shape == pred_b.shape) or y_true.ndim != 1:
@@ -121,7 +155,14 @@ def mcnemar(y_true, pred_a, pred_b, exact_below: int = 25) -> float:
 # ------------------------------------------------------------------------------------------ folds
 def standardize(train, test):
     """z = (x - mu) / sigma with mu, sigma over the training rows (frames, for per-utterance arrays);
-    constant features get sigma = 1."""
+    constant features get sigma = 1.
+
+    Examples
+    --------
+    >>> tr, te = standardize(np.array([[0.0], [2.0]]), np.array([[4.0]]))
+    >>> tr.ravel(), te.ravel()                  # mean 1, std 1 from the training rows only
+    (array([-1.,  1.]), array([3.]))
+    """
     if isinstance(train, np.ndarray):
         mu, sd = train.mean(0), train.std(0)
         sd = np.where(sd > 1e-12, sd, 1.0)
@@ -149,6 +190,13 @@ def run_loso(fit_predict, X, y, speakers, *, executor=None, standardize=True, se
     ``X``: (n, d) array or a list of n per-utterance (frames, d) arrays. Folds are submitted to
     ``executor`` (any concurrent.futures.Executor; default a spawned process pool over all cores,
     shut down afterwards; "serial" runs them here). Fold i gets seed ``seed + i``.
+
+    Examples
+    --------
+    >>> X = np.arange(12.0)[:, None]; y = np.array([0, 1] * 6); spk = np.repeat(["a", "b", "c"], 4)
+    >>> res = run_loso(majority_fit_predict, X, y, spk, executor="serial")
+    >>> [f["test_speaker"] for f in res.folds], res.pooled["ua"]
+    (['a', 'b', 'c'], 0.5)
     """
     y = np.asarray(y)
     speakers = np.asarray(speakers).astype(str)
@@ -182,7 +230,15 @@ def run_loso(fit_predict, X, y, speakers, *, executor=None, standardize=True, se
 
 
 def summarize(y_true, y_pred, speakers, folds, n_classes: int = 4) -> LosoResult:
-    """Per-fold, per-speaker and pooled metrics of LOSO predictions given in input order."""
+    """Per-fold, per-speaker and pooled metrics of LOSO predictions given in input order.
+
+    Examples
+    --------
+    >>> spk = np.array(["a", "a", "b", "b"])
+    >>> res = summarize(np.array([0, 1, 0, 1]), np.array([0, 1, 1, 1]), spk, loso_folds(spk), n_classes=2)
+    >>> res.per_speaker["a"]["accuracy"], res.per_speaker["b"]["accuracy"], res.pooled["accuracy"]
+    (1.0, 0.5, 0.75)
+    """
     res = LosoResult(np.asarray(y_true), np.asarray(y_pred), np.asarray(speakers).astype(str))
     for f in folds:
         m = metrics(res.y_true[f.test_idx], res.y_pred[f.test_idx], n_classes)
@@ -205,7 +261,13 @@ def _labels(y_true, y_pred, n_classes):
 
 # ------------------------------------------------------------------------------ Table 2, rows 1-2
 def majority_fit_predict(X_train, y_train, X_test, seed=0):
-    """Predict the most frequent training class for every test utterance (ties: lowest index)."""
+    """Predict the most frequent training class for every test utterance (ties: lowest index).
+
+    Examples
+    --------
+    >>> majority_fit_predict(None, [2, 1, 2, 3], np.zeros(3))
+    array([2, 2, 2])
+    """
     return np.full(len(X_test), int(np.argmax(np.bincount(np.asarray(y_train)))), dtype=np.int64)
 
 
@@ -213,6 +275,12 @@ def rf_fit_predict(X_train, y_train, X_test, seed=0):
     """The paper's baseline: a random forest of 1000 trees of depth <= 10 on eGeMAPS functionals.
 
     In a worker process it uses one thread: the pool already spreads folds over the cores.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(size=(40, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> rf_fit_predict(X[:30], y[:30], X[30:]).shape        # 1000 trees of depth <= 10
+    (10,)
     """
     from .forest import RandomForest
 

@@ -110,6 +110,12 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Exec
     Worker processes are started with ``spawn`` and one BLAS/Numba thread each; they ignore SIGINT
     (the parent stops them, see ``stop``) and exit by themselves when the parent dies. An unreachable
     scheduler is a UsageError within ``SCHEDULER_TIMEOUT_S`` seconds.
+
+    Examples
+    --------
+    >>> ex = make_executor(1)                    # 1 job: in-process, in the order results are asked for
+    >>> ex.submit(pow, 2, 10).result()
+    1024
     """
     if scheduler:
         try:

@@ -50,12 +50,26 @@ class Settings:
 
 def fold_seed(seed: int, fold_index: int) -> int:
     """Fold i's seed is seed + i, as in ``evaluate.run_loso``: independent of execution order, so
-    parallel, serial and resumed runs agree."""
+    parallel, serial and resumed runs agree.
+
+    Examples
+    --------
+    >>> [fold_seed(7, i) for i in range(3)]
+    [7, 8, 9]
+    """
     return seed + fold_index
 
 
 def timed_fold(*args, **kwargs):
-    """``run_fold`` and the seconds it took in the worker: (probabilities, seconds)."""
+    """``run_fold`` and the seconds it took in the worker: (probabilities, seconds).
+
+    Examples
+    --------
+    >>> data = {"y": np.array([0, 0, 1, 2]), "speakers": np.array(["a", "a", "b", "b"])}
+    >>> proba, seconds = timed_fold("majority", data, [0, 1], [2, 3], 0, Settings())
+    >>> proba.shape, seconds >= 0
+    ((2, 4), True)
+    """
     t0 = time.perf_counter()
     proba = run_fold(*args, **kwargs)
     return proba, time.perf_counter() - t0
@@ -66,6 +80,13 @@ def run_fold(row: str, data: dict, train_idx, test_idx, seed: int, settings: Set
 
     ``data`` holds ``y`` and ``speakers`` (arrays over all utterances) plus ``egemaps`` (n, 88) for the
     RF row or ``layer1`` (list of .npy paths, one per utterance) for the neural rows.
+
+    Examples
+    --------
+    >>> data = {"y": np.array([0, 0, 1, 2]), "speakers": np.array(["a", "a", "b", "b"])}
+    >>> run_fold("majority", data, [0, 1], [2, 3], 0, Settings())      # one-hot of the majority class
+    array([[1., 0., 0., 0.],
+           [1., 0., 0., 0.]])
     """
     y, speakers = np.asarray(data["y"]), np.asarray(data["speakers"])
     train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)

@@ -72,6 +72,18 @@ def compute(path, kind: str, params: dict, audio=None) -> np.ndarray:
     """The features of one file, uncached: layer-1 frames (frames, 2048) or eGeMAPS (88,).
 
     ``audio``: the file's decoded signal when the caller has it already (else it is read here).
+
+    Examples
+    --------
+    >>> import os, tempfile, soundfile as sf
+    >>> p = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> t = np.arange(8000) / 16000; sf.write(p, 0.3 * np.sin(2 * np.pi * 200 * t), 16000)
+    >>> compute(p, "egemaps", {}).shape
+    (88,)
+    >>> compute(p + ".missing", "egemaps", {})
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.AudioError: ...tone.wav.missing: file not found
     """
     from .audio import load_audio
 
@@ -95,7 +107,17 @@ def _named(path, exc) -> str:
 
 
 def cache_path(path, kind: str, params: dict, cache_root, content_sha: str | None = None) -> Path:
-    """Where the features of ``path`` under ``params`` live (a weights file counts by its sha256)."""
+    """Where the features of ``path`` under ``params`` live (a weights file counts by its sha256).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); open(p, "wb").write(b"RIFF")
+    4
+    >>> q = cache_path(p, "egemaps", {}, "/cache")
+    >>> q.parent.parent.as_posix(), q.parent.name == q.stem[:2], q == cache_path(p, "egemaps", {}, "/cache")
+    ('/cache/features/egemaps', True, True)
+    """
     key_params = {k: v for k, v in params.items() if k != "weights"}
     key = cache_key(content_sha or file_sha256(path), kind, key_params)
     return Path(cache_root) / "features" / kind / key[:2] / f"{key}.npy"
@@ -165,6 +187,15 @@ def cached_features(path, kind: str, params: dict, cache_root) -> tuple[str, str
     Top-level and picklable: it is what executors run. A file's own fault comes back as a value,
     so that one bad file is reported with its name instead of aborting the stage; a machine fault
     raises ``MachineError``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "notes.wav"); open(p, "w").write("not audio")
+    9
+    >>> npy, error = cached_features(p, "egemaps", {}, tempfile.mkdtemp())     # errors come back as values
+    >>> npy, error.startswith(p + ": unreadable or not audio")
+    ('', True)
     """
     from .audio import decode_audio
 
@@ -228,6 +259,16 @@ def extract_all(paths, kind: str, params: dict, cache_root, executor, *, desc: s
     on the GPU in this process instead).
 
     Returns (npy paths in input order with "" for failures, list of error messages).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ser_ref.executors import SerialExecutor
+    >>> p = os.path.join(tempfile.mkdtemp(), "notes.wav"); open(p, "w").write("not audio")
+    9
+    >>> npys, errors = extract_all([p], "egemaps", {}, tempfile.mkdtemp(), SerialExecutor())
+    >>> npys, len(errors), "notes.wav: unreadable" in errors[0]
+    ([''], 1, True)
     """
     from tqdm.auto import tqdm
 

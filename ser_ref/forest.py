@@ -257,6 +257,16 @@ def rank_features(X: np.ndarray):
     """Dense ranks of every column (equal values share a rank) and each column's sorted unique values.
 
     Returns ranks (n_features, n) int32 and uvals (n_features, max_unique) float64 (padded with +inf).
+
+    Examples
+    --------
+    >>> ranks, uvals = rank_features(np.array([[3.0, 1.0], [1.0, 1.0], [3.0, 2.0]]))
+    >>> ranks
+    array([[1, 0, 1],
+           [0, 0, 1]], dtype=int32)
+    >>> uvals
+    array([[1., 3.],
+           [1., 2.]])
     """
     n, n_features = X.shape
     ranks = np.empty((n_features, n), np.int32)
@@ -276,6 +286,12 @@ def best_split_reference(x, y, w, n_classes: int, min_samples_leaf: int = 1):
 
     score(t) = sum_c W_c(L)^2 / W(L) + sum_c W_c(R)^2 / W(R) for every t between consecutive
     distinct sorted values, each side keeping >= min_samples_leaf samples.
+
+    Examples
+    --------
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0]); y = np.array([0, 0, 1, 1])
+    >>> best_split_reference(x, y, np.ones(4), n_classes=2)     # a pure split: 2^2/2 + 2^2/2
+    (4.0, 2.5)
     """
     order = np.argsort(x, kind="stable")
     xs, ys, ws = x[order], y[order], w[order]
@@ -295,7 +311,16 @@ def best_split_reference(x, y, w, n_classes: int, min_samples_leaf: int = 1):
 
 
 def predict_proba_reference(X, roots, feature, threshold, left, right, value):
-    """Plain Python tree walk: P(c | x) = (1/T) sum_t value[leaf_t(x), c]."""
+    """Plain Python tree walk: P(c | x) = (1/T) sum_t value[leaf_t(x), c].
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(1).normal(size=(60, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> rf = RandomForest(n_trees=10, max_depth=3).fit(X, y)
+    >>> ref = predict_proba_reference(X, rf.roots, rf.feature, rf.threshold, rf.left, rf.right, rf.value)
+    >>> bool(np.allclose(ref, rf.predict_proba(X)))
+    True
+    """
     X = np.asarray(X, np.float64)
     out = np.zeros((len(X), value.shape[1]))
     for i, x in enumerate(X):
@@ -346,6 +371,15 @@ class RandomForest:
     ``n_classes`` fixes the width of predict_proba (default: max(y) + 1), so a training fold that
     lacks a class still gives one column per class. ``bootstrap=False`` grows every tree on all
     samples (then, with max_features=None, each tree is plain CART: used to test against it).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 5)); y = (X[:, 0] > 0).astype(int) + 2 * (X[:, 1] > 0)
+    >>> rf = RandomForest(n_trees=50, max_depth=6, seed=0).fit(X, y)
+    >>> P = rf.predict_proba(X[:3])
+    >>> P.shape, bool(np.allclose(P.sum(axis=1), 1)), float(np.mean(rf.predict(X) == y)) > 0.9
+    ((3, 4), True, True)
     """
 
     def __init__(self, n_trees=1000, max_depth=10, min_samples_leaf=1, max_features="sqrt", seed=0,
@@ -431,6 +465,13 @@ class RandomForest:
 
         ``device="gpu"`` walks the same flat trees in a CUDA kernel (``ser_ref.gpu.forest``), one
         thread per sample; the result comes back as a NumPy array.
+
+        Examples
+        --------
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0, 0, 1, 1])
+        >>> RandomForest(n_trees=1, bootstrap=False, max_features=None).fit(X, y).predict_proba([[0.2], [2.7]])
+        array([[1., 0.],
+               [0., 1.]])
         """
         if not hasattr(self, "roots"):
             raise SerRefError("RandomForest: call fit before predict")
@@ -446,5 +487,83 @@ class RandomForest:
         return out
 
     def predict(self, X, device: str = "cpu") -> np.ndarray:
-        """arg max_c P(c | x) (ties go to the lower class index)."""
+        """arg max_c P(c | x) (ties go to the lower class index).
+
+        Examples
+        --------
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0, 0, 1, 1])
+        >>> RandomForest(n_trees=3, max_features=None).fit(X, y).predict([[0.2], [2.7]])
+        array([0, 1])
+        """
         return np.argmax(self.predict_proba(X, device=device), axis=1)
+
+    # ------------------------------------------------------------ persistence (ser_ref.modelfile)
+    _ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
+
+    def save(self, path, meta: dict | None = None) -> None:
+        """Write the fitted forest (its flat node arrays and settings, plus ``meta``) to one .npz.
+
+        >>> import os, tempfile
+        >>> X = np.random.default_rng(0).normal(size=(40, 3)); y = (X[:, 0] > 0).astype(int)
+        >>> rf = RandomForest(n_trees=5, max_depth=3).fit(X, y)
+        >>> p = os.path.join(tempfile.mkdtemp(), "rf.npz"); rf.save(p)
+        >>> bool(np.array_equal(RandomForest.load(p).predict_proba(X), rf.predict_proba(X)))
+        True
+        """
+        from . import modelfile
+
+        if not hasattr(self, "roots"):
+            raise SerRefError("RandomForest: call fit before save")
+        settings = {"n_trees": self.n_trees, "max_depth": self.max_depth, "min_samples_leaf": self.min_samples_leaf,
+                    "max_features": self.max_features, "seed": self.seed, "n_classes": self.n_classes_,
+                    "bootstrap": self.bootstrap, "n_features": self.n_features}
+        modelfile.write(path, "random-forest", {k: getattr(self, k) for k in self._ARRAYS},
+                        {**(meta or {}), "forest": settings})
+
+    @classmethod
+    def load(cls, path) -> "RandomForest":
+        """The forest ``save`` wrote; ``ser_ref.modelfile.ModelFileError`` naming the file if it is not one.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> p = os.path.join(tempfile.mkdtemp(), "not-a-forest.npz"); np.savez(p, w=np.ones(2))
+        >>> RandomForest.load(p)
+        Traceback (most recent call last):
+        ...
+        ser_ref.modelfile.ModelFileError: ...not-a-forest.npz: not a ser_ref model file (missing ...)
+        """
+        from . import modelfile
+
+        arrays, meta = modelfile.read(path, kind="random-forest")
+        return cls.from_saved(arrays, meta, path)
+
+    @classmethod
+    def from_saved(cls, arrays: dict, meta: dict, path="<arrays>") -> "RandomForest":
+        """The forest from ``modelfile.read``'s (arrays, meta), its node arrays checked for consistency.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from ser_ref import modelfile
+        >>> X = np.random.default_rng(0).normal(size=(30, 2)); y = (X[:, 0] > 0).astype(int)
+        >>> p = os.path.join(tempfile.mkdtemp(), "rf.npz"); RandomForest(n_trees=4).fit(X, y).save(p)
+        >>> RandomForest.from_saved(*modelfile.read(p)).n_trees
+        4
+        """
+        from .modelfile import ModelFileError
+
+        s = meta["forest"]
+        rf = cls(n_trees=s["n_trees"], max_depth=s["max_depth"], min_samples_leaf=s["min_samples_leaf"],
+                 max_features=s["max_features"], seed=s["seed"], n_classes=s["n_classes"], bootstrap=s["bootstrap"])
+        dtypes = {"roots": np.int32, "feature": np.int32, "threshold": np.float64, "left": np.int32,
+                  "right": np.int32, "value": np.float64}
+        for k in cls._ARRAYS:
+            setattr(rf, k, np.ascontiguousarray(arrays[k], dtype=dtypes[k]))
+        n = len(rf.feature)
+        inner = rf.left != LEAF
+        if (rf.value.shape != (n, s["n_classes"]) or len(rf.roots) != s["n_trees"]
+                or np.any(rf.left[inner] >= n) or np.any(rf.feature[inner] >= s["n_features"])):
+            raise ModelFileError(f"{path}: random-forest node arrays are inconsistent")
+        rf.n_features, rf.n_classes_ = int(s["n_features"]), int(s["n_classes"])
+        return rf

@@ -22,7 +22,14 @@ def _first_existing(env_var: str, fallback: Path) -> Path | None:
 
 
 def shared_model_path() -> Path | None:
-    """The DeepSpeech-architecture .tflite from $SER_REF_MODEL or ../shared, or None."""
+    """The DeepSpeech-architecture .tflite from $SER_REF_MODEL or ../shared, or None.
+
+    Examples
+    --------
+    >>> p = shared_model_path()
+    >>> p is None or p.suffix in (".tflite", ".npz")
+    True
+    """
     return _first_existing("SER_REF_MODEL", SHARED / "models" / "armspeech-0.1.4" / "model.tflite")
 
 
@@ -32,7 +39,16 @@ def ravdess_root() -> Path | None:
 
 
 def cache_dir() -> Path:
-    """Root of on-disk caches (exported weights, features): $SER_REF_CACHE or ~/.cache/ser_ref."""
+    """Root of on-disk caches (exported weights, features): $SER_REF_CACHE or ~/.cache/ser_ref.
+
+    Examples
+    --------
+    >>> import os
+    >>> old = os.environ.get("SER_REF_CACHE"); os.environ["SER_REF_CACHE"] = "/tmp/my-cache"
+    >>> cache_dir()
+    PosixPath('/tmp/my-cache')
+    >>> _ = os.environ.pop("SER_REF_CACHE") if old is None else os.environ.update(SER_REF_CACHE=old)
+    """
     value = os.environ.get("SER_REF_CACHE")
     p = Path(value).expanduser() if value else Path.home() / ".cache" / "ser_ref"
     return p

@@ -34,13 +34,25 @@ _BLOCK = 1024  # frames per block: its samples, spectrum and energies stay in ca
 
 
 def hz_to_mel(f):
-    """mel(f) = 1127 ln(1 + f / 700)   (the HTK mel scale, natural-log form, as in TF)."""
+    """mel(f) = 1127 ln(1 + f / 700)   (the HTK mel scale, natural-log form, as in TF).
+
+    Examples
+    --------
+    >>> bool(float(hz_to_mel(700.0)) == 1127.0 * np.log(2.0))
+    True
+    """
     return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
 
 
 @lru_cache(maxsize=16)
 def hann_window(length: int) -> np.ndarray:
-    """w[n] = 0.5 - 0.5 cos(2 pi n / L): the periodic Hann window (TF's Spectrogram uses it)."""
+    """w[n] = 0.5 - 0.5 cos(2 pi n / L): the periodic Hann window (TF's Spectrogram uses it).
+
+    Examples
+    --------
+    >>> hann_window(4)
+    array([0. , 0.5, 1. , 0.5])
+    """
     n = np.arange(length, dtype=np.float64)
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * n / length)
 
@@ -56,6 +68,12 @@ def mel_bands(n_bins: int, sample_rate: int, n_mels: int = 40, fmin: float = 20.
     band        b(k) = (number of centres below mel(k hz_per_bin)) - 1, in [-1, C - 1]
     weight      w(k) = (m_{b+1} - mel_k) / (m_{b+1} - m_b),  with m_{-1} = mel(fmin)
     Bin k gives w(k) of its magnitude to channel b (falling edge) and 1 - w(k) to b + 1 (rising edge).
+
+    Examples
+    --------
+    >>> k, band, w = mel_bands(257, 16000)
+    >>> int(k[0]), int(k[-1]), int(band.min()), int(band.max()), bool(np.all((w >= 0) & (w <= 1)))
+    (2, 256, -1, 39, True)
     """
     mel_lo, mel_hi = float(hz_to_mel(fmin)), float(hz_to_mel(fmax))
     spacing = (mel_hi - mel_lo) / (n_mels + 1)
@@ -74,7 +92,14 @@ def mel_bands(n_bins: int, sample_rate: int, n_mels: int = 40, fmin: float = 20.
 @lru_cache(maxsize=16)
 def mel_filterbank(n_bins: int, sample_rate: int, n_mels: int = 40,
                    fmin: float = 20.0, fmax: float = 8000.0) -> np.ndarray:
-    """H (n_bins, n_mels): H[k, b(k)] = w(k), H[k, b(k) + 1] = 1 - w(k) (see ``mel_bands``)."""
+    """H (n_bins, n_mels): H[k, b(k)] = w(k), H[k, b(k) + 1] = 1 - w(k) (see ``mel_bands``).
+
+    Examples
+    --------
+    >>> H = mel_filterbank(257, 16000)
+    >>> H.shape, bool(np.allclose(H[3:240].sum(axis=1), 1.0))   # a bin splits w and 1 - w
+    ((257, 40), True)
+    """
     k, band, w = mel_bands(n_bins, sample_rate, n_mels, fmin, fmax)
     H = np.zeros((n_bins, n_mels), dtype=np.float64)
     falling = band >= 0
@@ -86,14 +111,30 @@ def mel_filterbank(n_bins: int, sample_rate: int, n_mels: int = 40,
 
 @lru_cache(maxsize=16)
 def dct_matrix(n_mels: int = 40, n_mfcc: int = 26) -> np.ndarray:
-    """D (n_mels, n_mfcc), D[c, i] = sqrt(2 / C) cos(pi / C * i * (c + 0.5))  (c0 scaled the same)."""
+    """D (n_mels, n_mfcc), D[c, i] = sqrt(2 / C) cos(pi / C * i * (c + 0.5))  (c0 scaled the same).
+
+    Examples
+    --------
+    >>> D = dct_matrix(40, 26)
+    >>> G = D.T @ D                  # orthonormal columns, except c0, whose norm is sqrt(2)
+    >>> D.shape, round(float(G[0, 0]), 12), bool(np.allclose(G[1:, 1:], np.eye(25)))
+    ((40, 26), 2.0, True)
+    """
     c = np.arange(n_mels, dtype=np.float64)[:, None]
     i = np.arange(n_mfcc, dtype=np.float64)[None, :]
     return np.sqrt(2.0 / n_mels) * np.cos(np.pi / n_mels * i * (c + 0.5))
 
 
 def frame_signal(x, win: int, step: int):
-    """x_t[n] = x[t*step + n] as a (frames, win) strided view: 1 + (N - win) // step frames."""
+    """x_t[n] = x[t*step + n] as a (frames, win) strided view: 1 + (N - win) // step frames.
+
+    Examples
+    --------
+    >>> frame_signal(np.arange(10.0), 4, 3)
+    array([[0., 1., 2., 3.],
+           [3., 4., 5., 6.],
+           [6., 7., 8., 9.]])
+    """
     xp = array_module(x)
     n_frames = 1 + (x.shape[0] - win) // step
     s = x.strides[0]
@@ -135,7 +176,15 @@ def _prepare(signal, sample_rate, win_ms, step_ms, n_mfcc, n_mels, fmin, fmax):
 def mfcc_reference(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float = 20,
                    n_mfcc: int = 26, n_mels: int = 40, fmin: float = 20.0, fmax: float = 8000.0):
     """The module's equations line by line in NumPy/CuPy (float64): the reference ``mfcc`` is tested
-    against, and the path CuPy arrays take."""
+    against, and the path CuPy arrays take.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(size=16000).astype(np.float32)
+    >>> ref = mfcc_reference(x)
+    >>> ref.shape, float(np.abs(mfcc(x) - ref).max()) < 1e-3
+    ((49, 26), True)
+    """
     x, win, step, n_fft = _prepare(signal, sample_rate, win_ms, step_ms, n_mfcc, n_mels, fmin, fmax)
     xp = array_module(x)
     H = mel_filterbank(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
@@ -229,6 +278,14 @@ def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float
     through the DCT, ``_mfcc_frames``) spread over 2 threads, no BLAS call; equal to ``mfcc_reference`` to float32
     rounding. CuPy input takes the fused CUDA kernels of ``ser_ref.gpu.mfcc`` (checked against
     ``mfcc_reference``).
+
+    Examples
+    --------
+    >>> x = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32)
+    >>> mfcc(x).shape                    # 1 + (16000 - 512) // 320 frames
+    (49, 26)
+    >>> mfcc(x, step_ms=10).shape
+    (97, 26)
     """
     if array_module(signal) is not np:
         from .gpu.mfcc import mfcc as gpu_mfcc

@@ -23,7 +23,13 @@ def _version(pkg: str) -> str | None:
 
 
 def machine() -> dict:
-    """Platform, Python, logical CPU count and CPU model (from /proc/cpuinfo where it exists)."""
+    """Platform, Python, logical CPU count and CPU model (from /proc/cpuinfo where it exists).
+
+    Examples
+    --------
+    >>> sorted(machine())
+    ['cpu_count', 'cpu_model', 'platform', 'python']
+    """
     import os
 
     cpu = platform.processor()
@@ -100,7 +106,16 @@ def table_markdown(corpus: str, rows: dict, problems: dict | None = None) -> str
 
 
 def per_speaker_csv(y, speakers, probas: dict) -> str:
-    """One row per (model, speaker): the LOSO fold of that speaker (``evaluate.summarize``)."""
+    """One row per (model, speaker): the LOSO fold of that speaker (``evaluate.summarize``).
+
+    Examples
+    --------
+    >>> y = np.array([0, 1, 0, 1]); spk = np.array(["a", "a", "b", "b"])
+    >>> print(per_speaker_csv(y, spk, {"dense": np.eye(4)[[0, 1, 1, 1]]}).strip())
+    model,speaker,n,accuracy,ua
+    dense,a,2,1.0000,1.0000
+    dense,b,2,0.5000,0.5000
+    """
     from .evaluate import loso_folds, summarize
 
     folds = loso_folds(speakers)

@@ -124,7 +124,15 @@ def _hash(obj) -> str:
 
 def load_corpus(args):
     """Items of the chosen corpus; the synthetic one is generated (once) under the cache folder,
-    or read (never written) from ``--root``."""
+    or read (never written) from ``--root``.
+
+    Examples
+    --------
+    >>> load_corpus(parse_args(["--corpus", "emodb"]))
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.UsageError: --corpus emodb needs --root DIR pointing at your copy of the corpus
+    """
     from . import corpora
 
     if args.corpus == "synthetic":
@@ -162,7 +170,13 @@ def check_cache_writable() -> Path:
 
 
 def corpus_problems(speakers, y):
-    """Speakers left without any utterance of a class (their UA is undefined for it)."""
+    """Speakers left without any utterance of a class (their UA is undefined for it).
+
+    Examples
+    --------
+    >>> corpus_problems(np.array(["s1", "s1", "s2"]), np.array([0, 1, 2]))[0]
+    'speaker s1: no utterances of sadness, neutral'
+    """
     from .corpora import LABELS
 
     out = []

@@ -64,14 +64,32 @@ def check_root(root, corpus: str) -> Path:
 
 
 def fail_on_bad_names(bad: list[str], corpus: str, root: Path, pattern: str) -> None:
-    """Names that do not fit the corpus's pattern are an error, not something to skip quietly."""
+    """Names that do not fit the corpus's pattern are an error, not something to skip quietly.
+
+    Examples
+    --------
+    >>> fail_on_bad_names(["x.wav"], "ravdess", Path("/data"), "Actor_NN/03-01-EE-II-SS-RR-AA.wav")
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.CorpusError: ravdess: 1 file names under /data do not fit Actor_NN/03-01-EE-II-SS-RR-AA.wav (e.g. x.wav)
+    """
     if bad:
         raise CorpusError(f"{corpus}: {len(bad)} file names under {root} do not fit {pattern} "
                           f"(e.g. {', '.join(bad[:5])})")
 
 
 def load_with_report(name: str, root, **options) -> tuple[list[Item], LoadReport]:
-    """(items, report) for corpus ``name`` under ``root``; items sorted by path."""
+    """(items, report) for corpus ``name`` under ``root``; items sorted by path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from ser_ref.corpora import synthetic
+    >>> root = synthetic.generate(tempfile.mkdtemp(), n_speakers=2, n_per_emotion=1)
+    >>> items, report = load_with_report("synthetic", root)
+    >>> len(items), sorted({it.label for it in items}), report.kept
+    (8, ['anger', 'happiness', 'neutral', 'sadness'], 8)
+    """
     from . import iemocap, named, synthetic
 
     loaders = {"iemocap": iemocap.load, "ravdess": named.load_ravdess, "emodb": named.load_emodb,
@@ -89,5 +107,13 @@ def load_with_report(name: str, root, **options) -> tuple[list[Item], LoadReport
 
 
 def load(name: str, root, **options) -> list[Item]:
-    """The corpus's items of the four classes; skipped files are logged with counts."""
+    """The corpus's items of the four classes; skipped files are logged with counts.
+
+    Examples
+    --------
+    >>> load("emodb", "/no/such/folder")
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.CorpusError: emodb: corpus root /no/such/folder does not exist or is not a folder
+    """
     return load_with_report(name, root, **options)[0]

@@ -36,7 +36,20 @@ AGREEMENT = ("unanimous", "majority")
 
 
 def parse_evaluation(path: Path, annotator_prefix: str = "C-E") -> dict:
-    """utterance -> (header category, [set of labels of each categorical evaluator])."""
+    """utterance -> (header category, [set of labels of each categorical evaluator]).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "Ses01F_impro01.txt"
+    >>> _ = p.write_text('''[6.2901 - 8.2357]  Ses01F_impro01_F000  neu  [2.5000, 2.5000, 2.5000]
+    ... C-E2:  Neutral state;  ()
+    ... C-E3:  Neutral state; Frustration;  ()
+    ... ''')
+    >>> category, evaluators = parse_evaluation(p)["Ses01F_impro01_F000"]
+    >>> category, [sorted(e) for e in evaluators]
+    ('neutral', [['neutral'], ['frustration', 'neutral']])
+    """
     out, current = {}, None
     for line in Path(path).read_text(errors="replace").splitlines():
         m = HEADER.match(line)
@@ -54,7 +67,15 @@ def parse_evaluation(path: Path, annotator_prefix: str = "C-E") -> dict:
 
 
 def decide(category: str, evaluators: list, agreement: str, merge_excited: bool) -> str:
-    """The utterance's class, or a skip reason (which is never one of LABELS)."""
+    """The utterance's class, or a skip reason (which is never one of LABELS).
+
+    Examples
+    --------
+    >>> decide("excited", [{"excited"}, {"happiness"}], "unanimous", True)   # excitement merged into happiness
+    'happiness'
+    >>> decide("anger", [{"anger"}, {"sadness"}], "unanimous", True)
+    'evaluators not unanimous'
+    """
     def m(lab):
         return "happiness" if merge_excited and lab == "excited" else lab
 

@@ -32,7 +32,17 @@ class Misplaced(str):
 
 
 def check_readable(paths, corpus: str) -> None:
-    """Every file opens as audio (header only): unreadable ones are listed in one error."""
+    """Every file opens as audio (header only): unreadable ones are listed in one error.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "x.wav"; _ = p.write_text("text")
+    >>> check_readable([p], "emodb")
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.CorpusError: emodb: 1 files cannot be read as audio (e.g. x.wav (...))
+    """
     bad = []
     for p in paths:
         try:
@@ -77,7 +87,20 @@ RAVDESS_PATTERN = r"(0[1-3])-(0[12])-(0[1-8])-(0[12])-(0[12])-(0[12])-(\d\d)\.wa
 def load_ravdess(root: Path, report: LoadReport, *, calm_as_neutral: bool = False, check_audio: bool = True):
     """Actor_NN/MM-VV-EE-II-SS-RR-AA.wav: modality, vocal channel (01 speech, 02 song), emotion,
     intensity, statement, repetition, actor (odd = male). Song and the 4 other emotions are skipped;
-    ``calm_as_neutral`` merges calm (02) into neutral."""
+    ``calm_as_neutral`` merges calm (02) into neutral.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, soundfile as sf
+    >>> from ser_ref.corpora import LoadReport
+    >>> root = Path(tempfile.mkdtemp()); (root / "Actor_01").mkdir()
+    >>> for name in ("03-01-05-01-01-01-01.wav", "03-01-07-01-01-01-01.wav"):   # angry; disgust is skipped
+    ...     sf.write(root / "Actor_01" / name, np.full(800, 0.1), 16000)
+    >>> report = LoadReport("ravdess", root)
+    >>> [(it.speaker, it.label) for it in load_ravdess(root, report)], sorted(report.skipped)
+    ([('ravdess01', 'anger')], ['emotion disgust'])
+    """
 
     def decode(p, m):
         _, channel, emo, _, _, _, actor = m.groups()
@@ -105,7 +128,19 @@ EMODB_PATTERN = r"(\d\d)([abc]\d\d)([WLEAFTN])([a-z])\.wav"
 
 def load_emodb(root: Path, report: LoadReport, *, check_audio: bool = True):
     """wav/SSTTTEV.wav: speaker (2 digits), text (a01..b10), emotion letter (W anger, F happiness,
-    T sadness, N neutral; L boredom, E disgust, A fear are skipped), version letter."""
+    T sadness, N neutral; L boredom, E disgust, A fear are skipped), version letter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from ser_ref.corpora import LoadReport
+    >>> root = Path(tempfile.mkdtemp()); (root / "wav").mkdir()
+    >>> for name in ("03a01Wa.wav", "03a01La.wav"):              # anger; boredom is skipped
+    ...     sf.write(root / "wav" / name, np.full(800, 0.1), 16000)
+    >>> [(it.speaker, it.label) for it in load_emodb(root, LoadReport("emodb", root))]
+    [('emodb03', 'anger')]
+    """
 
     def decode(p, m):
         spk, _, emo, _ = m.groups()
@@ -127,7 +162,18 @@ EMOVO_PATTERN = r"(rab|gio|tri|neu|dis|pau|sor)-([fm][123])-([bdlns]\d)\.wav"
 
 def load_emovo(root: Path, report: LoadReport, *, check_audio: bool = True):
     """<speaker>/EEE-<speaker>-SS.wav: rab anger, gio joy, tri sadness, neu neutral (dis, pau, sor
-    skipped); speakers f1..f3, m1..m3 (the folder must match)."""
+    skipped); speakers f1..f3, m1..m3 (the folder must match).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from ser_ref.corpora import LoadReport
+    >>> root = Path(tempfile.mkdtemp()); (root / "f1").mkdir()
+    >>> sf.write(root / "f1" / "tri-f1-b1.wav", np.full(800, 0.1), 16000)
+    >>> [(it.speaker, it.label, it.gender) for it in load_emovo(root, LoadReport("emovo", root))]
+    [('emovof1', 'sadness', 'f')]
+    """
 
     def decode(p, m):
         emo, spk, _ = m.groups()
@@ -158,7 +204,18 @@ def _cremad_genders(root: Path) -> dict:
 
 def load_cremad(root: Path, report: LoadReport, *, check_audio: bool = True):
     """AAAA_SSS_EEE_LL.wav: actor 1001..1091, sentence code, emotion (ANG, HAP, SAD, NEU kept; DIS,
-    FEA skipped), intensity level. Gender comes from VideoDemographics.csv if present."""
+    FEA skipped), intensity level. Gender comes from VideoDemographics.csv if present.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from ser_ref.corpora import LoadReport
+    >>> root = Path(tempfile.mkdtemp())
+    >>> sf.write(root / "1001_DFA_HAP_XX.wav", np.full(800, 0.1), 16000)
+    >>> [(it.speaker, it.label) for it in load_cremad(root, LoadReport("cremad", root))]
+    [('cremad1001', 'happiness')]
+    """
     genders = _cremad_genders(root)
 
     def decode(p, m):

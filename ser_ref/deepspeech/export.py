@@ -57,7 +57,15 @@ def _clip_after(m: TFLiteModel, op, name: str):
 
 
 def find_layers(m: TFLiteModel) -> dict:
-    """{1: op, 2: op, 3: op, 5: op} FULLY_CONNECTED ops of the dense layers, found by structure."""
+    """{1: op, 2: op, 3: op, 5: op} FULLY_CONNECTED ops of the dense layers, found by structure.
+
+    Examples
+    --------
+    >>> from ser_ref import locations
+    >>> p = locations.shared_model_path()
+    >>> p is None or sorted(find_layers(read_tflite(p))) == [1, 2, 3, 5]
+    True
+    """
     inp = [i for i in m.inputs if m.tensors[i].name == "input_node"]
     if not inp:
         raise WeightsError(f"{m.path}: no graph input named 'input_node': not a DeepSpeech model")
@@ -91,7 +99,15 @@ def _string_tensor(raw: bytes) -> bytes:
 
 
 def parse_alphabet(blob: bytes) -> list:
-    """DeepSpeech's serialised alphabet: u16 count, then per label u16 key, u16 length, UTF-8 bytes."""
+    """DeepSpeech's serialised alphabet: u16 count, then per label u16 key, u16 length, UTF-8 bytes.
+
+    Examples
+    --------
+    >>> import struct
+    >>> blob = struct.pack("<H", 2) + struct.pack("<HH", 0, 1) + b" " + struct.pack("<HH", 1, 1) + b"a"
+    >>> parse_alphabet(blob)
+    [' ', 'a']
+    """
     n = struct.unpack_from("<H", blob, 0)[0]
     labels, pos = [""] * n, 2
     for _ in range(n):
@@ -105,7 +121,15 @@ def parse_alphabet(blob: bytes) -> list:
 
 
 def read_metadata(m: TFLiteModel) -> dict:
-    """metadata_* graph outputs (RESHAPEs of constants in DeepSpeech exports) as Python values."""
+    """metadata_* graph outputs (RESHAPEs of constants in DeepSpeech exports) as Python values.
+
+    Examples
+    --------
+    >>> from ser_ref import locations
+    >>> p = locations.shared_model_path()
+    >>> p is None or read_metadata(read_tflite(p))["win_len_ms"] == 32
+    True
+    """
     out = {}
     for i in m.outputs:
         t = m.tensors[i]
@@ -132,7 +156,15 @@ def read_metadata(m: TFLiteModel) -> dict:
 
 
 def export_arrays(model_path) -> dict:
-    """Everything ``export_model`` writes, as a dict of arrays (nothing touches the disk)."""
+    """Everything ``export_model`` writes, as a dict of arrays (nothing touches the disk).
+
+    Examples
+    --------
+    >>> from ser_ref import locations
+    >>> p = locations.shared_model_path()
+    >>> p is None or export_arrays(p)["W1_q"].shape == (494, 2048)
+    True
+    """
     model_path = Path(model_path)
     m = read_tflite(model_path)
     try:
@@ -173,6 +205,18 @@ def export_model(model_path, out_path) -> Path:
     """Read ``model_path`` (.tflite), write ``out_path`` (.npz) atomically; returns ``out_path``.
 
     A failure anywhere leaves no file (or the previous one) at ``out_path``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp(); p = os.path.join(d, "x.tflite"); open(p, "wb").write(b"TFL")
+    3
+    >>> export_model(p, os.path.join(d, "x.npz"))
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.WeightsError: ...x.tflite: not a TFLite model (missing 'TFL3' identifier)
+    >>> os.path.exists(os.path.join(d, "x.npz"))      # a failure leaves no file behind
+    False
     """
     arrays = export_arrays(model_path)
     save_npz(out_path, **arrays)

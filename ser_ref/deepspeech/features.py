@@ -14,6 +14,15 @@ def deepspeech_features(signal, layer: Layer1 | None = None, *, sample_rate: int
 
     The MFCC use the model's 32 ms window; ``step_ms`` 20 is the model's frame rate, 10 the paper's.
     ``layer`` defaults to ``load_layer1()`` (cached after the first call).
+
+    Examples
+    --------
+    >>> from ser_ref.deepspeech import Layer1
+    >>> rng = np.random.default_rng(0)
+    >>> layer = Layer1(rng.integers(-127, 128, (494, 8), dtype=np.int8), 0.01, np.zeros(8, np.float32))
+    >>> h = deepspeech_features(rng.normal(size=16000).astype(np.float32), layer)
+    >>> h.shape, float(h.min()) >= 0, float(h.max()) <= 20
+    ((49, 8), True, True)
     """
     if layer is None:
         from .load import load_layer1
@@ -30,6 +39,15 @@ def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mo
     On the GPU the whole batch moves to the device once: one batched MFCC (``gpu.mfcc.mfcc_batch``),
     the 19-frame windows gathered inside the layer-1 kernel (never materialised on the host), one
     GEMM, one fused bias + ReLU + clip pass, then one copy back.
+
+    Examples
+    --------
+    >>> from ser_ref.deepspeech import Layer1
+    >>> rng = np.random.default_rng(0)
+    >>> layer = Layer1(rng.integers(-127, 128, (494, 8), dtype=np.int8), 0.01, np.zeros(8, np.float32))
+    >>> xs = [rng.normal(size=n).astype(np.float32) for n in (8000, 16000)]
+    >>> [h.shape for h in deepspeech_features_batch(xs, layer)]
+    [(24, 8), (49, 8)]
     """
     signals = list(signals)
     if device == "cpu":

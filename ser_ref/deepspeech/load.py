@@ -31,7 +31,16 @@ def _quiet(*_args, **_kw):
 
 
 def exported_path(tflite: Path, weights_dir: Path) -> Path:
-    """weights/<stem>-<sha256[:12]>.npz: a changed model file gets a fresh export."""
+    """weights/<stem>-<sha256[:12]>.npz: a changed model file gets a fresh export.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> t = Path(tempfile.mkdtemp()) / "model.tflite"; t.write_bytes(b"abc")
+    3
+    >>> exported_path(t, Path("weights")).name        # sha256("abc") starts ba7816bf8f01
+    'model-ba7816bf8f01.npz'
+    """
     return weights_dir / f"{tflite.stem}-{sha256_file(tflite)[:12]}.npz"
 
 
@@ -56,7 +65,20 @@ def _from_file(path: Path, weights_dir: Path, log) -> Layer1:
 
 
 def load_layer1(model=None, *, verbose: bool = True, weights_dir=None, fetch=fetch_model) -> Layer1:
-    """Layer 1 from the first source that exists (see the module doc); prints each step if verbose."""
+    """Layer 1 from the first source that exists (see the module doc); prints each step if verbose.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> load_layer1(Path(tempfile.mkdtemp()) / "missing.tflite", verbose=False)
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.WeightsError: ...missing.tflite: model file not found
+    >>> from ser_ref import locations
+    >>> p = locations.shared_model_path()         # ../shared or $SER_REF_MODEL, if present
+    >>> p is None or load_layer1(p, verbose=False).hidden == 2048
+    True
+    """
     log = print if verbose else _quiet
     weights_dir = Path(weights_dir) if weights_dir is not None else locations.WEIGHTS_DIR
     if model is None:

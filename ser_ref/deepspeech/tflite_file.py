@@ -75,7 +75,16 @@ class TFLiteModel:
         return self.data[start:start + n]
 
     def array(self, t: Tensor) -> np.ndarray:
-        """The constant values of tensor ``t`` (error if it has none or its type is unknown)."""
+        """The constant values of tensor ``t`` (error if it has none or its type is unknown).
+
+        Examples
+        --------
+        >>> from ser_ref import locations
+        >>> p = locations.shared_model_path()
+        >>> m = p and read_tflite(p)
+        >>> p is None or any(m.array(t).dtype == np.int8 for t in m.tensors if t.type == 9 and m.raw(t))
+        True
+        """
         raw = self.raw(t)
         dtype = TENSOR_TYPES.get(t.type)
         if dtype is None:
@@ -154,7 +163,18 @@ class _Reader:
 
 
 def read_tflite(path) -> TFLiteModel:
-    """Parse a .tflite file. Foreign, truncated or corrupt files raise WeightsError naming the file."""
+    """Parse a .tflite file. Foreign, truncated or corrupt files raise WeightsError naming the file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.tflite"); open(p, "wb").write(bytes(16))
+    16
+    >>> read_tflite(p)
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.WeightsError: ...m.tflite: not a TFLite model (missing 'TFL3' identifier)
+    """
     path = Path(path)
     try:
         data = path.read_bytes()

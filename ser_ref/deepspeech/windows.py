@@ -16,6 +16,16 @@ def context_windows(mfcc, n_context: int = 9):
     """(T, n_feat) frames -> (T, (2 n_context + 1) n_feat) windows, zero-padded, a strided view.
 
     The result is read-only (it shares memory between rows); copy it before writing into it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.arange(12.0).reshape(4, 3)          # 4 frames of 3 coefficients
+    >>> w = context_windows(m, n_context=1)         # frame t with t-1 and t+1: 9 inputs
+    >>> w[0]                                        # zeros before the first frame
+    array([0., 0., 0., 0., 1., 2., 3., 4., 5.])
+    >>> context_windows(np.zeros((200, 26))).shape
+    (200, 494)
     """
     xp = array_module(mfcc)
     x = xp.asarray(mfcc)

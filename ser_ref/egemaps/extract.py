@@ -53,6 +53,15 @@ def spectral_llds(signal, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarra
 
     Keys: Loudness, alphaRatio, hammarbergIndex, slope0-500, slope500-1500, spectralFlux,
     mfcc1..mfcc4, energy (mean square of the raw frame, for Leq).
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> llds = spectral_llds(x.astype(np.float32))
+    >>> len(llds["Loudness"]), sorted(llds)[:3]
+    (49, ['Loudness', 'alphaRatio', 'energy'])
     """
     x = _validated(signal, sample_rate)
     mag, frames, df = spectrum20ms(x, SAMPLE_RATE)
@@ -82,7 +91,19 @@ def _voice_llds(x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def egemaps_from_llds(spec: dict[str, np.ndarray], voice: dict[str, np.ndarray]) -> np.ndarray:
-    """The 88 functionals (float64, EGEMAPS_NAMES order) from raw spectral and smoothed voice LLDs."""
+    """The 88 functionals (float64, EGEMAPS_NAMES order) from raw spectral and smoothed voice LLDs.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> from ser_ref.egemaps.voice import voice_llds
+    >>> x = x.astype(np.float32)
+    >>> f = egemaps_from_llds(spectral_llds(x), voice_llds(x))
+    >>> f.shape, bool(np.allclose(f.astype(np.float32), egemaps(x)))
+    ((88,), True)
+    """
     out: dict[str, float] = {}
     f0 = np.asarray(voice[F0_KEY], dtype=np.float64)
     voiced = f0 != 0
@@ -138,7 +159,18 @@ def egemaps_from_llds(spec: dict[str, np.ndarray], voice: dict[str, np.ndarray])
 
 
 def egemaps(signal, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The 88 eGeMAPS v02 functionals of one mono signal, float32, in EGEMAPS_NAMES order."""
+    """The 88 eGeMAPS v02 functionals of one mono signal, float32, in EGEMAPS_NAMES order.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> from ser_ref.egemaps import EGEMAPS_NAMES
+    >>> f = egemaps(x.astype(np.float32))
+    >>> f.shape, EGEMAPS_NAMES[0], round(float(f[0]), 1)       # F0 mean: 12 log2(200 / 27.5) = 34.4
+    ((88,), 'F0semitoneFrom27.5Hz_sma3nz_amean', 34.4)
+    """
     x = _validated(signal, sample_rate)
     feats = egemaps_from_llds(spectral_llds(x), _voice_llds(x))
     if not np.all(np.isfinite(feats)):
@@ -158,7 +190,22 @@ def _file_features(path) -> np.ndarray:
 
 def egemaps_files(paths, *, executor=None) -> np.ndarray:
     """float32 (n, 88): egemaps() of every file; ``executor`` is anything with ``.map`` (e.g. a
-    concurrent.futures pool), None runs serially. Errors name the file."""
+    concurrent.futures pool), None runs serially. Errors name the file.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> import os, tempfile, soundfile as sf
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); sf.write(p, x, 16000)
+    >>> egemaps_files([p, p]).shape
+    (2, 88)
+    >>> egemaps_files([p + ".missing"])
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.AudioError: ...a.wav.missing: file not found
+    """
     paths = list(paths)
     if not paths:
         return np.zeros((0, len(EGEMAPS_NAMES)), dtype=np.float32)

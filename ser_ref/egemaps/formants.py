@@ -46,6 +46,14 @@ def lpc_frames(x: np.ndarray, n_out: int, frames=None) -> np.ndarray:
 
     so y_t spans the first 20 ms of the padded buffer: 6 ms of zeros, then the first 14 ms of
     the windowed frame, low-passed at 3.4 kHz. ``frames`` optionally picks frame indices.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> lpc_frames(x, 46).shape        # 20 ms Hamming frames at 11 kHz, one per 10 ms frame
+    (46, 220)
     """
     padded = np.zeros(max(len(x), (n_out - 1) * HOP + FRAME))
     padded[: len(x)] = x
@@ -63,7 +71,13 @@ def lpc_frames(x: np.ndarray, n_out: int, frames=None) -> np.ndarray:
 
 
 def autocorr(frames: np.ndarray, p: int = LPC_ORDER) -> np.ndarray:
-    """r[t, k] = sum_n x_t[n] x_t[n + k], k = 0..p."""
+    """r[t, k] = sum_n x_t[n] x_t[n + k], k = 0..p.
+
+    Examples
+    --------
+    >>> autocorr(np.array([[1.0, 2.0, 3.0]]), p=2)        # r[0] = 1 + 4 + 9, r[1] = 2 + 6, r[2] = 3
+    array([[14.,  8.,  3.]])
+    """
     n = frames.shape[1]
     return np.stack([np.sum(frames[:, : n - k] * frames[:, k:], axis=1) for k in range(p + 1)], axis=1)
 
@@ -72,6 +86,12 @@ def levinson(r: np.ndarray) -> np.ndarray:
     """Levinson-Durbin for all frames: a (T, p) with sum_{k=0..p} a_k r[|i-k|] = 0, a_0 = 1.
 
     Frames with r[0] = 0 (digital silence) get a = 0.
+
+    Examples
+    --------
+    >>> r = np.array([[1.0, 0.5, 0.25]])      # the ACF of an AR(1) process with pole 0.5
+    >>> np.round(levinson(r), 12)
+    array([[-0.5,  0. ]])
     """
     t, p1 = r.shape
     p = p1 - 1
@@ -121,7 +141,13 @@ polish_roots_numba = njit(cache=True)(_polish_roots)
 
 
 def lpc_roots(a: np.ndarray, n_iter: int = 3, fast: bool = True) -> np.ndarray:
-    """Roots of z^p + a_1 z^{p-1} + ... + a_p per frame: companion eigenvalues, Newton-polished."""
+    """Roots of z^p + a_1 z^{p-1} + ... + a_p per frame: companion eigenvalues, Newton-polished.
+
+    Examples
+    --------
+    >>> np.sort_complex(lpc_roots(np.array([[-3.0, 2.0]]))[0])   # z^2 - 3 z + 2 = (z - 1)(z - 2)
+    array([1.+0.j, 2.+0.j])
+    """
     t, p = a.shape
     comp = np.zeros((t, p, p))
     comp[:, 0, :] = -a
@@ -133,7 +159,15 @@ def lpc_roots(a: np.ndarray, n_iter: int = 3, fast: bool = True) -> np.ndarray:
 
 
 def roots_to_formants(roots: np.ndarray, fs: float = LPC_SR, n_formants: int = N_FORMANTS):
-    """(F (T, n), B (T, n)) from poles: see the module docstring for the equations."""
+    """(F (T, n), B (T, n)) from poles: see the module docstring for the equations.
+
+    Examples
+    --------
+    >>> z = 0.95 * np.exp(1j * 2 * np.pi * 1000 / 11000)    # one pole pair at 1 kHz
+    >>> F, B = roots_to_formants(np.array([[z, np.conj(z)]]))
+    >>> round(float(F[0, 0]), 6), round(float(B[0, 0]), 1), float(F[0, 1])
+    (1000.0, 179.6, 0.0)
+    """
     r = np.where(np.abs(roots) > 1.0, 1.0 / np.conj(np.where(roots == 0, 1, roots)), roots)
     f = np.abs(np.angle(r)) * fs / (2.0 * np.pi)
     with np.errstate(divide="ignore"):
@@ -154,6 +188,15 @@ def formants(x: np.ndarray, n_out: int, opensmile_sign: bool = True, fast: bool 
     z^p - a_1 z^{p-1} - ... - a_p (its LPC coefficients with the opposite sign convention),
     so its "formants" are roots of that polynomial, not the poles of 1/A(z). False gives the
     textbook poles of 1/A(z) (used to check the LPC and root code on a known resonator).
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> F, B = formants(x, 46)
+    >>> F.shape, B.shape
+    ((46, 3), (46, 3))
     """
     n_rows = n_out if frames is None else len(frames)
     if n_rows == 0:

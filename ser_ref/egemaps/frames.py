@@ -16,7 +16,14 @@ FRAME_SEC = 0.020
 
 
 def frame_signal(x: np.ndarray, size: int, hop: int) -> np.ndarray:
-    """Frames F[t, n] = x[t*hop + n], n < size, for every t with t*hop + size <= len(x)."""
+    """Frames F[t, n] = x[t*hop + n], n < size, for every t with t*hop + size <= len(x).
+
+    Examples
+    --------
+    >>> frame_signal(np.arange(7.0), 4, 2)
+    array([[0., 1., 2., 3.],
+           [2., 3., 4., 5.]])
+    """
     n_frames = 1 + (len(x) - size) // hop
     if n_frames < 1:
         return np.zeros((0, size), dtype=x.dtype)
@@ -24,7 +31,13 @@ def frame_signal(x: np.ndarray, size: int, hop: int) -> np.ndarray:
 
 
 def hamming(n: int) -> np.ndarray:
-    """w[k] = 0.54 - 0.46 cos(2 pi k / (n - 1))  (openSMILE winFunc=ham)."""
+    """w[k] = 0.54 - 0.46 cos(2 pi k / (n - 1))  (openSMILE winFunc=ham).
+
+    Examples
+    --------
+    >>> hamming(3)
+    array([0.08, 1.  , 0.08])
+    """
     k = np.arange(n)
     return 0.54 - 0.46 * np.cos(2.0 * np.pi * k / (n - 1))
 
@@ -37,6 +50,12 @@ def fft_magnitude(frames: np.ndarray, window: np.ndarray) -> np.ndarray:
     """|X_t[k]| = |sum_n w[n] F[t, n] e^{-2 pi i k n / N}|, N = next power of two >= frame size.
 
     Returns shape (T, N/2 + 1): bins 0 .. Nyquist, spacing sr / N.
+
+    Examples
+    --------
+    >>> mag = fft_magnitude(np.ones((1, 320)), np.ones(320))    # padded to N = 512
+    >>> mag.shape, float(mag[0, 0])
+    ((1, 257), 320.0)
     """
     n_fft = next_pow2(frames.shape[1])
     return np.abs(np.fft.rfft(frames * window, n=n_fft, axis=1))
@@ -46,6 +65,15 @@ def spectrum20ms(signal, sample_rate: int = 16000):
     """Hamming-windowed 20 ms / 10 ms-hop magnitude spectra and the raw frames.
 
     Returns (mag (T, 257), frames (T, 320), bin_hz) for 16 kHz input.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> mag, frames, df = spectrum20ms(x)
+    >>> mag.shape, frames.shape, df, int(np.argmax(mag[10]) * df)    # the strongest bin: F0
+    ((49, 257), (49, 320), 31.25, 187)
     """
     x = check_signal(signal, sample_rate, name="signal").astype(np.float64)
     size = int(round(FRAME_SEC * sample_rate))

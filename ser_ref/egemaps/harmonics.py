@@ -145,6 +145,16 @@ def harmonic_features(mag: np.ndarray, f0_hz: np.ndarray, formant_hz: np.ndarray
     """Columns [H1-H2, H1-A3, F1 amp, F2 amp, F3 amp] in dB per frame (see module doc).
 
     mag: (T, 513) Gaussian 60 ms magnitude spectra; f0_hz: (T,); formant_hz: (T, 3).
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> from ser_ref.egemaps.pitch import f0_track
+    >>> f0, mag = f0_track(x)
+    >>> harmonic_features(mag, f0, np.zeros((len(f0), 3))).shape
+    (46, 5)
     """
     t = mag.shape[0]
     out = np.zeros((t, 5))

@@ -17,7 +17,14 @@ COMPRESSION = 0.33
 
 
 def equal_loudness_weight(f_hz) -> np.ndarray:
-    """E(f) of Hermansky (1990), scaled to max 1 as openSMILE does (formula in module doc)."""
+    """E(f) of Hermansky (1990), scaled to max 1 as openSMILE does (formula in module doc).
+
+    Examples
+    --------
+    >>> w = equal_loudness_weight(np.array([100.0, 1000.0, 3000.0]))
+    >>> bool(w[0] < w[1] < w[2])                        # hearing gains sensitivity up to about 3 kHz
+    True
+    """
     w = 2.0 * np.pi * np.asarray(f_hz, dtype=np.float64)
     w2 = w * w
     c = w2 + 6300000.0
@@ -28,6 +35,17 @@ def loudness(mag: np.ndarray, df: float, mel: np.ndarray | None = None) -> np.nd
     """loudness_t = (1/26) sum_m (max(B_tm, floor) E(f_m))^0.33 over the 26 Mel bands.
 
     ``mel``: the (T, 26) Mel power spectrum of ``mag`` if already computed.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> from ser_ref.egemaps.frames import spectrum20ms
+    >>> mag, _, df = spectrum20ms(x)
+    >>> quiet = loudness(mag * 0.1, df)
+    >>> bool(np.all(loudness(mag, df)[2:-2] > quiet[2:-2]))
+    True
     """
     _, centres = mel_filterbank(mag.shape[1], float(df), 26)
     B = mel_power(mag, df) if mel is None else mel

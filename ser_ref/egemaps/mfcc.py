@@ -31,6 +31,16 @@ def mfcc(mag: np.ndarray, df: float, first: int = 1, last: int = 4, n_bands: int
     """(T, last - first + 1) liftered MFCCs c_first..c_last (formula in the module doc).
 
     ``mel``: the (T, n_bands) Mel power spectrum of ``mag`` (openSMILE -1..1 scale) if already computed.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> from ser_ref.egemaps.frames import spectrum20ms
+    >>> mag, _, df = spectrum20ms(x)
+    >>> mfcc(mag, df).shape               # mfcc1..mfcc4 per frame
+    (49, 4)
     """
     B = mel_power(mag, df, n_bands) if mel is None else mel
     logmel = np.log(np.maximum(B * HTK_SCALE, 1.0))

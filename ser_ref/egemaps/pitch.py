@@ -47,19 +47,38 @@ VITERBI_BUFFER = 40
 
 
 def n_frames(n_samples: int) -> int:
-    """Number of 10 ms frames openSMILE's eGeMAPS LLD output has: floor(n / 160) - 4."""
+    """Number of 10 ms frames openSMILE's eGeMAPS LLD output has: floor(n / 160) - 4.
+
+    Examples
+    --------
+    >>> n_frames(16000)                    # 1 s at 16 kHz
+    96
+    """
     return max(n_samples // HOP - 4, 0)
 
 
 def gaussian_window(n: int, sigma: float = GAUSS_SIGMA) -> np.ndarray:
-    """w[k] = exp(-1/2 ((k - (n-1)/2) / (sigma (n-1)/2))^2)  (openSMILE winFunc=gauss)."""
+    """w[k] = exp(-1/2 ((k - (n-1)/2) / (sigma (n-1)/2))^2)  (openSMILE winFunc=gauss).
+
+    Examples
+    --------
+    >>> w = gaussian_window(5)
+    >>> float(w[2]), bool(np.allclose(w, w[::-1]))
+    (1.0, True)
+    """
     k = np.arange(n, dtype=np.float64)
     h = (n - 1) / 2.0
     return np.exp(-0.5 * ((k - h) / (sigma * h)) ** 2)
 
 
 def pitch_frames(x: np.ndarray) -> np.ndarray:
-    """60 ms frames starting every 10 ms, zero-padded past the end: shape (n_frames(len(x)), 960)."""
+    """60 ms frames starting every 10 ms, zero-padded past the end: shape (n_frames(len(x)), 960).
+
+    Examples
+    --------
+    >>> pitch_frames(np.zeros(16000)).shape
+    (96, 960)
+    """
     t = n_frames(len(x))
     padded = np.zeros(t * HOP + PITCH_FRAME, dtype=np.float64)
     m = min(len(x), padded.size)
@@ -68,7 +87,14 @@ def pitch_frames(x: np.ndarray) -> np.ndarray:
 
 
 def gauss_spectrum(frames: np.ndarray):
-    """Gaussian-windowed frames and their magnitude spectra |X_t[k]|, k = 0 .. 512."""
+    """Gaussian-windowed frames and their magnitude spectra |X_t[k]|, k = 0 .. 512.
+
+    Examples
+    --------
+    >>> wf, mag = gauss_spectrum(pitch_frames(np.ones(2000)))
+    >>> wf.shape, mag.shape
+    ((8, 960), (8, 513))
+    """
     wf = frames * gaussian_window(frames.shape[1])
     return wf, np.abs(np.fft.rfft(wf, n=N_FFT, axis=1))
 
@@ -135,7 +161,14 @@ def _spline_apply(y, sigma, d1, d2, k, coef, out):
 
 
 def octave_axis():
-    """(spline tables, points per octave, log2 f of point 0, log2 step, auditory weights, knots, queries)."""
+    """(spline tables, points per octave, log2 f of point 0, log2 step, auditory weights, knots, queries).
+
+    Examples
+    --------
+    >>> tables, ppo, log2_f0, step, weights, knots, queries = octave_axis()
+    >>> queries.shape, round(2 ** log2_f0, 6)               # 513 points from 25 Hz
+    ((513,), 25.0)
+    """
     if "axis" not in _OCTAVE_CACHE:
         df = SR / N_FFT
         f_t = np.empty(N_BINS)
@@ -190,6 +223,12 @@ def octave_spectrum(mag: np.ndarray, fast: bool = True) -> np.ndarray:
 
     fast=False evaluates the spline as the dense operator built by scipy's CubicSpline
     (the reference for the O(n) sweep in ``_spline_apply``).
+
+    Examples
+    --------
+    >>> _, mag = gauss_spectrum(pitch_frames(np.random.default_rng(0).normal(size=2000)))
+    >>> octave_spectrum(mag).shape
+    (8, 513)
     """
     tables, _, _, _, audw, f_t, xq = octave_axis()
     y = _enhance_and_smooth(np.array(mag, dtype=np.float64, copy=True))
@@ -203,7 +242,15 @@ def octave_spectrum(mag: np.ndarray, fast: bool = True) -> np.ndarray:
 # ---------------------------------------------------------------- subharmonic summation
 
 def shs_spectrum(a: np.ndarray, ppo: float) -> np.ndarray:
-    """SS_j = max(0, (1/H) sum_{h=1..H} c^{h-1} a_{j + floor(P log2 h)})  for every frame row."""
+    """SS_j = max(0, (1/H) sum_{h=1..H} c^{h-1} a_{j + floor(P log2 h)})  for every frame row.
+
+    Examples
+    --------
+    >>> a = np.zeros(513); a[100] = 1.0          # one peak: it counts as harmonic 1 of itself
+    >>> ss = shs_spectrum(a, 48.0)
+    >>> int(np.argmax(ss)), round(float(ss[100]), 4)   # 1 / H with H = 15 harmonics
+    (100, 0.0667)
+    """
     n = a.shape[-1]
     ss = a.copy()
     scale = COMPRESSION
@@ -308,7 +355,19 @@ shs_candidates_numba = njit(cache=True)(_shs_candidates)
 
 
 def shs_candidates(ss: np.ndarray, fmin_t: float, step: float, fast: bool = True):
-    """(F0 candidates Hz, voicing, score), each shape (T, 6); empty slots are 0."""
+    """(F0 candidates Hz, voicing, score), each shape (T, 6); empty slots are 0.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> _, ppo, fmin_t, step, *_ = octave_axis()
+    >>> _, mag = gauss_spectrum(pitch_frames(x))
+    >>> f0c, voicing, score = shs_candidates(shs_spectrum(octave_spectrum(mag), ppo), fmin_t, step)
+    >>> f0c.shape, round(float(np.median(f0c[10:30, 0])))     # best candidate: F0 = 200 Hz
+    ((46, 6), 200)
+    """
     ss = np.ascontiguousarray(ss, dtype=np.float64)
     out = [np.zeros((ss.shape[0], N_CANDIDATES)) for _ in range(3)]
     (shs_candidates_numba if fast else shs_candidates_python)(ss, fmin_t, step, *out)
@@ -436,7 +495,14 @@ viterbi_path_numba = njit(cache=True)(_viterbi_path)
 
 
 def viterbi_path(f0c: np.ndarray, vc: np.ndarray, fast: bool = True) -> np.ndarray:
-    """Chosen state per frame (0..5 candidate index, 6 unvoiced); see ``_viterbi_path``."""
+    """Chosen state per frame (0..5 candidate index, 6 unvoiced); see ``_viterbi_path``.
+
+    Examples
+    --------
+    >>> f0c = np.tile([200.0, 400.0, 0, 0, 0, 0], (5, 1)); vc = np.tile([0.9, 0.6, 0, 0, 0, 0], (5, 1))
+    >>> viterbi_path(f0c, vc)           # the confident 200 Hz candidate every frame
+    array([0, 0, 0, 0, 0])
+    """
     state = np.zeros(f0c.shape[0], dtype=np.int64)
     fn = viterbi_path_numba if fast else viterbi_path_python
     fn(np.ascontiguousarray(f0c, dtype=np.float64), np.ascontiguousarray(vc, dtype=np.float64), state)
@@ -446,7 +512,13 @@ def viterbi_path(f0c: np.ndarray, vc: np.ndarray, fast: bool = True) -> np.ndarr
 # ---------------------------------------------------------------- public
 
 def semitones(f0_hz: np.ndarray) -> np.ndarray:
-    """st = 12 log2(F0 / 27.5 Hz) for F0 > 29.136 Hz; 1.0 for 0 < F0 <= 29.136; 0 if unvoiced."""
+    """st = 12 log2(F0 / 27.5 Hz) for F0 > 29.136 Hz; 1.0 for 0 < F0 <= 29.136; 0 if unvoiced.
+
+    Examples
+    --------
+    >>> semitones(np.array([55.0, 110.0, 0.0]))          # one and two octaves above 27.5 Hz
+    array([12., 24.,  0.])
+    """
     f = np.asarray(f0_hz, dtype=np.float64)
     safe = np.where(f > 29.136, f, 27.5)
     return np.where(f > 29.136, 12.0 * np.log2(safe / 27.5), np.where(f > 0.0, 1.0, 0.0))
@@ -456,6 +528,15 @@ def f0_track(x: np.ndarray, fast: bool = True):
     """F0 in Hz per 10 ms frame (0 = unvoiced) plus the Gaussian 60 ms magnitude spectra.
 
     Returns (f0_hz (T,), mag (T, 513)) so the harmonic descriptors reuse the same spectra.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> f0, mag = f0_track(x)
+    >>> f0.shape, mag.shape, round(float(np.median(f0[f0 > 0])))
+    ((46,), (46, 513), 200)
     """
     frames = pitch_frames(np.asarray(x, dtype=np.float64))
     wf, mag = gauss_spectrum(frames)

@@ -32,19 +32,39 @@ def _split_power(mag: np.ndarray, df: float, split_hz: float):
 
 
 def alpha_ratio(mag: np.ndarray, df: float) -> np.ndarray:
-    """alpha = 10 log10( E[1-5 kHz] / E[0-1 kHz] ), E = sum of bin powers |X_k|^2."""
+    """alpha = 10 log10( E[1-5 kHz] / E[0-1 kHz] ), E = sum of bin powers |X_k|^2.
+
+    Examples
+    --------
+    >>> mag = np.zeros((1, 257)); mag[0, 16] = 1.0; mag[0, 64] = 0.1     # 500 Hz and 2 kHz
+    >>> np.round(alpha_ratio(mag, 31.25), 6)                             # 10 log10(0.01 / 1)
+    array([-20.])
+    """
     lo, hi = _split_power(mag, df, 1000.0)
     return _db_ratio(hi.sum(axis=1), lo.sum(axis=1))
 
 
 def hammarberg_index(mag: np.ndarray, df: float) -> np.ndarray:
-    """eta = 10 log10( max_{0-2 kHz} |X_k|^2 / max_{2-5 kHz} |X_k|^2 )."""
+    """eta = 10 log10( max_{0-2 kHz} |X_k|^2 / max_{2-5 kHz} |X_k|^2 ).
+
+    Examples
+    --------
+    >>> mag = np.zeros((1, 257)); mag[0, 16] = 1.0; mag[0, 96] = 0.1     # 500 Hz and 3 kHz
+    >>> np.round(hammarberg_index(mag, 31.25), 6)
+    array([20.])
+    """
     lo, hi = _split_power(mag, df, 2000.0)
     return _db_ratio(lo.max(axis=1), hi.max(axis=1))
 
 
 def log_power_db(mag: np.ndarray) -> np.ndarray:
-    """L_k = 10 log10 |X_k|^2, floored at -140 dB like openSMILE."""
+    """L_k = 10 log10 |X_k|^2, floored at -140 dB like openSMILE.
+
+    Examples
+    --------
+    >>> log_power_db(np.array([1.0, 0.1, 0.0]))
+    array([   0.,  -20., -140.])
+    """
     p = mag * mag
     return np.where(p <= SPEC_FLOOR, LOG_SPEC_FLOOR, 10.0 * np.log10(np.maximum(p, SPEC_FLOOR)))
 
@@ -56,6 +76,13 @@ def spectral_slope(mag: np.ndarray, df: float, lo_hz: float, hi_hz: float,
     openSMILE's form, reproduced with its quirk: the sums run over bins iL..iR (iR - iL + 1
     points) but the count in the normal equations is N = iR - iL:
         slope = (N sum f L - sum f sum L) / (N sum f^2 - (sum f)^2)
+
+    Examples
+    --------
+    >>> f = np.arange(257) * 31.25
+    >>> mag = np.sqrt(10 ** (-0.01 * f / 10))[None]        # L_k = -0.01 f_k dB
+    >>> spectral_slope(mag, 31.25, 0.0, 500.0).round(6)
+    array([-0.01])
     """
     i_lo = int(np.floor(lo_hz / df))
     i_hi = min(int(np.floor(hi_hz / df)), mag.shape[1] - 1)
@@ -70,7 +97,14 @@ def spectral_slope(mag: np.ndarray, df: float, lo_hz: float, hi_hz: float,
 
 
 def spectral_flux(mag: np.ndarray, df: float, hi_hz: float = 5000.0) -> np.ndarray:
-    """flux_t = sqrt( mean_{f_k < hi} (|X_k|_t - |X_k|_{t-1})^2 ), flux_0 = 0."""
+    """flux_t = sqrt( mean_{f_k < hi} (|X_k|_t - |X_k|_{t-1})^2 ), flux_0 = 0.
+
+    Examples
+    --------
+    >>> mag = np.zeros((2, 257)); mag[1, :160] = 1.0        # 160 bins below 5 kHz change by 1
+    >>> spectral_flux(mag, 31.25)
+    array([0., 1.])
+    """
     n_bins = int(np.sum(np.arange(mag.shape[1]) * df < hi_hz))
     m = mag[:, :n_bins]
     out = np.zeros(mag.shape[0])

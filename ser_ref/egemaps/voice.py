@@ -38,7 +38,17 @@ MIN_SAMPLES = _pitch.PITCH_FRAME  # one 60 ms pitch frame
 
 
 def voice_llds_raw(signal, sample_rate: int = 16000, fast: bool = True) -> dict[str, np.ndarray]:
-    """The 15 voice LLDs before smoothing, plus 'F0Hz' (the voicing decision, F0 in Hz)."""
+    """The 15 voice LLDs before smoothing, plus 'F0Hz' (the voicing decision, F0 in Hz).
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> raw = voice_llds_raw(x)
+    >>> len(raw), round(float(np.median(raw["F0Hz"][raw["F0Hz"] > 0])))
+    (16, 200)
+    """
     if sample_rate != _pitch.SR:
         raise AudioError(f"signal: voice LLDs need {_pitch.SR} Hz audio, got {sample_rate} Hz "
                          "(resample with ser_ref.audio.resample)")
@@ -77,6 +87,15 @@ def voice_llds(signal, sample_rate: int = 16000) -> dict[str, np.ndarray]:
     logRelF0-H1-H2, logRelF0-H1-A3, F{1,2,3}frequency, F{1,2,3}bandwidth,
     F{1,2,3}amplitudeLogRelF0.  0.0 marks unvoiced frames (F0 semitone == 0).
     Raises AudioError for NaN/inf, silence, a wrong rate or fewer than 960 samples.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> v = voice_llds(x)
+    >>> len(v), v["F0semitoneFrom27.5Hz"].shape
+    (15, (46,))
     """
     raw = voice_llds_raw(signal, sample_rate)
     return {name: sma3nz(raw[name]) for name in VOICE_NAMES}

@@ -188,7 +188,17 @@ jitter_shimmer_numba = njit(cache=True)(_jitter_shimmer)
 
 
 def jitter_shimmer(x: np.ndarray, f0_hz: np.ndarray, fast: bool = True):
-    """(jitter_local, shimmer_local_dB) per 10 ms frame; 0 on unvoiced frames."""
+    """(jitter_local, shimmer_local_dB) per 10 ms frame; 0 on unvoiced frames.
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> jit, shim = jitter_shimmer(x, np.full(46, 200.0))   # a perfectly periodic voice
+    >>> jit.shape, float(jit[10:30].max()) < 0.01, float(shim[10:30].max()) < 0.1
+    ((46,), True, True)
+    """
     x = np.ascontiguousarray(x, dtype=np.float64)
     f0 = np.ascontiguousarray(f0_hz, dtype=np.float64)
     jit = np.zeros(f0.shape[0])
@@ -240,7 +250,19 @@ def _hnr_from_acf(acf, f0, out):
 
 
 def hnr_acf_db(mag: np.ndarray, f0_hz: np.ndarray) -> np.ndarray:
-    """HNR = 10 log10(r[tau] / (r[0] - r[tau])) per frame, r = |IFFT(|X|^2)| (see module doc)."""
+    """HNR = 10 log10(r[tau] / (r[0] - r[tau])) per frame, r = |IFFT(|X|^2)| (see module doc).
+
+    Examples
+    --------
+    >>> t = np.arange(8000) / 16000
+    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
+
+    >>> from ser_ref.egemaps.pitch import f0_track
+    >>> f0, mag = f0_track(x)
+    >>> hnr = hnr_acf_db(mag, f0)
+    >>> hnr.shape, bool(np.median(hnr[10:30]) > 10)          # harmonic: far more periodic than noisy
+    ((46,), True)
+    """
     acf = np.abs(np.fft.irfft(mag * mag, n=N_FFT, axis=1))[:, : mag.shape[1]]
     out = np.zeros(mag.shape[0])
     _hnr_from_acf(np.ascontiguousarray(acf), np.ascontiguousarray(f0_hz, dtype=np.float64), out)

@@ -16,7 +16,17 @@ def check_ndim(a, ndim: int, name: str):
 
 
 def check_features(feats, name: str = "feats") -> int:
-    """A non-empty list of (T_i, D) finite float arrays with T_i >= 1 and a common D; returns D."""
+    """A non-empty list of (T_i, D) finite float arrays with T_i >= 1 and a common D; returns D.
+
+    Examples
+    --------
+    >>> check_features([np.zeros((3, 5)), np.zeros((7, 5))])
+    5
+    >>> check_features([np.zeros((3, 5)), np.zeros((7, 4))])
+    Traceback (most recent call last):
+    ...
+    ser_ref.nn.checks.NNInputError: feats[1] has 4 features, feats[0] has 5
+    """
     if not isinstance(feats, (list, tuple)) or len(feats) == 0:
         raise NNInputError(f"{name} must be a non-empty list of (T_i, D) arrays, got {type(feats).__name__}")
     dim = None
@@ -46,7 +56,13 @@ def check_labels(y, n: int, n_classes: int, name: str = "y") -> np.ndarray:
 
 
 def check_lstm_args(x, W, U, b, mask):
-    """x (B, T, n_in), W (n_in, 4H), U (H, 4H), b (4H,), mask None or (B, T); returns (B, T, n_in, H)."""
+    """x (B, T, n_in), W (n_in, 4H), U (H, 4H), b (4H,), mask None or (B, T); returns (B, T, n_in, H).
+
+    Examples
+    --------
+    >>> check_lstm_args(np.zeros((2, 5, 3)), np.zeros((3, 8)), np.zeros((2, 8)), np.zeros(8), None)
+    (2, 5, 3, 2)
+    """
     check_ndim(x, 3, "x")
     B, T, n_in = x.shape
     H = U.shape[0]

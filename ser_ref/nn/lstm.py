@@ -36,7 +36,20 @@ from .checks import check_lstm_args
 
 
 def lstm_forward(x, W, U, b, activation="tanh", mask=None):
-    """h_t = o_t * act(c_t) for every step of x (batch, T, n_in). Returns (h (batch, T, H), cache)."""
+    """h_t = o_t * act(c_t) for every step of x (batch, T, n_in). Returns (h (batch, T, H), cache).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(2, 5, 3)); W, U, b = rng.normal(size=(3, 8)), rng.normal(size=(2, 8)), np.zeros(8)
+    >>> h, cache = lstm_forward(x, W, U, b)
+    >>> h.shape, bool(np.all(np.abs(h) < 1))            # h = o * tanh(c): inside (-1, 1)
+    ((2, 5, 2), True)
+    >>> m = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    >>> hm, _ = lstm_forward(x, W, U, b, mask=m)         # padding carries the last real state
+    >>> bool(np.allclose(hm[0, -1], h[0, 2]))
+    True
+    """
     xp = array_module(x)
     if xp is not np:  # CuPy: the fused cell kernels, checked against this function
         from ..gpu.lstm import lstm_forward as gpu_lstm_forward
@@ -77,7 +90,19 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None):
 def lstm_backward(dh, cache, need_dx: bool = True):
     """Backpropagation through time for ``lstm_forward``: dh (batch, T, H) = dL/dh_t.
 
-    Returns (dx, dW, dU, db); dx is None when ``need_dx=False`` (a first layer)."""
+    Returns (dx, dW, dU, db); dx is None when ``need_dx=False`` (a first layer).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(1, 4, 3)); W, U, b = rng.normal(size=(3, 8)), rng.normal(size=(2, 8)), np.zeros(8)
+    >>> h, cache = lstm_forward(x, W, U, b)
+    >>> dx, dW, dU, db = lstm_backward(np.ones_like(h), cache)     # dL/d(.) of L = sum h
+    >>> e = np.zeros_like(W); e[1, 2] = 1e-6
+    >>> fd = (lstm_forward(x, W + e, U, b)[0].sum() - lstm_forward(x, W - e, U, b)[0].sum()) / 2e-6
+    >>> bool(abs(dW[1, 2] - fd) < 1e-6)                            # a finite difference agrees
+    True
+    """
     xp = array_module(dh)
     if xp is not np:
         from ..gpu.lstm import lstm_backward as gpu_lstm_backward
@@ -131,7 +156,16 @@ def lstm_input_grads(dZ, x, W, hs, need_dx: bool = True):
 
         dW = sum_t x_t^T dZ_t,   dU = sum_t h_{t-1}^T dZ_t,   db = sum_t sum_b dZ_t,   dx_t = dZ_t W^T
 
-    each as one large matrix product over all B*T rows (hs[:, t] holds h_{t-1}, hs[:, 0] = 0)."""
+    each as one large matrix product over all B*T rows (hs[:, t] holds h_{t-1}, hs[:, 0] = 0).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> dZ, x, W, hs = rng.normal(size=(1, 2, 8)), rng.normal(size=(1, 2, 3)), rng.normal(size=(3, 8)), rng.normal(size=(1, 3, 2))
+    >>> dx, dW, dU, db = lstm_input_grads(dZ, x, W, hs)
+    >>> dx.shape, dW.shape, dU.shape, db.shape
+    ((1, 2, 3), (3, 8), (2, 8), (8,))
+    """
     B, T, n_in = x.shape
     H = hs.shape[-1]
     dZ2 = dZ.reshape(B * T, 4 * H)

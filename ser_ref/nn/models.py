@@ -229,9 +229,36 @@ class _UtteranceModel:
         """The most probable class of each utterance, (n_utt,)."""
         return np.argmax(self.predict_proba(feats), axis=1)
 
+    def save(self, path, meta=None):
+        """Write the fitted model to one .npz of plain arrays (``ser_ref.nn.persist.save_model``)."""
+        from .persist import save_model
+
+        save_model(self, path, meta)
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        """The model ``save`` wrote (``ser_ref.nn.persist.load_model``), checked to be a ``cls``."""
+        from .persist import load_model
+
+        model = load_model(path, device)
+        if not isinstance(model, cls):
+            raise NNInputError(f"{path}: holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
 
 class FrameDense(_UtteranceModel):
-    """Table 2 'Dense': 2048 -> hidden relu -> n_classes softmax per frame; utterance = mean log-prob."""
+    """Table 2 'Dense': 2048 -> hidden relu -> n_classes softmax per frame; utterance = mean log-prob.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.arange(16) % 4; speakers = np.repeat(['s1', 's2', 's3', 's4'], 4)
+    >>> feats = [(rng.normal(size=(30, 6)) + 2 * c).astype(np.float32) for c in y]   # class c sits at 2c
+    >>> cfg = {'epochs': 40, 'lr': 0.01, 'patience': 0, 'max_frames': 16, 'frame_batch_size': 32, 'batch_size': 4}
+    >>> m = FrameDense(hidden=8, config=cfg).fit(feats, y, groups=speakers)
+    >>> m.predict_proba(feats[:2]).shape, float(np.mean(m.predict(feats) == y)) > 0.9
+    ((2, 4), True)
+    """
 
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
@@ -250,7 +277,19 @@ class FrameDense(_UtteranceModel):
 
 
 class UtteranceLSTM(_UtteranceModel):
-    """Table 2 'LSTM': LSTM(units, activation) over the frames -> dense softmax on the last state."""
+    """Table 2 'LSTM': LSTM(units, activation) over the frames -> dense softmax on the last state.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.arange(16) % 4; speakers = np.repeat(['s1', 's2', 's3', 's4'], 4)
+    >>> feats = [(rng.normal(size=(30, 6)) + 2 * c).astype(np.float32) for c in y]   # class c sits at 2c
+    >>> cfg = {'epochs': 40, 'lr': 0.01, 'patience': 0, 'max_frames': 16, 'frame_batch_size': 32, 'batch_size': 4}
+    >>> m = UtteranceLSTM(units=4, config=cfg).fit(feats, y, groups=speakers)
+    >>> P = m.predict_proba(feats)
+    >>> P.shape, bool(np.allclose(P.sum(axis=1), 1))
+    ((16, 4), True)
+    """
 
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, units=20, activation="relu"):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
@@ -326,7 +365,18 @@ class _TwoStage(_UtteranceModel):
 
 
 class Dense1Dense2(_TwoStage):
-    """Table 2 'Dense1+Dense2': Dense2 is a dense softmax on the flattened chunk_len x K probabilities."""
+    """Table 2 'Dense1+Dense2': Dense2 is a dense softmax on the flattened chunk_len x K probabilities.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.arange(16) % 4; speakers = np.repeat(['s1', 's2', 's3', 's4'], 4)
+    >>> feats = [(rng.normal(size=(30, 6)) + 2 * c).astype(np.float32) for c in y]   # class c sits at 2c
+    >>> cfg = {'epochs': 40, 'lr': 0.01, 'patience': 0, 'max_frames': 16, 'frame_batch_size': 32, 'batch_size': 4}
+    >>> m = Dense1Dense2(hidden=8, chunk_len=5, config=cfg).fit(feats, y, groups=speakers)
+    >>> m.predict_proba(feats).shape
+    (16, 4)
+    """
 
     def _fit_second(self, C, yc, gc, rng):
         net = _FrameNet([C.shape[1] * C.shape[2], self.n_classes], _chunk_cfg(self.config), self.xp)
@@ -339,7 +389,18 @@ class Dense1Dense2(_TwoStage):
 
 
 class Dense1LSTM2(_TwoStage):
-    """Table 2 'Dense1+LSTM2': LSTM(units, relu) -> dense softmax over each chunk of probabilities."""
+    """Table 2 'Dense1+LSTM2': LSTM(units, relu) -> dense softmax over each chunk of probabilities.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.arange(16) % 4; speakers = np.repeat(['s1', 's2', 's3', 's4'], 4)
+    >>> feats = [(rng.normal(size=(30, 6)) + 2 * c).astype(np.float32) for c in y]   # class c sits at 2c
+    >>> cfg = {'epochs': 40, 'lr': 0.01, 'patience': 0, 'max_frames': 16, 'frame_batch_size': 32, 'batch_size': 4}
+    >>> m = Dense1LSTM2(hidden=8, units=4, chunk_len=5, config=cfg).fit(feats, y, groups=speakers)
+    >>> m.predict(feats).shape
+    (16,)
+    """
 
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204, units=20,
                  chunk_len=20, activation="relu"):
@@ -373,7 +434,13 @@ def _remember_dense1(key, value):
 
 
 def clear_dense1_cache():
-    """Forget every cached Dense1 (the next two-stage fit trains its Dense1 from scratch)."""
+    """Forget every cached Dense1 (the next two-stage fit trains its Dense1 from scratch).
+
+    Examples
+    --------
+    >>> clear_dense1_cache(); len(_DENSE1_CACHE)
+    0
+    """
     _DENSE1_CACHE.clear()
 
 

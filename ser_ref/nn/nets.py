@@ -21,13 +21,27 @@ from .softmax_ce import softmax_cross_entropy_backward, softmax_cross_entropy_fo
 
 
 def glorot_uniform(rng, n_in, n_out, dtype=np.float32):
-    """U(-l, l) with l = sqrt(6 / (n_in + n_out))."""
+    """U(-l, l) with l = sqrt(6 / (n_in + n_out)).
+
+    Examples
+    --------
+    >>> W = glorot_uniform(np.random.default_rng(0), 100, 50)
+    >>> W.shape, bool(np.abs(W).max() <= np.sqrt(6 / 150))
+    ((100, 50), True)
+    """
     limit = np.sqrt(6.0 / (n_in + n_out))
     return rng.uniform(-limit, limit, size=(n_in, n_out)).astype(dtype)
 
 
 def orthogonal(rng, rows, cols, dtype=np.float32):
-    """A (rows, cols) matrix with orthonormal rows (or columns), the Q of a Gaussian's QR."""
+    """A (rows, cols) matrix with orthonormal rows (or columns), the Q of a Gaussian's QR.
+
+    Examples
+    --------
+    >>> Q = orthogonal(np.random.default_rng(0), 3, 12)
+    >>> bool(np.allclose(Q @ Q.T, np.eye(3), atol=1e-6))
+    True
+    """
     a = rng.normal(size=(max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(a)
     q = q * np.sign(np.diag(r))
@@ -36,7 +50,14 @@ def orthogonal(rng, rows, cols, dtype=np.float32):
 
 # ---------------------------------------------------------------- mlp
 def mlp_init(rng, sizes, dtype=np.float32):
-    """Parameters W0, b0, W1, b1, ... of a chain of dense layers with sizes [n_in, h1, ..., n_out]."""
+    """Parameters W0, b0, W1, b1, ... of a chain of dense layers with sizes [n_in, h1, ..., n_out].
+
+    Examples
+    --------
+    >>> p = mlp_init(np.random.default_rng(0), [2048, 204, 4])
+    >>> {k: v.shape for k, v in p.items()}
+    {'W0': (2048, 204), 'b0': (204,), 'W1': (204, 4), 'b1': (4,)}
+    """
     p = {}
     for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         p[f"W{k}"] = glorot_uniform(rng, a, b, dtype)
@@ -49,7 +70,15 @@ def _n_dense(p):
 
 
 def mlp_logits(p, x):
-    """z = W_L relu(... relu(x W_0 + b_0) ...) + b_L. Returns (z, caches)."""
+    """z = W_L relu(... relu(x W_0 + b_0) ...) + b_L. Returns (z, caches).
+
+    Examples
+    --------
+    >>> p = mlp_init(np.random.default_rng(0), [6, 5, 4])
+    >>> z, _ = mlp_logits(p, np.ones((3, 6), np.float32))
+    >>> z.shape
+    (3, 4)
+    """
     caches = []
     h = x
     n = _n_dense(p)
@@ -63,7 +92,18 @@ def mlp_logits(p, x):
 
 
 def mlp_loss_grads(p, x, y, w=None):
-    """Weighted softmax cross-entropy of the mlp and its gradient with respect to every parameter."""
+    """Weighted softmax cross-entropy of the mlp and its gradient with respect to every parameter.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = {k: v.astype(np.float64) for k, v in mlp_init(rng, [3, 4, 2]).items()}
+    >>> x, y = rng.normal(size=(5, 3)), np.array([0, 1, 1, 0, 1])
+    >>> loss, g = mlp_loss_grads(p, x, y)
+    >>> q = dict(p); q["W0"] = p["W0"].copy(); q["W0"][0, 0] += 1e-6
+    >>> bool(abs((mlp_loss_grads(q, x, y)[0] - loss) / 1e-6 - g["W0"][0, 0]) < 1e-5)
+    True
+    """
     z, caches = mlp_logits(p, x)
     loss, ce = softmax_cross_entropy_forward(z, y, w)
     d = softmax_cross_entropy_backward(ce)
@@ -78,7 +118,14 @@ def mlp_loss_grads(p, x, y, w=None):
 
 # ---------------------------------------------------------------- lstm_clf
 def lstm_clf_init(rng, n_in, units, n_out, dtype=np.float32):
-    """LSTM (W, U, b) followed by a dense softmax layer (Wo, bo)."""
+    """LSTM (W, U, b) followed by a dense softmax layer (Wo, bo).
+
+    Examples
+    --------
+    >>> p = lstm_clf_init(np.random.default_rng(0), 4, 20, 4)
+    >>> {k: v.shape for k, v in p.items()}, float(p["b"][20:40].min())     # forget-gate bias 1
+    ({'W': (4, 80), 'U': (20, 80), 'b': (80,), 'Wo': (20, 4), 'bo': (4,)}, 1.0)
+    """
     b = np.zeros(4 * units, dtype=dtype)
     b[units:2 * units] = 1.0  # forget gate bias 1 (Keras unit_forget_bias)
     return {
@@ -91,14 +138,30 @@ def lstm_clf_init(rng, n_in, units, n_out, dtype=np.float32):
 
 
 def lstm_clf_logits(p, x, mask=None, activation="relu"):
-    """z = h_T Wo + bo, with h_T the LSTM's last real state (padding carries the state). Returns (z, cache)."""
+    """z = h_T Wo + bo, with h_T the LSTM's last real state (padding carries the state). Returns (z, cache).
+
+    Examples
+    --------
+    >>> p = lstm_clf_init(np.random.default_rng(0), 4, 20, 4)
+    >>> z, _ = lstm_clf_logits(p, np.ones((2, 7, 4), np.float32))
+    >>> z.shape
+    (2, 4)
+    """
     h, lc = lstm_forward(x, p["W"], p["U"], p["b"], activation=activation, mask=mask)
     z, dc = dense_forward(h[:, -1], p["Wo"], p["bo"])
     return z, (lc, dc, h.shape)
 
 
 def lstm_clf_loss_grads(p, x, y, w=None, mask=None, activation="relu", need_dx=False):
-    """Weighted softmax cross-entropy of the LSTM classifier and its gradient for every parameter."""
+    """Weighted softmax cross-entropy of the LSTM classifier and its gradient for every parameter.
+
+    Examples
+    --------
+    >>> p = lstm_clf_init(np.random.default_rng(0), 4, 3, 2)
+    >>> loss, g = lstm_clf_loss_grads(p, np.ones((2, 5, 4), np.float32), np.array([0, 1]))
+    >>> sorted(g), bool(np.isfinite(loss))
+    (['U', 'W', 'Wo', 'b', 'bo'], True)
+    """
     z, (lc, dc, hshape) = lstm_clf_logits(p, x, mask, activation)
     loss, ce = softmax_cross_entropy_forward(z, y, w)
     dz = softmax_cross_entropy_backward(ce)

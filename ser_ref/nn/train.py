@@ -70,7 +70,13 @@ QUICK = TrainConfig(epochs=12, patience=3, max_frames=24, max_len=100)
 
 
 def resolve_config(config) -> TrainConfig:
-    """None -> DEFAULT, "quick" -> QUICK, a dict -> DEFAULT with those fields, a TrainConfig as is."""
+    """None -> DEFAULT, "quick" -> QUICK, a dict -> DEFAULT with those fields, a TrainConfig as is.
+
+    Examples
+    --------
+    >>> resolve_config(None) is DEFAULT, resolve_config("quick").epochs, resolve_config({"lr": 0.01}).lr
+    (True, 12, 0.01)
+    """
     if config is None or config == "default":
         return DEFAULT
     if config == "quick":
@@ -90,7 +96,15 @@ def split_by_speaker(y, groups, fraction, rng):
     """Indices (keep, held) with about ``fraction`` of the speakers in ``held``; whole speakers only.
 
     Without speakers (groups None) the split is stratified per class over utterances. Returns an
-    empty ``held`` when fraction is 0 or there are too few speakers/utterances to spare one."""
+    empty ``held`` when fraction is 0 or there are too few speakers/utterances to spare one.
+
+    Examples
+    --------
+    >>> y = np.zeros(8, int); groups = np.repeat(["a", "b", "c", "d"], 2)
+    >>> keep, held = split_by_speaker(y, groups, 0.25, np.random.default_rng(0))
+    >>> len(keep), len(held), len(set(groups[held])), bool(set(groups[held]).isdisjoint(groups[keep]))
+    (6, 2, 1, True)
+    """
     y = np.asarray(y)
     n = len(y)
     idx = np.arange(n)
@@ -116,7 +130,13 @@ def split_by_speaker(y, groups, fraction, rng):
 
 
 def class_weight_vector(y, n_classes, spec):
-    """Per-class loss weights: "balanced" n / (K n_k) (0 for an absent class), None all ones, or given."""
+    """Per-class loss weights: "balanced" n / (K n_k) (0 for an absent class), None all ones, or given.
+
+    Examples
+    --------
+    >>> class_weight_vector(np.array([0, 0, 0, 1]), 3, "balanced")     # n / (K n_k); 0 for an absent class
+    array([0.44444444, 1.33333333, 0.        ])
+    """
     if spec is None:
         return np.ones(n_classes)
     if isinstance(spec, str):
@@ -132,7 +152,14 @@ def class_weight_vector(y, n_classes, spec):
 
 # ---------------------------------------------------------------- features
 def standardizer(feats):
-    """(mean, std) over all frames of ``feats``, sums in float64; a constant feature gets std 1."""
+    """(mean, std) over all frames of ``feats``, sums in float64; a constant feature gets std 1.
+
+    Examples
+    --------
+    >>> mu, sd = standardizer([np.array([[0.0, 5.0], [2.0, 5.0]]), np.array([[4.0, 5.0]])])
+    >>> mu, np.round(sd, 6)                # a constant feature gets std 1
+    (array([2., 5.], dtype=float32), array([1.632993, 1.      ], dtype=float32))
+    """
     n = sum(f.shape[0] for f in feats)
     mu = sum(f.sum(axis=0, dtype=np.float64) for f in feats) / n
     # centred before squaring (no cancellation), one float32 pass per utterance,
@@ -149,7 +176,15 @@ def chunk_sequence(p, chunk_len):
 
     Chunks start at 0, L, 2L, ...; when L does not divide T the last chunk is the final L frames
     (overlapping the one before) so no frame is dropped; a sequence shorter than L is padded by
-    repeating its last frame."""
+    repeating its last frame.
+
+    Examples
+    --------
+    >>> chunk_sequence(np.arange(5.0)[:, None], 2)[:, :, 0]     # the last chunk overlaps: no frame dropped
+    array([[0., 1.],
+           [2., 3.],
+           [3., 4.]])
+    """
     T = p.shape[0]
     L = int(chunk_len)
     if T < L:
@@ -162,7 +197,15 @@ def chunk_sequence(p, chunk_len):
 
 
 def pad_batch(seqs, dtype=np.float32):
-    """Right-pad (T_i, D) sequences with zeros to (batch, T_max, D) and the (batch, T_max) mask."""
+    """Right-pad (T_i, D) sequences with zeros to (batch, T_max, D) and the (batch, T_max) mask.
+
+    Examples
+    --------
+    >>> x, mask = pad_batch([np.ones((2, 1)), np.ones((3, 1))])
+    >>> x.shape, mask
+    ((2, 3, 1), array([[1., 1., 0.],
+           [1., 1., 1.]], dtype=float32))
+    """
     T = max(s.shape[0] for s in seqs)
     x = np.zeros((len(seqs), T, seqs[0].shape[1]), dtype=dtype)
     mask = np.zeros((len(seqs), T), dtype=dtype)
@@ -180,7 +223,18 @@ def fit_adam(params: dict, epoch_batches: Callable, loss_grads: Callable, val_lo
     Per step: g = dL/dp (+ L2 decay), clipped to cfg.clip_norm, then Adam. After each epoch the
     validation loss decides early stopping: ``patience`` epochs without improvement end training
     and the best epoch's parameters are kept. Without validation the last parameters are kept.
-    A non-finite loss also ends training (the best parameters so far are returned)."""
+    A non-finite loss also ends training (the best parameters so far are returned).
+
+    Examples
+    --------
+    >>> from ser_ref.nn.nets import mlp_init, mlp_loss_grads
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(64, 2)).astype(np.float32); y = (x[:, 0] > 0).astype(int)
+    >>> cfg = TrainConfig(epochs=30, patience=0, weight_decay=0.0, lr=0.05)
+    >>> params, history = fit_adam(mlp_init(rng, [2, 2]), lambda r: [(x, y)], lambda p, b: mlp_loss_grads(p, *b), None, cfg, rng)
+    >>> len(history), history[-1]["train_loss"] < history[0]["train_loss"] / 2
+    (30, True)
+    """
     state = adam_init(params)
     best, best_val, bad, history = None, math.inf, 0, []
     for epoch in range(cfg.epochs):

@@ -1,0 +1,151 @@
+"""Save and load the four fitted networks of ``ser_ref.nn.models`` as plain arrays (``ser_ref.modelfile``).
+
+What a fitted model needs to predict, and nothing else:
+    settings     the class and its constructor arguments (hidden, units, chunk_len, activation, ...)
+                 and the TrainConfig (max_len crops the LSTM's input at prediction time)
+    mu, sd       the standardisation statistics of the training frames (x - mu) / sd
+    nets         every sub-network's parameters, named <net>/<parameter>: net/W0 (Frame Dense,
+                 LSTM), dense1/W0 and dense2/W0 or lstm2/W (the two-stage models)
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+
+from .. import modelfile
+from ..backend import to_host
+from .models import MODELS, _FrameNet, _SeqNet
+from .train import TrainConfig
+
+KIND = "network"
+# the sub-networks of each model: (attribute, "frame" | "seq", standardised input?)
+NETS = {
+    "dense": (("net", "frame", True),),
+    "lstm": (("net", "seq", True),),
+    "dense1+dense2": (("dense1", "frame", True), ("dense2", "frame", False)),
+    "dense1+lstm2": (("dense1", "frame", True), ("lstm2", "seq", False)),
+}
+_CTOR = ("n_classes", "seed", "hidden", "units", "chunk_len", "activation")
+
+
+def system_name(model) -> str:
+    """The MODELS key of a model instance.
+
+    >>> from ser_ref.nn import FrameDense
+    >>> system_name(FrameDense())
+    'dense'
+    """
+    for name, cls in MODELS.items():
+        if type(model) is cls:
+            return name
+    raise TypeError(f"not one of the models in ser_ref.nn.MODELS: {type(model).__name__}")
+
+
+def _config_meta(cfg: TrainConfig) -> dict:
+    d = asdict(cfg)
+    if isinstance(d["class_weights"], (tuple, list, np.ndarray)):
+        d["class_weights"] = [float(w) for w in d["class_weights"]]
+    return d
+
+
+def model_arrays(model) -> tuple[dict, dict]:
+    """(arrays, settings) of a fitted model: what ``model_from_arrays`` needs to rebuild it.
+
+    Examples
+    --------
+    >>> from ser_ref.nn import FrameDense
+    >>> rng = np.random.default_rng(0)
+    >>> m = FrameDense(hidden=4, config={"epochs": 1}).fit([rng.normal(size=(9, 5)) for _ in range(8)], np.arange(8) % 4)
+    >>> arrays, settings = model_arrays(m)
+    >>> sorted(arrays), settings["system"], settings["hidden"]
+    (['mu', 'net/W0', 'net/W1', 'net/b0', 'net/b1', 'sd'], 'dense', 4)
+    """
+    if not model.fitted:
+        raise ValueError(f"{type(model).__name__} must be fitted before it is saved")
+    name = system_name(model)
+    arrays = {}
+    if model.mu is not None:
+        arrays["mu"], arrays["sd"] = model.mu, model.sd
+    for attr, _, _ in NETS[name]:
+        for k, v in getattr(model, attr).params.items():
+            arrays[f"{attr}/{k}"] = to_host(v)
+    settings = {"system": name, "n_features": model.n_features, "config": _config_meta(model.config),
+                **{k: getattr(model, k) for k in _CTOR if hasattr(model, k)}}
+    return arrays, settings
+
+
+def model_from_arrays(arrays: dict, settings: dict, device: str = "cpu", source: str = "<arrays>"):
+    """The fitted model ``model_arrays`` described, on ``device`` ("cpu" or "gpu").
+
+    Examples
+    --------
+    >>> from ser_ref.nn import FrameDense
+    >>> rng = np.random.default_rng(0)
+    >>> feats = [rng.normal(size=(9, 5)) for _ in range(8)]
+    >>> m = FrameDense(hidden=4, config={"epochs": 1}).fit(feats, np.arange(8) % 4)
+    >>> bool(np.array_equal(model_from_arrays(*model_arrays(m)).predict_proba(feats), m.predict_proba(feats)))
+    True
+    """
+    name = settings["system"]
+    if name not in NETS:
+        raise modelfile.ModelFileError(f"{source}: unknown network {name!r}; expected one of {sorted(NETS)}")
+    cfg = dict(settings["config"])
+    if isinstance(cfg.get("class_weights"), list):
+        cfg["class_weights"] = tuple(cfg["class_weights"])
+    kwargs = {k: settings[k] for k in _CTOR if k in settings}
+    model = MODELS[name](device=device, config=TrainConfig(**cfg), **kwargs)
+    model.n_features = int(settings["n_features"])
+    if "mu" in arrays:
+        model.mu, model.sd = arrays["mu"].astype(np.float32), arrays["sd"].astype(np.float32)
+    xp, conf = model.xp, model.config
+    for attr, shape, standardised in NETS[name]:
+        params = {k.split("/", 1)[1]: xp.asarray(v) for k, v in arrays.items() if k.startswith(attr + "/")}
+        if not params:
+            raise modelfile.ModelFileError(f"{source}: the {name} model has no {attr} parameters")
+        prep = model._standardize if standardised else None
+        if shape == "frame":
+            n = sum(1 for k in params if k.startswith("W"))
+            sizes = [params["W0"].shape[0]] + [params[f"W{k}"].shape[1] for k in range(n)]
+            net = _FrameNet(sizes, conf, xp, prep)
+        else:
+            max_len = conf.max_len if standardised else None  # LSTM2's chunks are never cropped
+            net = _SeqNet(params["W"].shape[0], params["U"].shape[0], params["Wo"].shape[1], model.activation,
+                          conf, xp, max_len=max_len, prep=prep)
+        net.params = params
+        setattr(model, attr, net)
+    model.fitted = True
+    return model
+
+
+def save_model(model, path, meta: dict | None = None) -> None:
+    """Write a fitted network (plus ``meta``) to one .npz of plain arrays.
+
+    >>> import os, tempfile
+    >>> from ser_ref.nn import FrameDense
+    >>> rng = np.random.default_rng(0)
+    >>> feats = [rng.normal(size=(30, 8)).astype(np.float32) + (i % 2) for i in range(8)]
+    >>> m = FrameDense(n_classes=2, hidden=4, config="quick").fit(feats, np.arange(8) % 2)
+    >>> p = os.path.join(tempfile.mkdtemp(), "dense.npz"); save_model(m, p)
+    >>> bool(np.array_equal(load_model(p).predict_proba(feats), m.predict_proba(feats)))
+    True
+    """
+    arrays, settings = model_arrays(model)
+    modelfile.write(path, KIND, arrays, {**(meta or {}), "network": settings})
+
+
+def load_model(path, device: str = "cpu"):
+    """The network ``save_model`` wrote; ``ser_ref.modelfile.ModelFileError`` naming the file if not one.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.npz"); open(p, "w").write("text")
+    4
+    >>> load_model(p)
+    Traceback (most recent call last):
+    ...
+    ser_ref.modelfile.ModelFileError: ...x.npz: corrupt or not a ser_ref model file (not an .npz archive)
+    """
+    arrays, meta = modelfile.read(path, kind=KIND)
+    return model_from_arrays(arrays, meta["network"], device=device, source=str(path))
