@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import CorpusError
 
 LABELS = ("anger", "happiness", "sadness", "neutral")  # class index = position
+NAMES = ("iemocap", "ravdess", "emodb", "emovo", "cremad", "urdu", "synthetic")  # what load() accepts
 log = logging.getLogger("ser_ref.corpora")
 
 
