@@ -28,7 +28,7 @@ from .checks import check_features, check_labels, NNInputError
 from .nets import (lstm_clf_init, lstm_clf_logits, lstm_clf_loss_grads, mlp_init, mlp_logits,
                    mlp_loss_grads)
 from .softmax_ce import log_softmax, softmax_cross_entropy_forward
-from .train import (chunk_sequence, class_weight_vector, fit_adam, pad_batch, resolve_config,
+from .train import (chunk_sequence, class_weight_vector, fit_adam, resolve_config,
                     split_by_speaker, standardizer)
 
 _PREDICT_ROWS = 8192  # frames per forward pass at prediction time (bounds memory, not results)
@@ -69,16 +69,16 @@ class _FrameNet:
 
         def draw(utts, r):
             """(utterance, frame) pairs: up to max_frames random frames of each utterance."""
-            out = []
+            us, fs = [], []
             for u in utts:
                 k = lens[u] if self.cfg.max_frames is None else min(lens[u], self.cfg.max_frames)
-                f = r.choice(lens[u], k, replace=False) if k < lens[u] else np.arange(k)
-                out.append(np.stack([np.full(k, u), f], axis=1))
-            return np.concatenate(out)
+                fs.append(r.choice(lens[u], k, replace=False) if k < lens[u] else np.arange(k))
+                us.append(np.full(k, u))
+            return np.stack([np.concatenate(us), np.concatenate(fs)], axis=1)
 
         def to_batch(pairs):
             # frames are gathered per batch (and standardised there), so no corpus-sized copy is made
-            X = self.prep(np.stack([feats[u][f] for u, f in pairs]).astype(np.float32, copy=False))
+            X = self.prep(np.stack([feats[u][f] for u, f in pairs.tolist()]).astype(np.float32, copy=False))
             lab = y[pairs[:, 0]]
             return (xp.asarray(X), xp.asarray(lab), xp.asarray(frame_w[lab]))
 
@@ -136,9 +136,16 @@ class _SeqNet:
         return s[start:start + L]
 
     def _padded(self, seqs, r=None):
-        x, m = pad_batch([self._crop(s, r) for s in seqs])
-        x = self.prep(x)
-        x *= m[:, :, None]  # standardising moved the padding off zero; put it back
+        """(batch, T_max, D) float32 with each sequence transformed in place and zero padding, and
+        the (batch, T_max) mask (None when nothing is padded)."""
+        seqs = [self._crop(s, r) for s in seqs]
+        lens = [s.shape[0] for s in seqs]
+        x = np.zeros((len(seqs), max(lens), seqs[0].shape[1]), dtype=np.float32)
+        m = np.zeros((len(seqs), max(lens)), dtype=np.float32)
+        for k, s in enumerate(seqs):
+            x[k, :lens[k]] = s
+            self.prep(x[k, :lens[k]])  # on the real frames only: the padding stays exactly zero
+            m[k, :lens[k]] = 1
         return self.xp.asarray(x), (None if m.all() else self.xp.asarray(m))
 
     def fit(self, seqs, y, groups, cw, rng):
