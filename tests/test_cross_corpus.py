@@ -141,3 +141,23 @@ def test_quick_run_resumes_identically(quick_run):
         f.unlink()
     assert cross_corpus.main(argv) == 0
     assert (out / "matrix.json").read_text() == before
+
+
+@pytest.mark.slow
+def test_ravdess_and_urdu_forest(tmp_path, model_path, ravdess_root):
+    """The real pair with the forest: the RAVDESS diagonal is reproduce's Table 2 row (same folds,
+    seeds and settings), as committed in docs/results/ravdess/table2.json."""
+    from ser_ref.locations import REPO_ROOT, SHARED
+
+    urdu = SHARED / "corpora" / "urdu-4class-16k"
+    if not urdu.is_dir():
+        pytest.skip("no URDU corpus in ../shared/corpora/urdu-4class-16k")
+    out = tmp_path / "out"
+    assert cross_corpus.main(["--corpus", f"ravdess={ravdess_root}", "--corpus", f"urdu={urdu}", "--systems",
+                              "majority,rf-egemaps", "--model", str(model_path), "--out", str(out)]) == 0
+    cells = {(e["train"], e["test"], e["system"]): e for e in json.loads((out / "matrix.json").read_text())}
+    table2 = json.loads((REPO_ROOT / "docs" / "results" / "ravdess" / "table2.json").read_text())["rows"]
+    for system in ("majority", "rf-egemaps"):
+        assert cells[("ravdess", "ravdess", system)]["accuracy"] == table2[system]["accuracy"]
+    assert cells[("ravdess", "urdu", "rf-egemaps")]["n_test"] == 400
+    assert cells[("urdu", "ravdess", "rf-egemaps")]["n_test"] == 672
