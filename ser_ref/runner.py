@@ -99,36 +99,46 @@ def split_task(entries, kind, X, y, speakers, train_idx, test_idx, seed, norm_gr
     """Train and test every entry (all reading features ``kind``) on one split.
 
     Top-level and plain-data, so any executor can run it. Returns {key: (probabilities, seconds)};
-    a two-stage entry's seconds include its share of the Dense1 it was handed.
+    each entry's seconds include an equal share of reading the features and computing the statistics,
+    and a two-stage entry's an equal share of the Dense1 it was handed.
     """
     train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
     y, speakers = np.asarray(y), np.asarray(speakers)
     t0 = time.perf_counter()
     X_train, X_test = _load(kind, X, train_idx, test_idx, norm_groups)
+    fit_args = (X_train, y[train_idx], speakers[train_idx])
     stats = _train_stats(kind, X_train)
-    shared = (time.perf_counter() - t0) / len(entries)
-    dense1, out = {}, {}
+    t1 = time.perf_counter()
+    dense1 = _shared_dense1(entries, seed, fit_args, stats)
+    n_two = sum(e.system in TWO_STAGE for e in entries)
+    dense1_share = (time.perf_counter() - t1) / max(n_two, 1)
+    shared = (t1 - t0) / len(entries)
+    out = {}
     for e in entries:
         t = time.perf_counter()
         model = make(e.system, seed, e.settings)
-        fit_args = (X_train, y[train_idx], speakers[train_idx])
         if e.system in TWO_STAGE:
-            k = (e.settings.device, repr(e.settings.nn_config))
-            if k not in dense1:  # one Dense1 per training set, for every two-stage entry and chunk length
-                t1 = time.perf_counter()
-                d1 = model.make_dense1().fit(*fit_args, stats=stats)
-                users = sum(1 for o in entries if o.system in TWO_STAGE
-                            and (o.settings.device, repr(o.settings.nn_config)) == k)
-                dense1[k] = (d1, (time.perf_counter() - t1) / users)
-            d1, d1_share = dense1[k]
-            t = time.perf_counter() - d1_share
-            model.fit(*fit_args, stats=stats, dense1=d1)
+            model.fit(*fit_args, stats=stats, dense1=dense1[_dense1_key(e)])
         elif kind == "layer1":
             model.fit(*fit_args, stats=stats)
         else:
             model.fit(*fit_args)
         proba = np.asarray(model.predict_proba(X_test), dtype=np.float64)
-        out[e.key] = (proba, time.perf_counter() - t + shared)
+        out[e.key] = (proba, time.perf_counter() - t + shared + (dense1_share if e.system in TWO_STAGE else 0.0))
+    return out
+
+
+def _dense1_key(entry):
+    """Dense1 depends on the seed and the networks' settings, not on the chunk length or stage two."""
+    return entry.settings.device, repr(entry.settings.nn_config)
+
+
+def _shared_dense1(entries, seed, fit_args, stats):
+    """One fitted Dense1 per distinct network setting among the two-stage entries."""
+    out = {}
+    for e in entries:
+        if e.system in TWO_STAGE and _dense1_key(e) not in out:
+            out[_dense1_key(e)] = make(e.system, seed, e.settings).make_dense1().fit(*fit_args, stats=stats)
     return out
 
 
