@@ -161,3 +161,14 @@ def test_ravdess_and_urdu_forest(tmp_path, model_path, ravdess_root):
         assert cells[("ravdess", "ravdess", system)]["accuracy"] == table2[system]["accuracy"]
     assert cells[("ravdess", "urdu", "rf-egemaps")]["n_test"] == 400
     assert cells[("urdu", "ravdess", "rf-egemaps")]["n_test"] == 672
+
+
+def test_speaker_normalisation_is_another_experiment(quick_run, tmp_path):
+    out, argv = quick_run
+    argv = [a for a in argv]
+    argv[argv.index("--out") + 1] = str(tmp_path / "norm")
+    argv[argv.index("--systems") + 1] = "rf-egemaps"
+    assert cross_corpus.main([*argv, "--normalize", "speaker"]) == 0
+    plain, norm = (json.loads((d / "manifest.json").read_text()) for d in (out, tmp_path / "norm"))
+    assert plain["data_digest"] != norm["data_digest"]  # never served the other's checkpoints
+    assert "normalisation: speaker" in (tmp_path / "norm" / "matrix.md").read_text()
