@@ -44,7 +44,11 @@ def parse_args(argv=None):
 
 
 def parse_corpora(specs) -> list[tuple[str, Path | None]]:
-    """[(name, root)] from NAME=ROOT strings; every bad spec is one SerRefError naming it."""
+    """[(name, root)] from NAME=ROOT strings; every bad spec is one SerRefError naming it.
+
+    >>> parse_corpora(["ravdess=/data/rav", "synthetic"])
+    [('ravdess', PosixPath('/data/rav')), ('synthetic', None)]
+    """
     from .corpora import NAMES as known
 
     out, seen = [], set()

@@ -289,6 +289,15 @@ class Dense1(_UtteranceModel):
     fit() splits the training speakers into halves A and B (``split_by_speaker(y, groups, 0.5)``),
     trains a FrameDense net on A, and keeps its frame probabilities P(class | frame) on every
     utterance of B (the second stage's training input) and the generator's state afterwards.
+
+    >>> rng = np.random.default_rng(0)
+    >>> feats = [rng.normal(size=(12, 6)).astype(np.float32) for _ in range(8)]
+    >>> y, spk = np.arange(8) % 4, np.repeat(["a", "b"], 4)
+    >>> d1 = Dense1(config={"epochs": 1}, hidden=5).fit(feats, y, spk)
+    >>> p1 = Dense1LSTM2(config={"epochs": 1}, hidden=5, chunk_len=4).fit(feats, y, spk, dense1=d1)
+    >>> p2 = Dense1LSTM2(config={"epochs": 1}, hidden=5, chunk_len=4).fit(feats, y, spk)
+    >>> bool(np.array_equal(p1.predict_proba(feats), p2.predict_proba(feats)))
+    True
     """
 
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204):
