@@ -1,0 +1,140 @@
+"""Layer 4 of DeepSpeech: one LSTM layer, H = 2048 cells, over a batch of sequences.
+
+Per step, with z = [x_t, h_{t-1}] @ W4 + b4 split into quarters in the graph's order
+(``lstm_graph.GATES``: input i, candidate g, forget f, output o; no added forget bias):
+    c_t = sigmoid(z_f) * c_{t-1} + sigmoid(z_i) * tanh(z_g)
+    h_t = sigmoid(z_o) * tanh(c_t)
+and h_t is the layer's output. Two arithmetics, as for layer 1:
+    float        dequantised W4, float32 products, exact sigmoid / tanh (NumPy)
+    tflite-int8  the hybrid kernel on the 4096-wide row [x_t, h_{t-1}] (quantised as one row) and
+                 the interpreter's LOGISTIC / TANH (``tflite_math``), exact integer sums
+Both split [x_t, h] @ W4 = x_t @ W4[:H] + h @ W4[H:]: the x half of every step is one GEMM over all
+frames before the recurrence, which is then only (sequences, H) @ (H, 4 H) per step. In int8 mode
+that is exact because the row's scale m = max(max|x_t|, max|h|) is max|x_t| whenever
+max|x_t| >= max|h_{t-1}| (|h| <= 1, x is a clipped ReLU output); the other rows take the full
+4096-wide path at that step.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .layer1 import quantize_rows
+from .tflite_math import (EXACT_F32_INT, exact_int_matmul, hybrid_epilogue, logistic_tflite, row_scales,
+                          sum_abs_bound, tanh_tflite)
+
+f32 = np.float32
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)) in float32."""
+    return (f32(1) / (f32(1) + np.exp(-x))).astype(f32)
+
+
+def lstm_cell(z, c, gate_index: dict, act_sigmoid=sigmoid, act_tanh=np.tanh):
+    """(h_t, c_t) from the pre-activations z (n, 4 H) and c_{t-1} (n, H), in the graph's op order.
+
+    >>> z = np.zeros((1, 4), np.float32); c = np.ones((1, 1), np.float32)
+    >>> h, c1 = lstm_cell(z, c, {"input": 0, "candidate": 1, "forget": 2, "output": 3})
+    >>> float(c1[0, 0]), round(float(h[0, 0]), 6)       # c = 0.5 * 1 + 0.5 * tanh(0)
+    (0.5, 0.23106)
+    """
+    H = c.shape[1]
+
+    def gate(name):
+        k = gate_index[name]
+        return z[:, k * H:(k + 1) * H]
+
+    c_new = act_sigmoid(gate("forget")) * c + act_sigmoid(gate("input")) * act_tanh(gate("candidate"))
+    h_new = act_sigmoid(gate("output")) * act_tanh(c_new)
+    return h_new.astype(f32), c_new.astype(f32)
+
+
+def _quantize_given_max(v, m):
+    """``quantize_rows`` of v with the row maxima m imposed (m > 0): the h half of [x_t, h]."""
+    inv = f32(127) / m.astype(f32)
+    w = (v * inv[:, None]).astype(np.float64)
+    return np.clip(np.sign(w) * np.floor(np.abs(w) + 0.5), -127, 127).astype(f32)
+
+
+class LSTMWeights:
+    """W4 split into its x and h halves, float and int8-as-float32, with what the kernels need."""
+
+    def __init__(self, W_q, w_scale, b, gates):
+        W_q = np.asarray(W_q)
+        self.H = W_q.shape[1] // 4
+        self.w_scale = f32(w_scale)
+        self.b = np.asarray(b, dtype=f32)
+        Wq_f = W_q.astype(f32)
+        self.Wq_x, self.Wq_h, self.Wq = Wq_f[:self.H], Wq_f[self.H:], Wq_f
+        self.W = Wq_f * self.w_scale
+        self.W_x, self.W_h = self.W[:self.H], self.W[self.H:]
+        self.w_max = int(np.abs(W_q).max())
+        self.gate_index = {g: k for k, g in enumerate(gates)}
+
+
+def _time_major(seqs, width):
+    """Sequences (T_i, width), longest first -> (T_max, n, width) zero-padded, and the lengths."""
+    lengths = np.array([len(s) for s in seqs])
+    out = np.zeros((lengths.max(), len(seqs), width), dtype=f32)
+    for i, s in enumerate(seqs):
+        out[:len(s), i] = s
+    return out, lengths
+
+
+def _recur(x_part, lengths, step, H, state):
+    """Run step(t, n_active, h, c) -> (h, c) over time; sequences sorted longest first, so the
+    active ones at step t are a prefix. Returns per-step h (T_max, n, H) and the final (c, h)."""
+    n = len(lengths)
+    c = np.zeros((n, H), f32) if state is None else np.array(state[0], dtype=f32).reshape(n, H)
+    h = np.zeros((n, H), f32) if state is None else np.array(state[1], dtype=f32).reshape(n, H)
+    hs = np.zeros((x_part.shape[0], n, H), dtype=f32)
+    for t in range(x_part.shape[0]):
+        a = int(np.sum(lengths > t))
+        h[:a], c[:a] = step(t, a, h[:a], c[:a])
+        hs[t, :a] = h[:a]
+    return hs, (c, h)
+
+
+def lstm_float(seqs, w: LSTMWeights, state=None):
+    """Float mode over sequences sorted longest first -> (per-step h (T_max, n, H), (c, h))."""
+    X, lengths = _time_major(seqs, w.H)
+    Zx = X.reshape(-1, w.H) @ w.W_x
+    Zx += w.b
+    Zx = Zx.reshape(X.shape[0], X.shape[1], -1)
+
+    def step(t, a, h, c):
+        return lstm_cell(Zx[t, :a] + h @ w.W_h, c, w.gate_index)
+
+    return _recur(X, lengths, step, w.H, state)
+
+
+def lstm_tflite_int8(seqs, w: LSTMWeights, state=None):
+    """tflite-int8 mode over sequences sorted longest first (see the module doc)."""
+    X, lengths = _time_major(seqs, w.H)
+    flat = X.reshape(-1, w.H)
+    qx, mx = quantize_rows(flat)
+    safe_x = (sum_abs_bound(qx, w.w_max) <= EXACT_F32_INT) & (mx > 0)
+    acc_x = np.zeros((flat.shape[0], 4 * w.H), dtype=f32)   # exact integers where safe_x
+    if safe_x.any():
+        acc_x[safe_x] = exact_int_matmul(qx[safe_x], w.Wq_x, w.w_max)
+    shape = X.shape[:2]
+    acc_x, mx, safe_x = acc_x.reshape(*shape, -1), mx.reshape(shape), safe_x.reshape(shape)
+
+    def step(t, a, h, c):
+        mh = np.abs(h).max(axis=1)
+        split = safe_x[t, :a] & (mx[t, :a] >= mh)
+        acc = np.empty((a, 4 * w.H), dtype=np.float64)
+        s = np.empty(a, dtype=f32)
+        if split.any():
+            m = mx[t, :a][split]
+            acc[split] = acc_x[t, :a][split] + exact_int_matmul(_quantize_given_max(h[split], m), w.Wq_h, w.w_max)
+            s[split] = row_scales(m, w.w_scale)
+        if not split.all():
+            full = ~split
+            q, m = quantize_rows(np.concatenate([X[t, :a][full], h[full]], axis=1))
+            acc[full] = exact_int_matmul(q, w.Wq, w.w_max)
+            s[full] = row_scales(m, w.w_scale)
+        z = hybrid_epilogue(acc, s, w.b)
+        return lstm_cell(z, c, w.gate_index, logistic_tflite, tanh_tflite)
+
+    return _recur(X, lengths, step, w.H, state)
