@@ -56,3 +56,14 @@ def verify_arrays(arrays, path) -> None:
     if recorded != actual:
         raise WeightsError(f"{path}: integrity hash mismatch (recorded {recorded[:12]}..., arrays hash to "
                            f"{actual[:12]}...): the file was altered or is corrupt")
+
+
+def verify_file(path) -> None:
+    """``verify_arrays`` on the .npz at ``path`` (WeightsError naming it if unreadable or altered)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            verify_arrays(z, path)
+    except WeightsError:
+        raise
+    except Exception as exc:  # BadZipFile, EOFError, OSError, ValueError from a bad file
+        raise WeightsError(f"{path}: corrupt or unreadable weight file ({type(exc).__name__}: {exc})") from exc
