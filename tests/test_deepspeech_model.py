@@ -291,3 +291,50 @@ def test_transcribe_cli(model, ravdess_files, tmp_path, capsys, monkeypatch, mod
     x = load_audio(ravdess_files[0])
     sf.write(tmp_path / "a44.wav", np.interp(np.arange(0, len(x), 16000 / 44100), np.arange(len(x)), x), 44100)
     assert transcribe_main([str(tmp_path / "a44.wav")]) == 0
+
+
+# ---------- the layer study's features and CLI ----------
+
+def test_layer_features_cached_per_layer(model_path, ravdess_files, tmp_path):
+    """One pass caches all five layers under kind "deepspeech" keyed by layer; the per-layer hook of
+    ser_ref.features computes the same arrays; the reproduce option parses."""
+    from ser_ref import features
+    from ser_ref.deepspeech.features import cached_layer_features
+    from ser_ref.reproduce import parse_args
+
+    npz = export_model(model_path, tmp_path / "w.npz")
+    params = {"weights": str(npz), "weights_sha256": "x", "step_ms": 20, "mode": "tflite-int8"}
+    npys, err = cached_layer_features(str(ravdess_files[1]), params, tmp_path / "cache")
+    assert err is None and sorted(npys) == ["layer1", "layer2", "layer3", "layer4", "layer5"]
+    assert len({features.cache_path(ravdess_files[1], "deepspeech", {**params, "layer": k}, tmp_path)
+                for k in npys}) == 5
+    ds = DeepSpeech.from_weights(npz)
+    ref = ds.forward(ds.windows(load_audio(ravdess_files[1])), mode="tflite-int8")
+    for k in ("layer2", "layer4"):
+        np.testing.assert_array_equal(np.load(npys[k]), ref[k])
+        np.testing.assert_array_equal(features.compute(ravdess_files[1], "deepspeech", {**params, "layer": k}), ref[k])
+    assert parse_args(["--features", "layer4"]).features == "layer4"
+    with pytest.raises(SystemExit):
+        parse_args(["--features", "layer6"])
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF0000WAVE")
+    npys, err = cached_layer_features(str(bad), params, tmp_path / "cache")
+    assert npys == {} and "bad.wav" in err
+
+
+@pytest.mark.slow
+def test_layers_cli_on_the_synthetic_corpus(tmp_path, model_path, monkeypatch):
+    import json
+
+    from ser_ref.layers import main as layers_main
+
+    monkeypatch.setenv("SER_REF_MODEL", str(model_path))
+    assert layers_main(["--corpus", "synthetic", "--quick", "--jobs", "1", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "layers.json").read_text())
+    for model in ("dense", "forest"):
+        assert sorted(res[model]) == ["layer1", "layer2", "layer3", "layer4", "layer5"]
+        assert res[model]["layer1"]["mcnemar_p_vs_layer1"] is None
+        assert 0 <= res[model]["layer3"]["mcnemar_p_vs_layer1"] <= 1
+        lo, hi = res[model]["layer2"]["accuracy_ci"]
+        assert lo <= res[model]["layer2"]["accuracy"] <= hi
+    assert "| layer5 |" in (tmp_path / "layers.md").read_text()

@@ -81,60 +81,87 @@ def _time_major(seqs, width):
     return out, lengths
 
 
-def _recur(x_part, lengths, step, H, state):
-    """Run step(t, n_active, h, c) -> (h, c) over time; sequences sorted longest first, so the
-    active ones at step t are a prefix. Returns per-step h (T_max, n, H) and the final (c, h)."""
+def _recur(X, lengths, x_half, step, H, state, block: int = 16):
+    """The recurrence over time, ``block`` steps at a time (the runtime's 16 windows per call).
+
+    Sequences are sorted longest first, so the active ones at step t are a prefix. Per block,
+    ``x_half(X[t0:t1, :a])`` precomputes the x half of every step at once (one GEMM of
+    (t1 - t0) * a rows); then ``step(X_t, pre_t, h, c) -> (h, c)`` runs each step.
+    Returns per-step h (T_max, n, H) and the final (c, h) of each sequence (after its last frame).
+    """
     n = len(lengths)
     c = np.zeros((n, H), f32) if state is None else np.array(state[0], dtype=f32).reshape(n, H)
     h = np.zeros((n, H), f32) if state is None else np.array(state[1], dtype=f32).reshape(n, H)
-    hs = np.zeros((x_part.shape[0], n, H), dtype=f32)
-    for t in range(x_part.shape[0]):
-        a = int(np.sum(lengths > t))
-        h[:a], c[:a] = step(t, a, h[:a], c[:a])
-        hs[t, :a] = h[:a]
+    hs = np.zeros((X.shape[0], n, H), dtype=f32)
+    for t0 in range(0, X.shape[0], block):
+        t1 = min(t0 + block, X.shape[0])
+        a0 = int(np.sum(lengths > t0))
+        pre = x_half(X[t0:t1, :a0])
+        for t in range(t0, t1):
+            a = int(np.sum(lengths > t))
+            h[:a], c[:a] = step(X[t, :a], [p[t - t0, :a] for p in pre], h[:a], c[:a])
+            hs[t, :a] = h[:a]
     return hs, (c, h)
 
 
 def lstm_float(seqs, w: LSTMWeights, state=None):
     """Float mode over sequences sorted longest first -> (per-step h (T_max, n, H), (c, h))."""
     X, lengths = _time_major(seqs, w.H)
-    Zx = X.reshape(-1, w.H) @ w.W_x
-    Zx += w.b
-    Zx = Zx.reshape(X.shape[0], X.shape[1], -1)
 
-    def step(t, a, h, c):
-        return lstm_cell(Zx[t, :a] + h @ w.W_h, c, w.gate_index)
+    def x_half(Xb):
+        Z = Xb.reshape(-1, w.H) @ w.W_x
+        Z += w.b
+        return (Z.reshape(Xb.shape[0], Xb.shape[1], -1),)
 
-    return _recur(X, lengths, step, w.H, state)
+    def step(x, pre, h, c):
+        z = h @ w.W_h
+        z += pre[0]
+        return lstm_cell(z, c, w.gate_index)
+
+    return _recur(X, lengths, x_half, step, w.H, state)
 
 
 def lstm_tflite_int8(seqs, w: LSTMWeights, state=None):
     """tflite-int8 mode over sequences sorted longest first (see the module doc)."""
     X, lengths = _time_major(seqs, w.H)
-    flat = X.reshape(-1, w.H)
-    qx, mx = quantize_rows(flat)
-    safe_x = (sum_abs_bound(qx, w.w_max) <= EXACT_F32_INT) & (mx > 0)
-    acc_x = np.zeros((flat.shape[0], 4 * w.H), dtype=f32)   # exact integers where safe_x
-    if safe_x.any():
-        acc_x[safe_x] = exact_int_matmul(qx[safe_x], w.Wq_x, w.w_max)
-    shape = X.shape[:2]
-    acc_x, mx, safe_x = acc_x.reshape(*shape, -1), mx.reshape(shape), safe_x.reshape(shape)
 
-    def step(t, a, h, c):
-        mh = np.abs(h).max(axis=1)
-        split = safe_x[t, :a] & (mx[t, :a] >= mh)
-        acc = np.empty((a, 4 * w.H), dtype=np.float64)
+    def x_half(Xb):
+        flat = Xb.reshape(-1, w.H)
+        qx, mx = quantize_rows(flat)
+        bound = sum_abs_bound(qx, w.w_max)
+        safe = (bound <= EXACT_F32_INT) & (mx > 0)
+        acc = np.zeros((flat.shape[0], 4 * w.H), dtype=f32)   # exact integers where safe
+        if safe.all():
+            np.matmul(qx, w.Wq_x, out=acc)
+        elif safe.any():
+            acc[safe] = exact_int_matmul(qx[safe], w.Wq_x, w.w_max)
+        shape = Xb.shape[:2]
+        return acc.reshape(*shape, -1), mx.reshape(shape), safe.reshape(shape), bound.reshape(shape)
+
+    def step(x, pre, h, c):
+        acc_x, mx, safe_x, bound_x = pre
+        a = h.shape[0]
+        split = safe_x & (mx >= np.abs(h).max(axis=1))
         s = np.empty(a, dtype=f32)
-        if split.any():
-            m = mx[t, :a][split]
-            acc[split] = acc_x[t, :a][split] + exact_int_matmul(_quantize_given_max(h[split], m), w.Wq_h, w.w_max)
-            s[split] = row_scales(m, w.w_scale)
-        if not split.all():
+        if split.all():
+            qh = _quantize_given_max(h, mx)
+            if np.all(bound_x + sum_abs_bound(qh, w.w_max) <= EXACT_F32_INT):
+                acc = np.matmul(qh, w.Wq_h)      # every partial sum, and acc_x + it, exact in float32
+                acc += acc_x
+            else:
+                acc = exact_int_matmul(qh, w.Wq_h, w.w_max) + acc_x
+            s[:] = row_scales(mx, w.w_scale)
+        else:
+            acc = np.empty((a, 4 * w.H), dtype=np.float64)
+            if split.any():
+                m = mx[split]
+                acc[split] = acc_x[split] + exact_int_matmul(_quantize_given_max(h[split], m), w.Wq_h, w.w_max)
+                s[split] = row_scales(m, w.w_scale)
             full = ~split
-            q, m = quantize_rows(np.concatenate([X[t, :a][full], h[full]], axis=1))
+            q, m = quantize_rows(np.concatenate([x[full], h[full]], axis=1))
             acc[full] = exact_int_matmul(q, w.Wq, w.w_max)
             s[full] = row_scales(m, w.w_scale)
         z = hybrid_epilogue(acc, s, w.b)
         return lstm_cell(z, c, w.gate_index, logistic_tflite, tanh_tflite)
 
-    return _recur(X, lengths, step, w.H, state)
+    return _recur(X, lengths, x_half, step, w.H, state)

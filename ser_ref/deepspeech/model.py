@@ -162,7 +162,7 @@ class DeepSpeech:
             out.append(d)
         return out
 
-    def forward_batch(self, windows_list, mode: str = "float", *, batch_size: int = 32,
+    def forward_batch(self, windows_list, mode: str = "float", *, batch_size: int = 64,
                       layers=LAYERS) -> list:
         """``forward`` of many utterances; utterances of similar length share each LSTM step.
 
