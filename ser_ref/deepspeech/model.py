@@ -70,6 +70,9 @@ class DeepSpeech:
         self.alphabet = self.metadata["alphabet"]
         self.clip = self.layer1.clip
         self.n_steps = int(arrays["n_steps"])
+        if not (np.isfinite(self.clip) and self.clip > 0) or self.metadata["sample_rate"] != 16000:
+            raise WeightsError(f"{source}: clip {self.clip} must be finite and > 0 and the sample rate 16000 Hz "
+                               f"(the MFCC's), got {self.metadata['sample_rate']}")
         H = self.layer1.hidden
         self.W_q, self.w_scale, self.w_max = {}, {}, {}
         for k in range(1, 7):
