@@ -338,3 +338,16 @@ def test_layers_cli_on_the_synthetic_corpus(tmp_path, model_path, monkeypatch):
         lo, hi = res[model]["layer2"]["accuracy_ci"]
         assert lo <= res[model]["layer2"]["accuracy"] <= hi
     assert "| layer5 |" in (tmp_path / "layers.md").read_text()
+
+
+def test_float_lstm_matmul_does_not_depend_on_thread_count(rng):
+    from ser_ref.blas_threads import single_threaded_blas
+    from ser_ref.deepspeech.lstm import det_matmul
+
+    A = rng.normal(size=(37, 2048)).astype(np.float32)
+    B = rng.normal(size=(2048, 8192)).astype(np.float32)
+    shared = det_matmul(A, B)                 # blocks over our threads (where BLAS can be switched)
+    with single_threaded_blas():
+        alone = det_matmul(A, B)              # the same blocks, one after another
+    np.testing.assert_array_equal(shared, alone)
+    np.testing.assert_allclose(shared, A.astype(np.float64) @ B, atol=1e-3, rtol=0)

@@ -16,8 +16,11 @@ max|x_t| >= max|h_{t-1}| (|h| <= 1, x is a clipped ReLU output); the other rows 
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
+from ..blas_threads import single_threaded_blas
 from .layer1 import quantize_rows
 from .tflite_math import (EXACT_F32_INT, exact_int_matmul, hybrid_epilogue, logistic_tflite, row_scales,
                           sum_abs_bound, tanh_tflite)
@@ -26,8 +29,9 @@ f32 = np.float32
 
 
 def sigmoid(x):
-    """1 / (1 + exp(-x)) in float32."""
-    return (f32(1) / (f32(1) + np.exp(-x))).astype(f32)
+    """1 / (1 + exp(-x)) in float32 (x clipped to +-88, where exp stays finite and s is 0 or 1 to
+    float32 precision)."""
+    return (f32(1) / (f32(1) + np.exp(-np.clip(x, f32(-88), f32(88))))).astype(f32)
 
 
 def lstm_cell(z, c, gate_index: dict, act_sigmoid=sigmoid, act_tanh=np.tanh):
@@ -47,6 +51,30 @@ def lstm_cell(z, c, gate_index: dict, act_sigmoid=sigmoid, act_tanh=np.tanh):
     c_new = act_sigmoid(gate("forget")) * c + act_sigmoid(gate("input")) * act_tanh(gate("candidate"))
     h_new = act_sigmoid(gate("output")) * act_tanh(c_new)
     return h_new.astype(f32), c_new.astype(f32)
+
+
+COLUMN_BLOCK = 2048  # fixed, so that a float result never depends on the thread count
+
+
+def det_matmul(A, B):
+    """A @ B (float32) from fixed column blocks, each a single-threaded GEMM, the blocks shared out
+    over the cores: the bits depend on A and B only, not on how many threads BLAS or we have."""
+    out = np.empty((A.shape[0], B.shape[1]), dtype=f32)
+    blocks = [(lo, min(lo + COLUMN_BLOCK, B.shape[1])) for lo in range(0, B.shape[1], COLUMN_BLOCK)]
+
+    def run(lo, hi):
+        out[:, lo:hi] = A @ B[:, lo:hi]
+
+    with single_threaded_blas() as before:
+        k = min(before or 1, len(blocks))
+        if k <= 1:
+            for lo, hi in blocks:
+                run(lo, hi)
+        else:
+            with ThreadPoolExecutor(k) as pool:
+                for f in [pool.submit(run, lo, hi) for lo, hi in blocks]:
+                    f.result()
+    return out
 
 
 def _quantize_given_max(v, m):
@@ -109,12 +137,12 @@ def lstm_float(seqs, w: LSTMWeights, state=None):
     X, lengths = _time_major(seqs, w.H)
 
     def x_half(Xb):
-        Z = Xb.reshape(-1, w.H) @ w.W_x
+        Z = det_matmul(Xb.reshape(-1, w.H), w.W_x)
         Z += w.b
         return (Z.reshape(Xb.shape[0], Xb.shape[1], -1),)
 
     def step(x, pre, h, c):
-        z = h @ w.W_h
+        z = det_matmul(h, w.W_h)
         z += pre[0]
         return lstm_cell(z, c, w.gate_index)
 

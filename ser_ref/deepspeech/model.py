@@ -86,11 +86,13 @@ class DeepSpeech:
             if not (np.isfinite(self.w_scale[k]) and self.w_scale[k] > 0) or not np.all(np.isfinite(b)):
                 raise WeightsError(f"{source}: layer {k} has a non-finite or non-positive scale / bias")
             setattr(self, f"b{k}", b)
-            setattr(self, f"W{k}", self.layer1.W if k == 1 else self.W_q[k].astype(f32) * self.w_scale[k])
+            if k != 4:
+                setattr(self, f"W{k}", self.layer1.W if k == 1 else self.W_q[k].astype(f32) * self.w_scale[k])
         if self.W_q[4].shape != (2 * H, 4 * H) or self.W_q[6].shape != (H, len(self.alphabet) + 1):
             raise WeightsError(f"{source}: layer 4 weights {self.W_q[4].shape} / layer 6 {self.W_q[6].shape} do "
                                f"not fit {H} cells and {len(self.alphabet)} labels")
         self.lstm = LSTMWeights(self.W_q[4], self.w_scale[4], self.b4, [str(g) for g in arrays["lstm_gates"]])
+        self.W4 = self.lstm.W  # one 128 MiB copy, shared
         self._Wq_f = {k: self.W_q[k].astype(f32) for k in (2, 3, 5, 6)}
         self._Wb = {k: augment_bias(getattr(self, f"W{k}"), getattr(self, f"b{k}")) for k in (2, 3, 5)}
 
