@@ -8,8 +8,8 @@ and h_t is the layer's output. Two arithmetics, as for layer 1:
     float        dequantised W4, float32 products, exact sigmoid / tanh (NumPy)
     tflite-int8  the hybrid kernel on the 4096-wide row [x_t, h_{t-1}] (quantised as one row) and
                  the interpreter's LOGISTIC / TANH (``tflite_math``), exact integer sums
-Both split [x_t, h] @ W4 = x_t @ W4[:H] + h @ W4[H:]: the x half of every step is one GEMM over all
-frames before the recurrence, which is then only (sequences, H) @ (H, 4 H) per step. In int8 mode
+Both split [x_t, h] @ W4 = x_t @ W4[:H] + h @ W4[H:]: the x half of 16 steps is one GEMM over all
+their frames before those steps, which are then only (sequences, H) @ (H, 4 H) each. In int8 mode
 that is exact because the row's scale m = max(max|x_t|, max|h|) is max|x_t| whenever
 max|x_t| >= max|h_{t-1}| (|h| <= 1, x is a clipped ReLU output); the other rows take the full
 4096-wide path at that step.
