@@ -351,3 +351,17 @@ def test_float_lstm_matmul_does_not_depend_on_thread_count(rng):
         alone = det_matmul(A, B)              # the same blocks, one after another
     np.testing.assert_array_equal(shared, alone)
     np.testing.assert_allclose(shared, A.astype(np.float64) @ B, atol=1e-3, rtol=0)
+
+
+def test_quantising_the_halves_equals_quantising_the_concatenated_row(rng):
+    """The LSTM's row [x_t, h] is quantised as one row; quantising each half with the row's maximum
+    (how lstm_tflite_int8 reuses the x half) gives the same int8 values, whichever half holds it."""
+    from ser_ref.deepspeech.layer1 import quantize_rows
+    from ser_ref.deepspeech.lstm import _quantize_given_max
+
+    x = rng.uniform(0, 2, (50, 2048)).astype(np.float32)
+    x[:10] *= 0.3                                  # rows where h holds the maximum
+    h = rng.uniform(-1, 1, (50, 2048)).astype(np.float32)
+    q, m = quantize_rows(np.concatenate([x, h], axis=1))
+    assert (np.abs(x).max(1) < m).sum() >= 10
+    np.testing.assert_array_equal(np.concatenate([_quantize_given_max(x, m), _quantize_given_max(h, m)], axis=1), q)

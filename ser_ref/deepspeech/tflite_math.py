@@ -79,25 +79,18 @@ def sum_abs_bound(q, w_max: int):
 
 
 def exact_int_matmul(q, Wf, w_max: int):
-    """q @ Wf for integer-valued float32 q and Wf, exact, as float64 (the kernel's int32 sum).
+    """q @ Wf for integer-valued float32 q and Wf, exact (the kernel's int32 sum).
 
-    Rows whose bound stays within 2^24 go through one float32 GEMM (every partial sum is an exact
-    float32 integer); the others are summed over chunks of ``CHUNK`` inputs, each exact, added in
-    float64.
+    When every row's bound stays within 2^24 this is one float32 GEMM (every partial sum is an
+    exact float32 integer) and the result is float32; otherwise the inputs are summed in chunks
+    of ``CHUNK``, each an exact float32 GEMM, added in float64, and the result is float64.
     """
-    out = np.empty((q.shape[0], Wf.shape[1]), dtype=np.float64)
-    safe = sum_abs_bound(q, w_max) <= EXACT_F32_INT
-    if safe.all():
-        out[:] = q @ Wf
-        return out
-    if safe.any():
-        out[safe] = q[safe] @ Wf
-    rest = np.flatnonzero(~safe)
-    acc = np.zeros((rest.size, Wf.shape[1]), dtype=np.float64)
+    if np.all(sum_abs_bound(q, w_max) <= EXACT_F32_INT):
+        return q @ Wf
+    acc = np.zeros((q.shape[0], Wf.shape[1]), dtype=np.float64)
     for k in range(0, q.shape[1], CHUNK):
-        acc += np.ascontiguousarray(q[rest, k:k + CHUNK]) @ Wf[k:k + CHUNK]
-    out[rest] = acc
-    return out
+        acc += q[:, k:k + CHUNK] @ Wf[k:k + CHUNK]
+    return acc
 
 
 def row_scales(m, w_scale):
