@@ -7,10 +7,12 @@ default resolver (XNNPACK) and streams one utterance at a time, 16 windows per i
 (c, h), as DeepSpeech's runtime does. Reported: frames/s of each, the ratio, thread count, load.
 
 Bounds per frame (H = 2048, n_labels + 1 = 41):
-    FLOPs   2 (494 H + 2 H^2 + 8 H^2 + H^2 + 41 H) = 2 * 45.3 M = 90.6 MFLOP
-    memory  batch 1: every LSTM step streams W4 (4096 x 8192: 32 MiB int8, 128 MiB float32);
-            with B utterances per step that traffic is shared by B frames
-so one utterance alone is memory-bound (~128 MiB / step in float) and a batch is compute-bound.
+    FLOPs   2 (494 H + 2 H^2 + 8 H^2 + H^2 + 41 H) = 94.5 MFLOP (the LSTM is 71 % of it)
+    memory  every LSTM step streams W4 (4096 x 8192): 32 MiB as int8 (the interpreter), 128 MiB
+            as the float32 that BLAS needs (both of ser_ref's modes); B utterances per step share it
+At the interpreter's own bandwidth (32 MiB x its frames/s) one utterance at a time would give
+ser_ref about a quarter of the interpreter's rate; with B = 64 the traffic is 2 MiB per frame and
+the bound is compute: 94.5 MFLOP / frame at the machine's ~300 GFLOP/s float32 GEMM rate.
 Writes bench/results/deepspeech-cpu.json.
 """
 from __future__ import annotations
