@@ -40,7 +40,7 @@ def lstm_cell(z, c, gate_index: dict, act_sigmoid=sigmoid, act_tanh=np.tanh):
     >>> z = np.zeros((1, 4), np.float32); c = np.ones((1, 1), np.float32)
     >>> h, c1 = lstm_cell(z, c, {"input": 0, "candidate": 1, "forget": 2, "output": 3})
     >>> float(c1[0, 0]), round(float(h[0, 0]), 6)       # c = 0.5 * 1 + 0.5 * tanh(0)
-    (0.5, 0.23106)
+    (0.5, 0.231059)
     """
     H = c.shape[1]
 

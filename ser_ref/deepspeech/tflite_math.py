@@ -41,7 +41,7 @@ def _horner(x2, coeffs):
 def tanh_tflite(x):
     """TANH as the interpreter computes it (float32 in, float32 out; see the module doc).
 
-    >>> abs(float(tanh_tflite(np.float32([0.5]))[0]) - np.tanh(0.5)) < 1e-7
+    >>> bool(abs(float(tanh_tflite(np.float32([0.5]))[0]) - np.tanh(0.5)) < 1e-7)
     True
     """
     x = np.asarray(x, dtype=f32)
@@ -55,7 +55,7 @@ def tanh_tflite(x):
 def logistic_tflite(x):
     """LOGISTIC as the interpreter computes it: Eigen's exp(x/2)^2 / (1 + exp(x/2)^2), float32.
 
-    >>> abs(float(logistic_tflite(np.float32([0.0]))[0]) - 0.5) < 1e-7
+    >>> bool(abs(float(logistic_tflite(np.float32([0.0]))[0]) - 0.5) < 1e-7)
     True
     """
     x0 = np.asarray(x, dtype=f32)
@@ -113,8 +113,8 @@ def hybrid_fc(x, Wf, w_scale, b, w_max: int):
 
     >>> W = np.array([[1, -2], [3, 4]], dtype=np.float32)
     >>> # q = [round(63.5), -127] = [64, -127]; acc = [64 - 381, -128 - 508]; s = 0.1 / 127
-    >>> hybrid_fc(np.float32([[0.5, -1.0]]), W, 0.1, np.zeros(2, np.float32), 4).round(4).tolist()
-    [[-0.2496, -0.5008]]
+    >>> [round(float(v), 4) for v in hybrid_fc(np.float32([[0.5, -1.0]]), W, 0.1, np.zeros(2, np.float32), 4)[0]]
+    [-0.2496, -0.5008]
     """
     q, m = quantize_rows(np.asarray(x, dtype=f32))
     return hybrid_epilogue(exact_int_matmul(q, Wf, w_max), row_scales(m, w_scale), np.asarray(b, f32))
