@@ -5,8 +5,9 @@ C++ with g++ (``__global__``/``__device__`` erased, ``blockIdx``/``threadIdx`` t
 globals, ``__shared__`` a static, ``__syncthreads`` a std::barrier) and launches it thread by
 thread: every (block, thread) of the grid runs, in order; a kernel that synchronises runs each
 block's threads as real OS threads meeting at the barrier. Arguments are checked the way the GPU
-would need them (C-contiguous arrays, NumPy scalars of an exact C type), which catches glue bugs
-that would otherwise only show on a device.
+would need them (C-contiguous arrays, NumPy scalars of an exact C type), and a block larger than
+the kernel's ``__launch_bounds__`` (evaluated with the source's own macros) is refused, as the
+driver would refuse it; this catches glue bugs that would otherwise only show on a device.
 
 What this does NOT check: NVRTC, CUDA's own math library (tanh/exp differ by an ulp or two),
 cuFFT and cuBLAS (NumPy stands in), races between concurrently running threads, and speed.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -41,6 +43,7 @@ extern "C" void emu_make_barrier(int n) { delete emu_bar; emu_bar = new std::bar
 #define __global__
 #define __device__
 #define __forceinline__ inline
+#define __launch_bounds__(...)
 #define __shared__ static
 #define __syncthreads() emu_bar->arrive_and_wait()
 #line 1 "kernel.cu"
@@ -61,9 +64,23 @@ def _c_arg(a, k):
     raise TypeError(f"kernel argument {k}: {type(a).__name__} is neither an array nor a sized NumPy scalar")
 
 
+BOUNDS = re.compile(r"__launch_bounds__\(([^)]*)\)\s*(\w+)\s*\(")
+
+
+def _bounds_getters(code):
+    """C++ functions emu_bounds_<kernel>() returning each kernel's __launch_bounds__ value."""
+    return "".join(f'\nextern "C" long emu_bounds_{name}() {{ return ({expr}); }}'
+                   for expr, name in BOUNDS.findall(code))
+
+
 class Function:
     def __init__(self, lib, name, syncs):
         self.lib, self.fn, self.syncs = lib, getattr(lib, name), syncs
+        getter = getattr(lib, f"emu_bounds_{name}", None)
+        if getter is None:
+            raise TypeError(f"kernel {name} declares no __launch_bounds__")
+        getter.restype = ctypes.c_long
+        self.max_threads = getter()
 
     def _thread(self, b, t, args):
         self.lib.emu_set_thread(b, t)
@@ -71,6 +88,8 @@ class Function:
 
     def __call__(self, grid, block, args):
         (g,), (n,) = tuple(grid), tuple(block)
+        if not 0 < n <= self.max_threads:
+            raise ValueError(f"launch of {n} threads per block; the kernel's __launch_bounds__ is {self.max_threads}")
         cargs = [_c_arg(a, k) for k, a in enumerate(args)]
         self.lib.emu_set_launch(g, n)
         for b in range(g):
@@ -89,7 +108,7 @@ class Function:
 class RawModule:
     def __init__(self, code, options=()):
         flags = ["-ffp-contract=off" if o == "--fmad=false" else None for o in options]
-        src = PRELUDE + code
+        src = PRELUDE + code + _bounds_getters(code)
         key = hashlib.sha256(src.encode()).hexdigest()[:16]
         _BUILD.mkdir(exist_ok=True)
         lib = _BUILD / f"k{key}.so"

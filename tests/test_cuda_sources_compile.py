@@ -5,6 +5,7 @@ is absent. (Compiling is not running: the numerical checks are tests/test_gpu_*.
 GPU, and tests/test_gpu_emulated.py, which runs the kernels' C on the CPU.)"""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -66,25 +67,76 @@ def nvrtc():
                 "the kernels with it at run time")
 
 
-@pytest.mark.parametrize("name,code", SOURCES, ids=[n for n, _ in SOURCES])
-def test_kernel_source_compiles_with_nvrtc(name, code, nvrtc):
-    """What CuPy's RawModule does at run time, without a GPU: NVRTC (no host headers, unlike nvcc)
-    compiles the source with ser_ref's options for sm_90, and reports no warnings."""
+def _nvrtc_compile(lib, name, code, extra=()):
+    """NVRTC on ``code`` with ser_ref's options for sm_90 -> (return code, log, PTX, cubin size)."""
     import ctypes
 
-    lib = nvrtc
     prog = ctypes.c_void_p()
     assert lib.nvrtcCreateProgram(ctypes.byref(prog), code.encode(), f"{name}.cu".encode(), 0, None, None) == 0
-    opts = [o.encode() for o in (*NVRTC_OPTIONS, "--gpu-architecture=sm_90")]
+    opts = [o.encode() for o in (*NVRTC_OPTIONS, "--gpu-architecture=sm_90", *extra)]
     rc = lib.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*opts))
     size = ctypes.c_size_t()
     lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
     log = ctypes.create_string_buffer(size.value)
     lib.nvrtcGetProgramLog(prog, log)
+    ptx = ""
+    if rc == 0 and lib.nvrtcGetPTXSize(prog, ctypes.byref(size)) == 0:
+        buf = ctypes.create_string_buffer(size.value)
+        lib.nvrtcGetPTX(prog, buf)
+        ptx = buf.value.decode()
     cubin_size = ctypes.c_size_t()
     got_cubin = lib.nvrtcGetCUBINSize(prog, ctypes.byref(cubin_size)) == 0
     lib.nvrtcDestroyProgram(ctypes.byref(prog))
-    text = log.value.decode(errors="replace").strip()
+    return rc, log.value.decode(errors="replace").strip(), ptx, cubin_size.value if got_cubin else 0
+
+
+@pytest.mark.parametrize("name,code", SOURCES, ids=[n for n, _ in SOURCES])
+def test_kernel_source_compiles_with_nvrtc(name, code, nvrtc):
+    """What CuPy's RawModule does at run time, without a GPU: NVRTC (no host headers, unlike nvcc)
+    compiles the source with ser_ref's options for sm_90, and reports no warnings."""
+    rc, text, _, cubin_size = _nvrtc_compile(nvrtc, name, code)
     assert rc == 0, f"NVRTC failed for {name}:\n{text}"
     assert "warning" not in text.lower(), f"NVRTC warnings for {name}:\n{text}"
-    assert got_cubin and cubin_size.value > 0
+    assert cubin_size > 0
+
+
+# sm_90 (H100/H200) limits, CUDA C Programming Guide, "Technical Specifications per Compute Capability"
+MAX_THREADS_PER_BLOCK = 1024
+REGISTERS_PER_BLOCK = 65536
+REGISTER_GRANULE = 8           # registers are allocated per thread in multiples of 8 (256 per warp)
+STATIC_SHARED_PER_BLOCK = 48 * 1024
+KERNEL_NAMES = re.compile(r'extern "C" __global__ void\s+(?:__launch_bounds__\([^)]*\)\s*)?(\w+)\s*\(')
+
+
+def _ptxas_usage(log):
+    """{kernel: (registers per thread, static shared bytes, spill bytes)} from ptxas -v output."""
+    out = {}
+    for block in re.split(r"Compiling entry function ", log)[1:]:
+        name = re.match(r"'(\w+)'", block).group(1)
+        regs = int(re.search(r"Used (\d+) registers", block).group(1))
+        smem = re.search(r"(\d+) bytes smem", block)
+        spills = sum(int(v) for v in re.findall(r"(\d+) bytes spill (?:stores|loads)", block))
+        out[name] = (regs, int(smem.group(1)) if smem else 0, spills)
+    return out
+
+
+@pytest.mark.parametrize("name,code", SOURCES, ids=[n for n, _ in SOURCES])
+def test_kernel_resources_fit_their_launch_bounds(name, code, nvrtc):
+    """ptxas' registers and shared memory for every kernel against the block size it declares with
+    __launch_bounds__ (PTX .maxntid), which the host code never exceeds (the CPU emulator refuses a
+    larger launch): a kernel that compiles but cannot launch with its block fails here."""
+    rc, log, ptx, _ = _nvrtc_compile(nvrtc, name, code, ("--ptxas-options=-v",))
+    assert rc == 0, log
+    usage = _ptxas_usage(log)
+    bounds = {k: int(n) * int(ny) * int(nz) for k, n, ny, nz in
+              re.findall(r"\.entry\s+(\w+)\(.*?\)\s*\.maxntid\s+(\d+),\s*(\d+),\s*(\d+)", ptx, re.S)}
+    kernels = set(KERNEL_NAMES.findall(code))
+    assert set(usage) == kernels, (sorted(usage), sorted(kernels))
+    assert set(bounds) == kernels, f"kernels without __launch_bounds__: {sorted(kernels - set(bounds))}"
+    for k, (regs, smem, spills) in usage.items():
+        threads = bounds[k]
+        allocated = -(-regs // REGISTER_GRANULE) * REGISTER_GRANULE * threads
+        assert threads <= MAX_THREADS_PER_BLOCK, (k, threads)
+        assert allocated <= REGISTERS_PER_BLOCK, f"{k}: {regs} registers x {threads} threads > {REGISTERS_PER_BLOCK}"
+        assert smem <= STATIC_SHARED_PER_BLOCK, f"{k}: {smem} bytes of shared memory"
+        assert spills == 0, f"{k}: {spills} bytes of register spills at {threads} threads"

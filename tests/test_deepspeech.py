@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import needs
+from ser_ref import locations
 from ser_ref.audio import load_audio
 from ser_ref.backend import gpu_available
 from ser_ref.deepspeech import Layer1, context_windows, deepspeech_features, export_model, load_layer1
@@ -248,6 +249,15 @@ def test_int8_bit_exact_on_real_speech_and_layers_2_3(npz, layer, interpreter, r
     np.testing.assert_allclose(h, ref["Minimum_2"], atol=1e-5, rtol=0)
 
 
+def test_int8_bit_exact_on_synthetic_voices(layer, interpreter, voices):
+    from ser_ref.audit.oracles import model_layers
+
+    for x in voices:
+        w = context_windows(mfcc(x))
+        w = w[: (len(w) // 16) * 16]
+        np.testing.assert_array_equal(layer(w, mode="tflite-int8"), model_layers(interpreter, w)["Minimum"])
+
+
 @pytest.mark.slow
 def test_int8_bit_exact_on_many_files(layer, interpreter, ravdess_files):
     from ser_ref.audit.oracles import model_layers
@@ -267,14 +277,37 @@ def test_bad_mode_and_shape(layer):
 
 # ---------- deepspeech_features ----------
 
-def test_deepspeech_features_chain(layer, rng):
+def _windows_by_hand(F, n_context=9):
+    """Row t = frames t-9 .. t+9 of F side by side, zero outside the utterance (a plain loop)."""
+    T, C = F.shape
+    out = np.zeros((T, (2 * n_context + 1) * C), np.float64)
+    for t in range(T):
+        for j in range(2 * n_context + 1):
+            s = t + j - n_context
+            if 0 <= s < T:
+                out[t, j * C:(j + 1) * C] = F[s]
+    return out
+
+
+@pytest.mark.parametrize("step_ms", [20, 10])
+def test_deepspeech_features_chain(layer, interpreter, rng, step_ms):
+    """signal -> MFCC -> windows -> layer 1 against references built apart from deepspeech_features:
+    the loop MFCC reference, hand-built windows, float64 min(relu(xW + b), 20) for the float mode,
+    and the interpreter's Minimum tensor for the int8 mode (on the same MFCC, bit-exact)."""
+    from ser_ref.audit.oracles import model_layers
+    from ser_ref.mfcc import mfcc_reference
+
     x = rng.normal(0, 0.1, 16000).astype(np.float32)
-    h = deepspeech_features(x, layer)
-    assert h.shape == (1 + (16000 - 512) // 320, 2048) and h.dtype == np.float32
-    np.testing.assert_array_equal(h, layer(context_windows(mfcc(x))))
-    assert deepspeech_features(x, layer, step_ms=10).shape[0] == 1 + (16000 - 512) // 160
-    np.testing.assert_array_equal(deepspeech_features(x, layer, mode="tflite-int8"),
-                                  layer(context_windows(mfcc(x)), mode="tflite-int8"))
+    n = 1 + (16000 - 512) // (16 * step_ms)
+    h = deepspeech_features(x, layer, step_ms=step_ms)
+    assert h.shape == (n, 2048) and h.dtype == np.float32
+    win = _windows_by_hand(mfcc_reference(x, step_ms=step_ms).astype(np.float64))
+    exact = np.minimum(np.maximum(win @ layer.W.astype(np.float64) + layer.b, 0.0), 20.0)
+    assert np.abs(h - exact).max() <= 1e-4 * np.abs(exact).max()
+    h8 = deepspeech_features(x, layer, step_ms=step_ms, mode="tflite-int8")
+    m = n // 16 * 16
+    ref8 = model_layers(interpreter, _windows_by_hand(mfcc(x, step_ms=step_ms))[:m].astype(np.float32))["Minimum"]
+    np.testing.assert_array_equal(h8[:m], ref8)
 
 
 # ---------- bad weight files ----------
@@ -379,16 +412,22 @@ def test_fetch_verifies_both_hashes(tmp_path):
         fetch_mod.fetch_model(out, download=download, log=lambda *a: None, **good, member="x/model.tflite")
 
 
-def test_fetch_hashes_are_the_documented_ones(model_path):
-    source = model_path.parent / "SOURCE.md"
-    if not source.exists():
-        pytest.skip(f"{source} not present")
-    text = source.read_text()
-    assert fetch_mod.SDIST_SHA256 in text and fetch_mod.MODEL_SHA256 in text and fetch_mod.MEMBER in text
-    import hashlib
+def test_the_session_model_has_the_pinned_hash(model_path):
+    """The model every test uses (../shared's copy or the registry download) is byte for byte the
+    one fetch.py pins, so the oracle checks ran on the file the main job runs on."""
+    if os.environ.get("SER_REF_MODEL"):
+        pytest.skip(f"SER_REF_MODEL={os.environ['SER_REF_MODEL']} names another model on purpose")
+    assert fetch_mod.sha256_file(model_path) == fetch_mod.MODEL_SHA256
 
-    if model_path.name == "model.tflite" and "armspeech" in str(model_path):
-        assert hashlib.sha256(model_path.read_bytes()).hexdigest() == fetch_mod.MODEL_SHA256
+
+def test_fetch_hashes_are_the_documented_ones():
+    """fetch.py's pins are the ones docs/frontend.md states and, where ../shared is present, the
+    ones its provenance note SOURCE.md gives."""
+    texts = [(locations.REPO_ROOT / "docs" / "frontend.md").read_text()]
+    source = locations.SHARED / "models" / "armspeech-0.1.4" / "SOURCE.md"
+    texts += [source.read_text()] if source.exists() else []
+    for text in texts:
+        assert fetch_mod.SDIST_SHA256 in text and fetch_mod.MODEL_SHA256 in text and fetch_mod.MEMBER in text
 
 
 # ---------- load_layer1 resolution order ----------
@@ -437,6 +476,38 @@ def test_load_env_then_cache_then_fetch(model_path, npz, tmp_path, clean_load, m
     np.testing.assert_array_equal(first.W, again.W)
 
 
+def test_model_tflite_is_found_as_the_main_job_finds_it(model_path, tmp_path, monkeypatch):
+    """$SER_REF_MODEL (a .tflite, else an error naming it), ../shared, else the registry download in
+    weights/cache: reused when its sha256 is the pinned one, fetched again when it is not."""
+    monkeypatch.setenv("SER_REF_MODEL", str(tmp_path / "absent.tflite"))
+    with pytest.raises(WeightsError, match="absent.tflite: file not found"):
+        load_mod.model_tflite()
+    (tmp_path / "w.npz").write_bytes(b"x")
+    monkeypatch.setenv("SER_REF_MODEL", str(tmp_path / "w.npz"))
+    with pytest.raises(WeightsError, match="w.npz: not a .tflite"):
+        load_mod.model_tflite()
+    monkeypatch.setenv("SER_REF_MODEL", str(model_path))
+    assert load_mod.model_tflite() == model_path
+    monkeypatch.delenv("SER_REF_MODEL")
+    monkeypatch.setattr(load_mod.locations, "shared_model_path", lambda: None)
+    calls = []
+
+    def fake_fetch(out, log):
+        calls.append(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(model_path, out)
+        return out
+
+    wd = tmp_path / "weights"
+    cached = wd / load_mod.REGISTRY_TFLITE
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"a truncated download")
+    found = load_mod.model_tflite(weights_dir=wd, fetch=fake_fetch, log=lambda *a: None)
+    assert found == cached and calls == [cached]
+    assert load_mod.model_tflite(weights_dir=wd, fetch=fake_fetch, log=lambda *a: None) == cached
+    assert len(calls) == 1  # the verified file is reused
+
+
 # ---------- CLI ----------
 
 def test_cli_export(model_path, tmp_path, capsys):
@@ -452,7 +523,7 @@ def test_cli_export(model_path, tmp_path, capsys):
 # ---------- GPU ----------
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not gpu_available(), reason="no CuPy / CUDA device")
+@pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")
 def test_gpu_matches_cpu(layer, rng):
     import cupy
 

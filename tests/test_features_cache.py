@@ -43,9 +43,11 @@ def test_cache_is_keyed_by_content_and_params(tmp_path, rng, monkeypatch):
 
 
 def test_bad_files_come_back_as_named_errors(tmp_path, rng):
+    """A bad file beside a good one: the bad one is left out with its name, the good one's features
+    are still computed, cached and equal to an uncached computation."""
     good = _wav(tmp_path / "good.wav", rng)
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"not audio" * 100)
-    npys, errors = features.extract_all([junk], "egemaps", {}, tmp_path / "c", SerialExecutor())
-    assert npys == [""] and len(errors) == 1 and "junk.wav" in errors[0]
-    assert good.exists()
+    npys, errors = features.extract_all([junk, good], "egemaps", {}, tmp_path / "c", SerialExecutor())
+    assert npys[0] == "" and len(errors) == 1 and "junk.wav" in errors[0] and "good.wav" not in errors[0]
+    np.testing.assert_array_equal(np.load(npys[1]), features.compute(good, "egemaps", {}))

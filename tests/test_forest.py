@@ -221,7 +221,7 @@ def test_gpu_prediction_without_a_gpu_is_a_clear_error(rng):
     from ser_ref.errors import BackendError
 
     if gpu_available():
-        pytest.skip("a GPU is present: the error path cannot be exercised here")
+        pytest.skip("a CUDA device is present: the no-GPU error path cannot be exercised here")
     X = rng.normal(size=(40, 3))
     rf = RandomForest(n_trees=3, max_depth=2, seed=0).fit(X, (X[:, 0] > 0).astype(int))
     with pytest.raises(BackendError, match="gpu|CuPy|CUDA"):

@@ -8,7 +8,8 @@ import pytest
 from ser_ref.backend import gpu_available
 from ser_ref.errors import BackendError
 
-pytestmark = pytest.mark.skipif(gpu_available(), reason="a GPU is available: the GPU tests cover this machine")
+pytestmark = pytest.mark.skipif(gpu_available(),
+                                reason="a CUDA device is present: the GPU tests cover this machine")
 
 
 def test_gpu_entry_points_raise_backend_error(rng):

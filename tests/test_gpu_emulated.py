@@ -61,23 +61,64 @@ def test_layer1_batch(emu, rng, mode):
     np.testing.assert_array_equal(layer1.context_windows(F[0, :5], n_frames=None), context_windows(F[0, :5]))
 
 
+LSTM_TOL = {np.float64: dict(rtol=1e-12, atol=1e-13), np.float32: dict(rtol=2e-5, atol=2e-6)}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("persistent", [False, True])
-def test_lstm(emu, rng, activation, masked, persistent):
+def test_lstm(emu, rng, dtype, activation, masked, persistent):
     B, T, n_in, H = 3, 5, 4, 3
-    x = rng.standard_normal((B, T, n_in))
-    W, U, b = rng.normal(0, 0.5, (n_in, 4 * H)), rng.normal(0, 0.5, (H, 4 * H)), rng.normal(0, 0.2, 4 * H)
-    mask = (np.arange(T)[None] < np.array([[5], [2], [4]])).astype(float) if masked else None
-    dh = rng.standard_normal((B, T, H))
+    x = rng.standard_normal((B, T, n_in)).astype(dtype)
+    W, U, b = (a.astype(dtype) for a in (rng.normal(0, 0.5, (n_in, 4 * H)), rng.normal(0, 0.5, (H, 4 * H)),
+                                          rng.normal(0, 0.2, 4 * H)))
+    mask = (np.arange(T)[None] < np.array([[5], [2], [4]])).astype(dtype) if masked else None
+    dh = rng.standard_normal((B, T, H)).astype(dtype)
+    tol = LSTM_TOL[dtype]
     h_ref, c_ref = lstm_ref.lstm_forward(x, W, U, b, activation, mask)
     h, cache = lstm.lstm_forward(x, W, U, b, activation, mask, persistent=persistent)
-    np.testing.assert_allclose(h, h_ref, rtol=1e-13, atol=1e-14)
-    for c, r in zip(cache[5:], c_ref[5:]):  # gates, c', hs, cs: the caches are interchangeable
-        np.testing.assert_allclose(c, r, rtol=1e-13, atol=1e-14)
-    for g, r in zip(lstm.lstm_backward(dh, cache, persistent=persistent), lstm_ref.lstm_backward(dh, c_ref)):
-        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-13)
+    assert h.dtype == dtype and all(c.dtype == dtype for c in cache[5:])
+    np.testing.assert_allclose(h, h_ref, **tol)
+    for c, r in zip(cache[5:], c_ref[5:]):  # gates, c', hs, cs: the caches hold the same arrays
+        np.testing.assert_allclose(c, r, **tol)
+    grads_ref = lstm_ref.lstm_backward(dh, c_ref)
+    # every forward's cache with every backward: this path's, the other fused path's, the reference's
+    for fused_cache, other in ((cache, persistent), (cache, not persistent), (c_ref, persistent)):
+        for g, r in zip(lstm.lstm_backward(dh, fused_cache, persistent=other), grads_ref):
+            np.testing.assert_allclose(g, r, **tol)
     assert lstm.lstm_backward(dh, cache, need_dx=False, persistent=persistent)[0] is None
+
+
+def test_lstm_refuses_mixed_dtypes(emu, rng):
+    """The kernels read every pointer as real_t: float32 x with float64 weights must not reach them."""
+    from ser_ref.errors import BackendError
+
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    W, U, b = rng.normal(size=(4, 8)), rng.normal(size=(2, 8)), rng.normal(size=8)
+    with pytest.raises(BackendError, match="lstm_forward: .*x float32, W float64"):
+        lstm.lstm_forward(x, W, U, b)
+    h, cache = lstm.lstm_forward(x, *(a.astype(np.float32) for a in (W, U, b)))
+    with pytest.raises(BackendError, match="lstm_backward: .*dh float64, x float32"):
+        lstm.lstm_backward(np.ones(h.shape), cache)
+
+
+def test_softmax_ce_refuses_labels_out_of_range(emu, rng):
+    """The reference refuses labels outside [0, K) (NumPy would wrap y = -1 to the last class);
+    the kernel, which indexes unchecked, would read out of bounds: the GPU entry points refuse them too."""
+    from ser_ref.nn.checks import NNInputError
+
+    z = rng.standard_normal((5, 4))
+    for y in (np.array([0, 1, 4, 2, 3]), np.array([0, -1, 2, 2, 3])):
+        for fn in (ce_ref.softmax_cross_entropy_forward, softmax_ce.softmax_cross_entropy_forward,
+                   softmax_ce.softmax_cross_entropy_fused):
+            with pytest.raises(NNInputError, match=r"labels y must lie in \[0, 4\)"):
+                fn(z, y)
+    with pytest.raises(NNInputError, match="integer class indices"):
+        softmax_ce.softmax_cross_entropy_forward(z, np.zeros(5))
+    _, cache = softmax_ce.softmax_cross_entropy_forward(z, np.array([0, 1, 2, 3, 3]))
+    with pytest.raises(NNInputError, match=r"labels y must lie in \[0, 4\)"):
+        softmax_ce.softmax_cross_entropy_backward((cache[0], np.array([0, 1, 2, 3, 9]), *cache[2:]))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -179,3 +220,23 @@ def test_corpus_layer1_extraction_on_device_matches_cpu(emu, rng, monkeypatch, t
     assert set(cpu).isdisjoint(gpu[:3])  # the device is part of the cache key
     for c, g in zip(cpu, gpu):
         np.testing.assert_allclose(np.load(g), np.load(c), rtol=1e-4, atol=1e-4)
+
+
+def test_an_all_bad_batch_on_the_device_is_counted_not_fatal(emu, rng, monkeypatch, tmp_path):
+    """A batch whose files are all bad (the last one of a corpus, say) leaves them out with their
+    names; it used to reach gpu.mfcc.mfcc_batch([]) and abort the whole run."""
+    from ser_ref import backend, features
+    from ser_ref.deepspeech import deepspeech_features_batch
+
+    monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
+    layer = Layer1(rng.integers(-127, 128, size=(494, 8)).astype(np.int8), 0.0129,
+                   rng.normal(0, 0.5, 8).astype(np.float32))
+    monkeypatch.setattr(features, "_layer1", lambda weights: layer)
+    assert deepspeech_features_batch([], layer, device="gpu") == []
+    bad = [tmp_path / "empty.wav", tmp_path / "junk.wav"]
+    bad[0].write_bytes(b"")
+    bad[1].write_bytes(b"junk" * 100)
+    params = {"weights": "w.npz", "weights_sha256": "x", "step_ms": 20, "mode": "float", "device": "gpu"}
+    npys, errors = features.extract_all(bad, "layer1", params, tmp_path / "c", None)
+    assert npys == ["", ""] and len(errors) == 2
+    assert "empty.wav" in errors[0] and "junk.wav" in errors[1]

@@ -9,7 +9,7 @@ from ser_ref.backend import gpu_available
 from ser_ref.deepspeech import Layer1, context_windows
 from ser_ref.mfcc import mfcc as mfcc_ref
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA device")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")]
 
 FLOAT_TOL = dict(rtol=1e-5, atol=2e-4)  # cuBLAS and the CPU BLAS sum the 494 products in different orders
 

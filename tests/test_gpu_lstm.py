@@ -9,7 +9,7 @@ from ser_ref.backend import gpu_available
 from ser_ref.mfcc import mfcc as mfcc_ref
 from ser_ref.nn import lstm as ref
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA device")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")]
 
 TOL = {np.float64: dict(rtol=1e-9, atol=1e-11), np.float32: dict(rtol=2e-4, atol=2e-5)}
 
@@ -33,9 +33,16 @@ def _compare(x, W, U, b, activation, mask, dh, tol, persistent=None):
     for name, g, r in zip(("dx", "dW", "dU", "db"), gpu.lstm_backward(cp.asarray(dh), cache, persistent=persistent),
                           grads_ref):
         np.testing.assert_allclose(g.get(), r, err_msg=name, **tol)
-    # the caches are interchangeable: the reference backward accepts the fused forward's cache
-    for g, r in zip(ref.lstm_backward(cp.asarray(dh), cache), grads_ref):
-        np.testing.assert_allclose(g.get(), r, **tol)
+    # any forward's cache with any backward. The reference backward on the fused forward's cache
+    # (moved to the host: given CuPy arrays it would dispatch to the GPU backward again) ...
+    host_cache = tuple(a.get() if isinstance(a, cp.ndarray) else a for a in cache)
+    for g, r in zip(ref.lstm_backward(dh, host_cache), grads_ref):
+        assert isinstance(g, np.ndarray)
+        np.testing.assert_allclose(g, r, **tol)
+    # ... the other fused backward on this forward's cache, and the fused backward on the reference's
+    for c in (cache, cache_ref):
+        for g, r in zip(gpu.lstm_backward(cp.asarray(dh), c, persistent=not persistent), grads_ref):
+            np.testing.assert_allclose(g.get(), r, **tol)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -9,7 +9,7 @@ from ser_ref.backend import gpu_available
 from ser_ref.errors import AudioError
 from ser_ref.mfcc import mfcc_reference as mfcc_ref
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA device")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")]
 
 # float64 throughout on both sides; cuFFT and pocketfft round differently (~1e-16), and the float32
 # rounding of the power can amplify that to one float32 ulp of the output

@@ -9,7 +9,7 @@ from ser_ref.backend import gpu_available
 from ser_ref.mfcc import mfcc as mfcc_ref
 from ser_ref.nn import softmax_ce as ref
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA device")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")]
 
 
 def _compare(z, y, w, tol):

@@ -212,6 +212,12 @@ def test_matches_model_on_real_speech(interpreter, ravdess_files):
     _check_against_model(interpreter, x, list(range(0, n, max(1, n // 20))))
 
 
+def test_matches_model_on_synthetic_voices(interpreter, voices):
+    for x in voices:
+        n = 1 + (x.size - 512) // 320
+        _check_against_model(interpreter, x, list(range(0, n, max(1, n // 20))))
+
+
 @pytest.mark.slow
 def test_matches_model_on_real_speech_every_frame(interpreter, ravdess_files):
     for f in ravdess_files[:: max(1, len(ravdess_files) // 6)]:
@@ -220,7 +226,7 @@ def test_matches_model_on_real_speech_every_frame(interpreter, ravdess_files):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not gpu_available(), reason="no CuPy / CUDA device")
+@pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")
 def test_gpu_matches_cpu(rng):
     import cupy
 

@@ -163,7 +163,7 @@ def test_early_stopping_keeps_the_best_epoch():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not gpu_available(), reason="no CuPy / CUDA device")
+@pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")
 def test_numpy_and_cupy_agree(corpus):
     import cupy
 

@@ -5,11 +5,12 @@ from a seeded generator and, where the shared corpus is present, on real speech.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import locations
+from ..errors import CorpusError, WeightsError
 from .oracles import (Skip, model_layers, model_mfcc, numeric_grad, opensmile_egemaps, rel_err, require,
                       tflite_interpreter, torch_lstm)
 
@@ -41,52 +42,107 @@ def _ge(stage, reference, measure, value, tol):
 
 
 def _model():
-    p = locations.shared_model_path()
-    if p is None:
-        raise Skip("no DeepSpeech .tflite (set SER_REF_MODEL or provide ../shared/models)")
-    return p
+    """The .tflite the main job uses ($SER_REF_MODEL, ../shared, else the registry download)."""
+    import sys
+
+    from ..deepspeech.load import model_tflite
+
+    return model_tflite(log=lambda msg: print(msg, file=sys.stderr))
 
 
-def _speech_signals(n_files: int):
-    """A seeded synthetic test signal (int16-quantised chirp + noise) and up to n_files real ones."""
+def _interpreter(path):
+    """The interpreter on ``path``; a file it cannot load is a WeightsError naming the file."""
+    try:
+        return tflite_interpreter(path)
+    except Skip:
+        raise
+    except Exception as exc:  # the interpreter raises bare ValueError/RuntimeError on foreign bytes
+        raise WeightsError(f"{path}: the TFLite interpreter cannot load it ({str(exc).splitlines()[0]})") from exc
+
+
+@dataclass
+class Speech:
+    """The speech the audit runs on: the user's (or the shared RAVDESS) files, else none; the
+    synthetic corpus' voices are always added, so every machine checks generated speech."""
+
+    name: str = ""                              # e.g. "RAVDESS", "emodb"; "" when there is no real speech
+    files: list = field(default_factory=list)
+
+    @classmethod
+    def find(cls, corpus=None, root=None) -> "Speech":
+        """``--corpus NAME --root DIR`` if given, else the shared RAVDESS if present, else none."""
+        from .. import corpora
+
+        if corpus is not None and corpus != "synthetic":
+            if root is None:
+                raise CorpusError(f"--corpus {corpus} needs --root DIR pointing at your copy of the corpus")
+            return cls(corpus, [it.path for it in corpora.load(corpus, root)])
+        if root is not None:
+            raise CorpusError("--root needs --corpus NAME (which corpus the folder holds)")
+        ravdess = locations.ravdess_root() if corpus is None else None
+        if ravdess is not None:
+            return cls("RAVDESS", sorted(ravdess.glob("Actor_*/*.wav")))
+        return cls()
+
+    def sample(self, n: int) -> list:
+        """n files spread evenly over the corpus (all if fewer)."""
+        step = max(1, len(self.files) // max(n, 1))
+        return self.files[::step][:n]
+
+
+def synthetic_voices(n_speakers: int):
+    """(name, signal) for every emotion of the synthetic corpus' first ``n_speakers`` speakers."""
+    from ..corpora import LABELS
+    from ..corpora.synthetic import utterance
+
+    return [(f"synthetic syn{s + 1:02d} {label}", utterance(s, label)) for s in range(n_speakers) for label in LABELS]
+
+
+def _speech_signals(speech: Speech, n_files: int):
+    """A seeded chirp + noise, two synthetic voices, and up to n_files of the real speech."""
     from ..audio import load_audio
+
+    speech = speech or Speech()
 
     rng = np.random.default_rng(20200)
     t = np.arange(24000) / 16000
     x = 0.3 * np.sin(2 * np.pi * (150 * t + 400 * t**2)) + 0.02 * rng.standard_normal(t.size)
     signals = [("generated chirp+noise", np.round(x * 32767).astype(np.float32) / 32768)]
-    root = locations.ravdess_root()
-    if root is not None:
-        files = sorted(root.glob("Actor_*/*.wav"))
-        step = max(1, len(files) // max(n_files, 1))
-        signals += [(f.name, load_audio(f)) for f in files[::step][:n_files]]
-    return signals
+    signals += synthetic_voices(1)[::2]  # anger and sadness
+    return signals + [(f.name, load_audio(f)) for f in speech.sample(n_files)]
+
+
+def _signals_label(speech: Speech, signals) -> str:
+    n_real = len(signals) - 3
+    return f"{len(signals)} signals ({n_real} {speech.name})" if n_real else f"{len(signals)} generated signals"
 
 
 @check
-def mfcc_vs_model(full=False):
+def mfcc_vs_model(full=False, speech=None):
     from ..mfcc import mfcc
 
-    ip = tflite_interpreter(_model())
+    ip = _interpreter(_model())
     worst = 0.0
-    signals = _speech_signals(8 if full else 2)
+    signals = _speech_signals(speech, 8 if full else 2)
     for _, x in signals:
         ours = mfcc(x)
-        starts = np.arange(ours.shape[0]) * 320
-        worst = max(worst, float(np.max(np.abs(ours - model_mfcc(ip, x, starts)))))
+        # one interpreter call per frame: every frame with --full, else 24 spread over the signal
+        frames = np.arange(ours.shape[0])[:: 1 if full else max(1, ours.shape[0] // 24)]
+        worst = max(worst, float(np.max(np.abs(ours[frames] - model_mfcc(ip, x, frames * 320)))))
+    which = "every frame" if full else "24 frames each"
     return [_le("MFCC", "model's AudioSpectrogram+Mfcc (ai-edge-litert)",
-                f"max abs diff, {len(signals)} signals", worst, 1e-4)]
+                f"max abs diff, {_signals_label(speech, signals)}, {which}", worst, 1e-4)]
 
 
 @check
-def layer1_vs_model(full=False):
+def layer1_vs_model(full=False, speech=None):
     from ..deepspeech import Layer1, context_windows
     from ..mfcc import mfcc
 
     model = _model()
-    ip = tflite_interpreter(model)
+    ip = _interpreter(model)
     layer = Layer1.from_model(model)
-    signals = _speech_signals(4 if full else 1)
+    signals = _speech_signals(speech, 4 if full else 1)
     worst_int8 = worst_float = 0.0
     W64, b64 = layer.W.astype(np.float64), layer.b.astype(np.float64)
     for _, x in signals:
@@ -97,37 +153,42 @@ def layer1_vs_model(full=False):
         exact = np.minimum(np.maximum(win.astype(np.float64) @ W64 + b64, 0.0), 20.0)
         err = np.max(np.abs(layer(win, mode="float") - exact)) / max(np.max(np.abs(exact)), 1e-12)
         worst_float = max(worst_float, float(err))
+    label = _signals_label(speech, signals)
     return [
-        _le("layer 1 (tflite-int8)", "interpreter's Minimum tensor", "max abs diff", worst_int8, 1e-5),
-        _le("layer 1 (float)", "float64 NumPy min(relu(xW+b),20)", "max abs diff / max abs ref", worst_float, 1e-4),
+        _le("layer 1 (tflite-int8)", "interpreter's Minimum tensor", f"max abs diff, {label}", worst_int8, 1e-5),
+        _le("layer 1 (float)", "float64 NumPy min(relu(xW+b),20)", f"max abs diff / max abs ref, {label}",
+            worst_float, 1e-4),
     ]
 
 
 @check
-def egemaps_vs_opensmile(full=False):
-    from ..egemaps import EGEMAPS_NAMES, egemaps_files
+def egemaps_vs_opensmile(full=False, speech=None):
+    """Per-feature Pearson r over files: real speech when there is some, else the synthetic
+    corpus' voices (every emotion of 6 speakers; 10 with --full)."""
+    from ..audio import load_audio
+    from ..egemaps import EGEMAPS_NAMES, egemaps
 
-    root = locations.ravdess_root()
-    if root is None:
-        raise Skip("needs real speech: no RAVDESS corpus (set SER_REF_RAVDESS)")
-    files = sorted(root.glob("Actor_*/*.wav"))
-    if not full:
-        files = files[::14]  # 48 files, 2 per actor
-    ref = opensmile_egemaps(files)
-    ours = egemaps_files(files)
+    speech = speech or Speech()
+    if speech.files:
+        files = speech.sample(len(speech.files) if full else 48)
+        signals, what = [load_audio(f) for f in files], f"{len(files)} {speech.name} files"
+    else:
+        signals = [x for _, x in synthetic_voices(10 if full else 6)]
+        what = f"{len(signals)} synthetic-voice utterances"
+    ref = opensmile_egemaps(signals)
+    ours = np.stack([egemaps(x) for x in signals]).astype(np.float64)
     r = np.array([np.corrcoef(ours[:, j], ref[:, j])[0, 1] for j in range(len(EGEMAPS_NAMES))])
     r = np.nan_to_num(r, nan=0.0)
     worst = EGEMAPS_NAMES[int(np.argmin(r))]
-    n = len(files)
     return [
-        _ge("eGeMAPS (88)", f"opensmile eGeMAPSv02, {n} RAVDESS files", "median Pearson r", np.median(r), 0.95),
-        Result("eGeMAPS (88)", f"opensmile eGeMAPSv02, {n} RAVDESS files", "features with r >= 0.90",
+        _ge("eGeMAPS (88)", f"opensmile eGeMAPSv02, {what}", "median Pearson r", np.median(r), 0.95),
+        Result("eGeMAPS (88)", f"opensmile eGeMAPSv02, {what}", "features with r >= 0.90",
                float(np.sum(r >= 0.90)), ">= 75", bool(np.sum(r >= 0.90) >= 75), f"lowest: {worst} r={r.min():.3f}"),
     ]
 
 
 @check
-def nn_gradients(full=False):
+def nn_gradients(full=False, speech=None):
     from ..nn import (dense_backward, dense_forward, lstm_backward, lstm_forward,
                       softmax_cross_entropy_backward, softmax_cross_entropy_forward)
 
@@ -183,13 +244,13 @@ def lstm_torch_max_abs_diff(rng, B=4, T=30, n=16, H=20, scale=0.3) -> float:
 
 
 @check
-def nn_vs_torch(full=False):
+def nn_vs_torch(full=False, speech=None):
     err = lstm_torch_max_abs_diff(np.random.default_rng(6))
     return [_le("LSTM forward+backward (tanh, float32)", "torch.nn.LSTM", "max abs diff, h and all grads", err, 1e-5)]
 
 
 @check
-def forest_vs_sklearn(full=False):
+def forest_vs_sklearn(full=False, speech=None):
     require("sklearn")
     from functools import partial
 
@@ -223,14 +284,16 @@ def _sklearn(X_train, y_train, X_test, seed, n_trees, cls):
     return cls(n_estimators=n_trees, max_depth=10, random_state=seed).fit(X_train, y_train).predict(X_test)
 
 
-def run_all(full: bool = False, only: str | None = None):
-    """Run every check (or those whose name contains ``only``): a list of Result rows."""
+def run_all(full: bool = False, only: str | None = None, speech: Speech | None = None):
+    """Run every check (or those whose name contains ``only``) on ``speech`` (default
+    ``Speech.find()``): a list of Result rows. A bad model or corpus raises its SerRefError."""
+    speech = Speech.find() if speech is None else speech
     rows = []
     for fn in CHECKS:
         if only and only not in fn.__name__:
             continue
         try:
-            rows += fn(full=full)
+            rows += fn(full=full, speech=speech)
         except Skip as exc:
             rows.append(Result(fn.__name__, "-", "-", None, "-", None, f"skipped: {exc}"))
     return rows

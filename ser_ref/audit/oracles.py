@@ -65,12 +65,19 @@ def model_layers(ip, windows, names=("Minimum",)):
     return {name: np.concatenate(v) for name, v in out.items()}
 
 
-def opensmile_egemaps(paths) -> np.ndarray:
-    """openSMILE's eGeMAPS v02 functionals (n, 88) for the files, in EGEMAPS_NAMES order."""
+def opensmile_egemaps(sources, sample_rate: int = 16000) -> np.ndarray:
+    """openSMILE's eGeMAPS v02 functionals (n, 88), in EGEMAPS_NAMES order, of each source: a file
+    path or a mono signal at ``sample_rate``."""
     opensmile = require("opensmile")
     smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
                             feature_level=opensmile.FeatureLevel.Functionals)
-    return np.stack([smile.process_file(str(p)).to_numpy()[0] for p in paths])
+
+    def one(src):
+        if isinstance(src, np.ndarray):
+            return smile.process_signal(src, sample_rate)
+        return smile.process_file(str(src))
+
+    return np.stack([one(s).to_numpy()[0] for s in sources])
 
 
 def torch_lstm(W, U, b):

@@ -21,6 +21,7 @@ Layout: <root>/manifest.json (parameters and the file list, written last) and
 """
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -135,6 +136,21 @@ def synthesize(label: str, voice: dict, rng: np.random.Generator, sr: int = 1600
     if peak > 0.99:
         out *= 0.99 / peak
     return out.astype(np.float32)
+
+
+def utterance(speaker: int, label: str, k: int = 0, *, seed: int = 0, sample_rate: int = 16000) -> np.ndarray:
+    """Utterance ``k`` of ``label`` by speaker ``speaker`` (0-based) as ``generate`` writes it and
+    ``load_audio`` reads it back: float32, quantised to 16-bit PCM. No file is written.
+
+    >>> utterance(0, "anger").dtype
+    dtype('float32')
+    """
+    x = synthesize(label, _speaker(seed, speaker), np.random.default_rng([seed, speaker, LABELS.index(label), k]),
+                   sample_rate)
+    buf = io.BytesIO()
+    sf.write(buf, x, sample_rate, subtype="PCM_16", format="WAV")
+    buf.seek(0)
+    return sf.read(buf, dtype="float32")[0]
 
 
 def _plan(n_speakers, n_per_emotion):

@@ -34,15 +34,18 @@ def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mo
     the 19-frame windows gathered inside the layer-1 kernel (never materialised on the host), one
     GEMM, one fused bias + ReLU + clip pass, then one copy back.
     """
+    signals = list(signals)
     if device == "cpu":
         return [deepspeech_features(x, layer, step_ms=step_ms, mode=mode) for x in signals]
+    if not signals:  # e.g. a final batch whose files were all left out: nothing to send to the device
+        return []
     from ..backend import get_xp, to_host
     from ..gpu.layer1 import layer1_batch
     from ..gpu.mfcc import mfcc_batch
 
     xp = get_xp(device)
     win_ms = layer.metadata.get("win_len_ms", 32)
-    feats, n_frames = mfcc_batch(list(signals), win_ms=win_ms, step_ms=step_ms)
+    feats, n_frames = mfcc_batch(signals, win_ms=win_ms, step_ms=step_ms)
     W, b, W_q = layer._weights_on(xp)
     W_dev = W if mode == "float" else layer._int8_as_float(xp, W_q)
     Y = to_host(layer1_batch(feats, W_dev, b, n_frames=n_frames, mode=mode, w_scale=layer.w_scale, clip=layer.clip))

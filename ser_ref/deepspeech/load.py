@@ -5,7 +5,10 @@ Resolution order of ``load_layer1(model)``:
     2. $SER_REF_MODEL (a .tflite or .npz; an error if it names a missing file)
     3. the copy in ../shared (``locations.shared_model_path()``)
     4. a previously exported registry model in the cache (weights/armspeech-0.1.4.npz)
-    5. the registry: pip download armspeech==0.1.4, verify both sha256, extract, export, cache
+    5. the registry: the verified download in weights/cache if there (``registry_tflite``), else pip
+       download armspeech==0.1.4, verify both sha256, extract, export, cache
+
+``model_tflite()`` resolves the .tflite itself the same way (steps 2, 3, 5), for the tests and the audit.
 """
 from __future__ import annotations
 
@@ -15,10 +18,11 @@ from pathlib import Path
 from .. import locations
 from ..errors import WeightsError
 from .export import export_model, sha256_file
-from .fetch import fetch_model
+from .fetch import MODEL_SHA256, fetch_model
 from .layer1 import Layer1
 
 REGISTRY_NPZ = "armspeech-0.1.4.npz"
+REGISTRY_TFLITE = "cache/armspeech-0.1.4-model.tflite"  # under weights/
 _loaded: dict = {}
 
 
@@ -62,7 +66,7 @@ def load_deepspeech(model=None, *, verbose: bool = False, weights_dir=None, fetc
             raise WeightsError(f"SER_REF_MODEL={env}: file not found")
         model = Path(env).expanduser() if env else locations.shared_model_path()
     if model is None:
-        model = fetch(weights_dir / "cache" / "armspeech-0.1.4-model.tflite", log=log)
+        model = registry_tflite(weights_dir, fetch=fetch, log=log)
     key = ("DeepSpeech", str(Path(model).resolve()), str(weights_dir))
     if key not in _loaded:
         _loaded[key] = _from_file(Path(model), weights_dir, log, DeepSpeech)
@@ -97,8 +101,47 @@ def load_layer1(model=None, *, verbose: bool = True, weights_dir=None, fetch=fet
             return _loaded[key]
         except WeightsError as exc:
             log(f"layer 1: cached export unusable ({exc}); fetching again")
-    tflite = fetch(weights_dir / "cache" / "armspeech-0.1.4-model.tflite", log=log)
+    tflite = registry_tflite(weights_dir, fetch=fetch, log=log)
     log(f"layer 1: exporting {tflite} -> {npz}")
     export_model(tflite, npz)
     _loaded[key] = Layer1.from_weights(npz)
     return _loaded[key]
+
+
+def registry_tflite(weights_dir=None, *, fetch=fetch_model, log=print) -> Path:
+    """weights/cache/armspeech-0.1.4-model.tflite: reused when its sha256 is the pinned one, else fetched.
+
+    >>> registry_tflite().name  # doctest: +SKIP
+    'armspeech-0.1.4-model.tflite'
+    """
+    weights_dir = Path(weights_dir) if weights_dir is not None else locations.WEIGHTS_DIR
+    path = weights_dir / REGISTRY_TFLITE
+    if path.exists() and sha256_file(path) == MODEL_SHA256:
+        log(f"model: the verified registry download {path}")
+        return path
+    return fetch(path, log=log)
+
+
+def model_tflite(*, weights_dir=None, fetch=fetch_model, log=print) -> Path:
+    """The .tflite the main job would use: $SER_REF_MODEL, ../shared, else the registry (fetched once).
+
+    The tests and the audit call this so that they check the very file ``reproduce`` runs on.
+    A $SER_REF_MODEL that is missing or not a .tflite (an exported .npz has no graph to compare
+    with) is a WeightsError naming it.
+
+    >>> model_tflite(log=lambda *a: None).suffix  # doctest: +SKIP
+    '.tflite'
+    """
+    env = os.environ.get("SER_REF_MODEL")
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"SER_REF_MODEL={env}: file not found")
+        if path.suffix != ".tflite":
+            raise WeightsError(f"SER_REF_MODEL={env}: not a .tflite (the graph checks need the model file, "
+                               f"not an export)")
+        return path
+    shared = locations.shared_model_path()
+    if shared is not None:
+        return shared
+    return registry_tflite(weights_dir, fetch=fetch, log=log)

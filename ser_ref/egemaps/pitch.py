@@ -246,7 +246,9 @@ def is_local_peak(x, n, k):
 def _shs_candidates(ss, fmin_t, step, f0c, vc, sc):
     """Per frame: up to 6 SHS peaks -> (F0 Hz, voicing, score), cPitchShs + cPitchBase rules.
 
-    Reference implementation in plain Python; ``shs_candidates`` is the same source compiled.
+    Plain Python (``shs_candidates(fast=False)``); ``shs_candidates_numba`` is the same source compiled,
+    so comparing the two checks the compilation (Numba typing), not the math; the math is checked
+    against openSMILE's LLDs.
     """
     n_t, n = ss.shape
     idx = np.zeros(N_CANDIDATES, dtype=np.int64)
@@ -301,7 +303,7 @@ def _shs_candidates(ss, fmin_t, step, f0c, vc, sc):
             sc[t, 0], sc[t, best] = sc[t, best], sc[t, 0]
 
 
-shs_candidates_reference = _shs_candidates
+shs_candidates_python = _shs_candidates
 shs_candidates_numba = njit(cache=True)(_shs_candidates)
 
 
@@ -309,7 +311,7 @@ def shs_candidates(ss: np.ndarray, fmin_t: float, step: float, fast: bool = True
     """(F0 candidates Hz, voicing, score), each shape (T, 6); empty slots are 0."""
     ss = np.ascontiguousarray(ss, dtype=np.float64)
     out = [np.zeros((ss.shape[0], N_CANDIDATES)) for _ in range(3)]
-    (shs_candidates_numba if fast else shs_candidates_reference)(ss, fmin_t, step, *out)
+    (shs_candidates_numba if fast else shs_candidates_python)(ss, fmin_t, step, *out)
     return tuple(out)
 
 
@@ -341,7 +343,9 @@ def _viterbi_path(f0c, vc, state):
     r_last is one variable updated on every voiced->voiced evaluation (openSMILE's lastChange,
     a known quirk kept for agreement). Decisions are emitted when all paths agree on a frame,
     forced from the best path when 40 frames are pending, and flushed at the end.
-    Plain-Python reference; ``viterbi_path_numba`` is the same source compiled.
+    Plain Python (``viterbi_path(fast=False)``); ``viterbi_path_numba`` is the same source compiled, so
+    comparing the two checks the compilation (Numba typing), not the math; the math is checked against
+    openSMILE's LLDs.
     """
     n_t, n_c = f0c.shape
     n_s = n_c + 1
@@ -427,14 +431,14 @@ def _viterbi_path(f0c, vc, state):
             state[k] = paths[buf, best_s, k]
 
 
-viterbi_path_reference = _viterbi_path
+viterbi_path_python = _viterbi_path
 viterbi_path_numba = njit(cache=True)(_viterbi_path)
 
 
 def viterbi_path(f0c: np.ndarray, vc: np.ndarray, fast: bool = True) -> np.ndarray:
     """Chosen state per frame (0..5 candidate index, 6 unvoiced); see ``_viterbi_path``."""
     state = np.zeros(f0c.shape[0], dtype=np.int64)
-    fn = viterbi_path_numba if fast else viterbi_path_reference
+    fn = viterbi_path_numba if fast else viterbi_path_python
     fn(np.ascontiguousarray(f0c, dtype=np.float64), np.ascontiguousarray(vc, dtype=np.float64), state)
     return state
 

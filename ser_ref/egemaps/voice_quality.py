@@ -78,7 +78,9 @@ def _jitter_shimmer(x, f0, jitter, shimmer_db):
     """Period marking frame by frame, exactly as cPitchJitter streams it (see module doc).
 
     x: samples, f0: F0 in Hz per 10 ms frame (0 = unvoiced). Writes jitter and shimmer (dB).
-    Plain-Python reference; ``jitter_shimmer_numba`` is the same source compiled.
+    Plain Python (``jitter_shimmer(fast=False)``); ``jitter_shimmer_numba`` is the same source compiled,
+    so comparing the two checks the compilation (Numba typing), not the math; the math is checked
+    against openSMILE's LLDs.
     """
     n_x = x.shape[0]
     fs = float(SR)
@@ -181,7 +183,7 @@ def _jitter_shimmer(x, f0, jitter, shimmer_db):
             shimmer_db[t] = 0.0
 
 
-jitter_shimmer_reference = _jitter_shimmer
+jitter_shimmer_python = _jitter_shimmer
 jitter_shimmer_numba = njit(cache=True)(_jitter_shimmer)
 
 
@@ -191,7 +193,7 @@ def jitter_shimmer(x: np.ndarray, f0_hz: np.ndarray, fast: bool = True):
     f0 = np.ascontiguousarray(f0_hz, dtype=np.float64)
     jit = np.zeros(f0.shape[0])
     shim = np.zeros(f0.shape[0])
-    (jitter_shimmer_numba if fast else jitter_shimmer_reference)(x, f0, jit, shim)
+    (jitter_shimmer_numba if fast else jitter_shimmer_python)(x, f0, jit, shim)
     return jit, shim
 
 

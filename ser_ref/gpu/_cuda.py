@@ -3,6 +3,12 @@
 Kernel sources are plain CUDA C (no #include: NVRTC, which CuPy uses, has no host headers). A
 source written for several float types uses ``real_t``; ``with_real(src, dtype)`` prefixes the
 typedef. ``ALL_SOURCES()`` lists every (name, source) pair so tests can compile them with nvcc.
+
+Every kernel declares ``__launch_bounds__`` with the block size its host code launches: one
+constant, ``BLOCK``, reaches the kernels as ``SER_REF_BLOCK`` (``DEFINES``), so a launch and the
+shared-memory sizes it relies on cannot drift apart; tests/test_cuda_sources_compile.py checks
+ptxas' registers and shared memory against those bounds, and the CPU emulator refuses a launch
+beyond them.
 """
 from __future__ import annotations
 
@@ -13,7 +19,8 @@ import numpy as np
 from ..backend import get_xp
 from ..errors import BackendError
 
-BLOCK = 256
+BLOCK = 256  # threads per block of every 1-D launch (a power of two: the reductions halve it)
+DEFINES = f"#define SER_REF_BLOCK {BLOCK}\n"
 # --fmad=false: a*b + c is rounded twice, as NumPy does, not fused into one FMA; the kernels are
 # memory-bound, so the FMA's speed is not missed, and results stay comparable with the reference.
 NVRTC_OPTIONS = ("--std=c++14", "--fmad=false")
@@ -30,6 +37,23 @@ def ctype(dtype) -> str:
         return _CTYPE[np.dtype(dtype)]
     except KeyError:
         raise BackendError(f"GPU kernels support float32 and float64, got {np.dtype(dtype)}") from None
+
+
+def common_real_dtype(where: str, **arrays):
+    """The one float dtype (float32 or float64) that every named array shares, else a BackendError:
+    a kernel reads every pointer as ``real_t``, so a float64 W beside a float32 x would be read
+    with the wrong element size, silently.
+
+    >>> common_real_dtype("lstm", x=np.zeros(2, np.float32), W=np.zeros(2, np.float32))
+    dtype('float32')
+    """
+    dtypes = {name: np.dtype(a.dtype) for name, a in arrays.items() if a is not None}
+    if len(set(dtypes.values())) != 1:
+        listed = ", ".join(f"{name} {dt}" for name, dt in dtypes.items())
+        raise BackendError(f"{where}: the arrays must share one float dtype, got {listed}")
+    dt = next(iter(dtypes.values()))
+    ctype(dt)
+    return dt
 
 
 def with_real(src: str, dtype) -> str:

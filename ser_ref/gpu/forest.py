@@ -14,18 +14,18 @@ from __future__ import annotations
 
 
 from ..errors import SerRefError
-from ._cuda import cupy, i32, kernel, launch
+from ._cuda import DEFINES, cupy, i32, kernel, launch
 
 MAX_CLASSES = 32
 
-FOREST_SRC = r"""
-#define MAX_CLASSES 32
-extern "C" __global__ void forest_predict_proba(const float* __restrict__ X, int n, int n_features,
-                                                const int* __restrict__ roots, int n_trees,
-                                                const int* __restrict__ feature, const double* __restrict__ threshold,
-                                                const int* __restrict__ left, const int* __restrict__ right,
-                                                const double* __restrict__ value, int n_classes,
-                                                double* __restrict__ out)
+FOREST_SRC = DEFINES + f"#define MAX_CLASSES {MAX_CLASSES}\n" + r"""
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+forest_predict_proba(const float* __restrict__ X, int n, int n_features,
+                     const int* __restrict__ roots, int n_trees,
+                     const int* __restrict__ feature, const double* __restrict__ threshold,
+                     const int* __restrict__ left, const int* __restrict__ right,
+                     const double* __restrict__ value, int n_classes,
+                     double* __restrict__ out)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;

@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AudioError, WeightsError
-from ._cuda import cupy, i32, i64, kernel, launch
+from ._cuda import BLOCK, DEFINES, cupy, i32, i64, kernel, launch
 
-GATHER_SRC = r"""
+GATHER_SRC = DEFINES + r"""
 // value of window element k of row r: F[b, t + k / C - n_ctx, k % C], 0 outside the utterance
 __device__ __forceinline__ float window_value(const float* F, const int* n_frames, const int* row_b,
                                               const int* row_t, long long T, int C, int n_ctx, long long r, int k)
@@ -37,9 +37,10 @@ __device__ __forceinline__ float window_value(const float* F, const int* n_frame
 }
 
 // X[r, k] = window value, one thread per element
-extern "C" __global__ void gather_windows(const float* __restrict__ F, const int* __restrict__ n_frames,
-                                          const int* __restrict__ row_b, const int* __restrict__ row_t,
-                                          float* __restrict__ X, long long R, long long T, int C, int n_ctx)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+gather_windows(const float* __restrict__ F, const int* __restrict__ n_frames,
+               const int* __restrict__ row_b, const int* __restrict__ row_t,
+               float* __restrict__ X, long long R, long long T, int C, int n_ctx)
 {
     int width = (2 * n_ctx + 1) * C;
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -47,14 +48,16 @@ extern "C" __global__ void gather_windows(const float* __restrict__ F, const int
     X[i] = window_value(F, n_frames, row_b, row_t, T, C, n_ctx, i / width, (int)(i % width));
 }
 
-// one block (256 threads) per row: m = max|x|, Q[r, k] = clip(round_half_away(x * (127 / m))),
-// s[r] = (m / 127) * w_scale, all in float32 like TFLite's kernel (w_scale alone when m = 0)
-extern "C" __global__ void gather_quantize(const float* __restrict__ F, const int* __restrict__ n_frames,
-                                           const int* __restrict__ row_b, const int* __restrict__ row_t,
-                                           float* __restrict__ Q, float* __restrict__ s,
-                                           long long R, long long T, int C, int n_ctx, float w_scale)
+// one block (SER_REF_BLOCK threads, a power of two) per row: m = max|x|,
+// Q[r, k] = clip(round_half_away(x * (127 / m))), s[r] = (m / 127) * w_scale, all in float32 like
+// TFLite's kernel (w_scale alone when m = 0)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+gather_quantize(const float* __restrict__ F, const int* __restrict__ n_frames,
+                const int* __restrict__ row_b, const int* __restrict__ row_t,
+                float* __restrict__ Q, float* __restrict__ s,
+                long long R, long long T, int C, int n_ctx, float w_scale)
 {
-    __shared__ float red[256];
+    __shared__ float red[SER_REF_BLOCK];
     int width = (2 * n_ctx + 1) * C;
     long long r = blockIdx.x;
     if (r >= R) return;
@@ -78,10 +81,11 @@ extern "C" __global__ void gather_quantize(const float* __restrict__ F, const in
 }
 """
 
-EPILOGUE_SRC = r"""
+EPILOGUE_SRC = DEFINES + r"""
 // Y[r, j] = min(max(Y[r, j] + b[j], 0), clip), in place on the GEMM output
-extern "C" __global__ void bias_relu_clip(float* __restrict__ Y, const float* __restrict__ bias,
-                                          long long R, int H, float clip)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+bias_relu_clip(float* __restrict__ Y, const float* __restrict__ bias,
+               long long R, int H, float clip)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= R * H) return;
@@ -89,8 +93,9 @@ extern "C" __global__ void bias_relu_clip(float* __restrict__ Y, const float* __
 }
 
 // Y[r, j] = min(max(b[j] + Y[r, j] * s[r], 0), clip): the int8 accumulator rescaled, in place
-extern "C" __global__ void scale_bias_relu_clip(float* __restrict__ Y, const float* __restrict__ s,
-                                                const float* __restrict__ bias, long long R, int H, float clip)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+scale_bias_relu_clip(float* __restrict__ Y, const float* __restrict__ s,
+                     const float* __restrict__ bias, long long R, int H, float clip)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= R * H) return;
@@ -183,7 +188,7 @@ def layer1_batch(frames, W, b, *, n_frames=None, mode: str = "float", w_scale=No
         raise WeightsError("layer1: mode 'tflite-int8' needs w_scale")
     s = cp.empty(R, dtype=cp.float32)
     if R > 0:
-        kernel(GATHER_SRC, "gather_quantize")((R,), (256,), (F, nf, row_b, row_t, X, s, i64(R), i64(T),
+        kernel(GATHER_SRC, "gather_quantize")((R,), (BLOCK,), (F, nf, row_b, row_t, X, s, i64(R), i64(T),
                                                               i32(C), i32(n_context), np.float32(w_scale)))
     Y = cp.matmul(X, W.astype(cp.float32, copy=False))  # exact integer sums (see module doc)
     launch(kernel(EPILOGUE_SRC, "scale_bias_relu_clip"), Y.size, Y, s, bias, i64(R), i32(H), np.float32(clip))

@@ -20,11 +20,15 @@ For small H (the paper's LSTM has 20 units) the 2T launches cost more than the m
 default (H <= PERSISTENT_MAX_H) a persistent kernel does the whole sequence in one launch: block
 b owns sample b and loops over t; forward with 4H threads (z_k = Zx[b,t,k] + sum_m h[m] U[m,k],
 h and the gates in shared memory, c in a register), backward with H threads (dH_rec_j =
-sum_n dz[n] U[j,n] from dz in shared memory). ``persistent=False`` forces the per-step path. dW, dU, db, dx are single large
-GEMMs after the loop, exactly as the reference does them. The cache is the reference's tuple
-(x, W, U, activation, m, gates, c_new, hs, cs), so ``ser_ref.nn.lstm.lstm_backward`` accepts a
-cache from this forward and vice versa. One thread per (sample, unit) handles its four gates, so
-each thread owns its c and dC and no synchronisation is needed inside a step.
+sum_n dz[n] U[j,n] from dz in shared memory). ``persistent=False`` forces the per-step path. dW, dU, db, dx are
+single large GEMMs after the loop, exactly as the reference does them. One thread per (sample, unit)
+handles its four gates, so each thread owns its c and dC and no synchronisation is needed inside a step.
+
+The cache is the reference's tuple (x, W, U, activation, m, gates, c_new, hs, cs) on every path, so
+any forward's cache works with any backward: this backward takes either fused forward's cache and
+the reference's (its arrays are moved to the device), and ``ser_ref.nn.lstm.lstm_backward`` takes
+a fused forward's cache once its arrays are on the host (``backend.to_host``; given CuPy arrays it
+dispatches back here). x, W, U, b (and dh against the cache) must share one float dtype.
 """
 from __future__ import annotations
 
@@ -32,9 +36,9 @@ import numpy as np
 
 from ..nn.checks import NNInputError, check_lstm_args
 from ..nn.lstm import lstm_input_grads
-from ._cuda import cupy, i32, kernel, launch, with_real
+from ._cuda import DEFINES, common_real_dtype, cupy, i32, kernel, launch, with_real
 
-CELL_SRC = r"""
+CELL_SRC = DEFINES + r"""
 __device__ __forceinline__ real_t sigm(real_t z) { return (real_t)0.5 * ((real_t)1 + tanh((real_t)0.5 * z)); }
 __device__ __forceinline__ real_t act(real_t z, int relu) { return relu ? (z > (real_t)0 ? z : (real_t)0) : tanh(z); }
 // act'(z) from a = act(z): 1 - a^2 (tanh) or [a > 0] (relu)
@@ -78,7 +82,7 @@ __device__ __forceinline__ void cell_grad(real_t i, real_t f, real_t g, real_t o
 }
 
 // per-step path, one thread per (b, j): gates and cell of step t, after the GEMM Zh = h_{t-1} U
-extern "C" __global__ void lstm_cell_forward(
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK) lstm_cell_forward(
     const real_t* __restrict__ Zx,    // (B, T, 4H)  x W + b
     const real_t* __restrict__ Zh,    // (B, 4H)     h_{t-1} U
     const real_t* __restrict__ mask,  // (B, T)      used when has_mask
@@ -108,7 +112,7 @@ extern "C" __global__ void lstm_cell_forward(
 
 // per-step path, one thread per (b, j): dz of step t, and the dC / carry passed to step t-1;
 // the GEMM dH_rec = dz_t U^T follows
-extern "C" __global__ void lstm_cell_backward(
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK) lstm_cell_backward(
     const real_t* __restrict__ dh,      // (B, T, H)   dL/dh_t from the layer's output
     const real_t* __restrict__ dH_rec,  // (B, H)      dz_{t+1} U^T
     real_t* __restrict__ carry,         // (B, H)      (1 - m_{t+1}) dH_{t+1}; updated
@@ -133,12 +137,13 @@ extern "C" __global__ void lstm_cell_backward(
 }
 """
 
-PERSISTENT_SRC = r"""
+# the persistent kernels' ceiling: 4 H threads per block forward, so H <= 256 is CUDA's 1024 threads
+PERSISTENT_LIMIT_H = 256
+PERSISTENT_SRC = f"#define MAX_H {PERSISTENT_LIMIT_H}\n" + r"""
 // The whole sequence in ONE launch: block b owns sample b and loops over t itself, so the T
 // per-step launches disappear. Forward: 4H threads, thread k computes z_k = Zx[b,t,k] + sum_m h[m] U[m,k]
 // and its gate's nonlinearity; then threads j < H update c_j (kept in a register) and h_j.
-#define MAX_H 256
-extern "C" __global__ void lstm_forward_persistent(
+extern "C" __global__ void __launch_bounds__(4 * MAX_H) lstm_forward_persistent(
     const real_t* __restrict__ Zx, const real_t* __restrict__ U, const real_t* __restrict__ mask,
     real_t* __restrict__ gates, real_t* __restrict__ c_new, real_t* __restrict__ hs, real_t* __restrict__ cs,
     int B, int T, int H, int relu, int has_mask)
@@ -172,7 +177,7 @@ extern "C" __global__ void lstm_forward_persistent(
 
 // Backward in one launch: H threads per sample; thread j keeps dC_j and carry_j in registers,
 // writes its four dz entries to shared memory, then computes dH_rec_j = sum_n dz[n] U[j, n].
-extern "C" __global__ void lstm_backward_persistent(
+extern "C" __global__ void __launch_bounds__(MAX_H) lstm_backward_persistent(
     const real_t* __restrict__ dh, const real_t* __restrict__ U, const real_t* __restrict__ mask,
     const real_t* __restrict__ gates, const real_t* __restrict__ c_new, const real_t* __restrict__ cs,
     real_t* __restrict__ dZ, int B, int T, int H, int relu, int has_mask)
@@ -215,8 +220,8 @@ def _cell(dtype, name):
 def _use_persistent(persistent, H):
     if persistent is None:
         return H <= PERSISTENT_MAX_H
-    if persistent and H > 256:
-        raise NNInputError(f"lstm: the persistent kernels hold at most 256 units, got H={H}")
+    if persistent and H > PERSISTENT_LIMIT_H:
+        raise NNInputError(f"lstm: the persistent kernels hold at most {PERSISTENT_LIMIT_H} units, got H={H}")
     return bool(persistent)
 
 
@@ -234,7 +239,7 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None, *, persistent=None):
     cp = cupy()
     B, T, n_in, H = check_lstm_args(x, W, U, b, mask)
     relu = _relu_flag(activation)
-    dt = x.dtype
+    dt = common_real_dtype("lstm_forward", x=x, W=W, U=U, b=b)
     x = cp.ascontiguousarray(x)
     m = None if mask is None else cp.ascontiguousarray(cp.asarray(mask).astype(dt))[:, :, None]
     Zx = cp.ascontiguousarray((x.reshape(B * T, n_in) @ W + b).reshape(B, T, 4 * H))
@@ -263,14 +268,18 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None, *, persistent=None):
 def lstm_backward(dh, cache, need_dx: bool = True, *, persistent=None):
     """``ser_ref.nn.lstm.lstm_backward`` with fused cell kernels -> (dx, dW, dU, db); dx None if not need_dx.
 
-    ``persistent`` as in ``lstm_forward``; either forward's cache (or the reference's) works."""
+    ``persistent`` as in ``lstm_forward``; the cache of any forward works (see the module doc)."""
     cp = cupy()
     x, W, U, activation, m, gates, c_new, hs, cs = cache
+    x, W, U, gates, c_new, hs, cs = (cp.asarray(a) for a in (x, W, U, gates, c_new, hs, cs))
+    m = None if m is None else cp.asarray(m)
     relu = _relu_flag(activation)
     B, T, n_in = x.shape
     H = U.shape[0]
-    dt = dh.dtype
-    dh = cp.ascontiguousarray(dh)
+    if dh.shape != (B, T, H):
+        raise NNInputError(f"lstm_backward: dh {dh.shape} must be (B, T, H) = {(B, T, H)}")
+    dt = common_real_dtype("lstm_backward", dh=dh, x=x, W=W, U=U, gates=gates, c_new=c_new, cs=cs, mask=m)
+    dh = cp.ascontiguousarray(cp.asarray(dh))
     gates, c_new, cs = (cp.ascontiguousarray(a) for a in (gates, c_new, cs))
     dZ = cp.empty((B, T, 4 * H), dtype=dt)
     dz_work = cp.zeros((B, 4 * H), dtype=dt)

@@ -24,13 +24,14 @@ import numpy as np
 from .. import mfcc as ref
 from ..audio import check_signal
 from ..errors import AudioError
-from ._cuda import cupy, i32, i64, kernel, launch
+from ._cuda import DEFINES, cupy, i32, i64, kernel, launch
 
-FRAME_WINDOW_SRC = r"""
+FRAME_WINDOW_SRC = DEFINES + r"""
 // y[b, t, n] = w[n] * x[b, t*step + n] for n < win and t < n_frames[b]; 0 otherwise (zero-pad to n_fft)
-extern "C" __global__ void frame_window(const float* __restrict__ x, const int* __restrict__ n_frames,
-                                        const double* __restrict__ w, double* __restrict__ y,
-                                        long long B, long long T, long long N, int win, int step, int n_fft)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+frame_window(const float* __restrict__ x, const int* __restrict__ n_frames,
+             const double* __restrict__ w, double* __restrict__ y,
+             long long B, long long T, long long N, int win, int step, int n_fft)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= B * T * n_fft) return;
@@ -43,10 +44,11 @@ extern "C" __global__ void frame_window(const float* __restrict__ x, const int* 
 }
 """
 
-MAGNITUDE_SRC = r"""
+MAGNITUDE_SRC = DEFINES + r"""
 // M[r, k] = sqrt((double)(float)(Re^2 + Im^2)) of X[r, lo + k], k < n_used   (TF keeps the power in float32)
-extern "C" __global__ void magnitude(const double* __restrict__ X, double* __restrict__ M,
-                                     long long rows, int n_bins, int lo, int n_used)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+magnitude(const double* __restrict__ X, double* __restrict__ M,
+          long long rows, int n_bins, int lo, int n_used)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= rows * n_used) return;
@@ -58,19 +60,21 @@ extern "C" __global__ void magnitude(const double* __restrict__ X, double* __res
 }
 """
 
-LOG_FLOOR_SRC = r"""
+LOG_FLOOR_SRC = DEFINES + r"""
 // E[i] = ln(max(E[i], floor)), in place
-extern "C" __global__ void log_floor(double* __restrict__ E, long long n, double floor_)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+log_floor(double* __restrict__ E, long long n, double floor_)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) E[i] = log(fmax(E[i], floor_));
 }
 """
 
-CAST_MASK_SRC = r"""
+CAST_MASK_SRC = DEFINES + r"""
 // out[b, t, c] = (float)C[b, t, c] for t < n_frames[b], 0 for the padding rows
-extern "C" __global__ void cast_mask(const double* __restrict__ C, const int* __restrict__ n_frames,
-                                     float* __restrict__ out, long long B, long long T, int n_mfcc)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+cast_mask(const double* __restrict__ C, const int* __restrict__ n_frames,
+          float* __restrict__ out, long long B, long long T, int n_mfcc)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= B * T * n_mfcc) return;

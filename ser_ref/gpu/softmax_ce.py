@@ -15,14 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.checks import NNInputError, check_ndim
-from ._cuda import cupy, i32, kernel, launch, with_real
+from ._cuda import DEFINES, cupy, i32, kernel, launch, with_real
 
-SOFTMAX_CE_SRC = r"""
+SOFTMAX_CE_SRC = DEFINES + r"""
 // logp[n, :], wnll[n] = w[n] * -logp[n, y[n]], and when write_dz, dz[n, :] = (p - onehot) * w[n] / wsum
-extern "C" __global__ void softmax_ce_rows(const real_t* __restrict__ z, const int* __restrict__ y,
-                                           const real_t* __restrict__ w, const real_t* __restrict__ wsum,
-                                           real_t* __restrict__ logp, real_t* __restrict__ wnll,
-                                           real_t* __restrict__ dz, int N, int K, int write_dz)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+softmax_ce_rows(const real_t* __restrict__ z, const int* __restrict__ y,
+                const real_t* __restrict__ w, const real_t* __restrict__ wsum,
+                real_t* __restrict__ logp, real_t* __restrict__ wnll,
+                real_t* __restrict__ dz, int N, int K, int write_dz)
 {
     int n = blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N) return;
@@ -42,9 +43,10 @@ extern "C" __global__ void softmax_ce_rows(const real_t* __restrict__ z, const i
 }
 
 // dz[n, k] = (exp(logp[n, k]) - [k == y[n]]) * (dloss * w[n] / wsum)
-extern "C" __global__ void softmax_ce_backward(const real_t* __restrict__ logp, const int* __restrict__ y,
-                                               const real_t* __restrict__ w, const real_t* __restrict__ wsum,
-                                               real_t* __restrict__ dz, int N, int K, real_t dloss)
+extern "C" __global__ void __launch_bounds__(SER_REF_BLOCK)
+softmax_ce_backward(const real_t* __restrict__ logp, const int* __restrict__ y,
+                    const real_t* __restrict__ w, const real_t* __restrict__ wsum,
+                    real_t* __restrict__ dz, int N, int K, real_t dloss)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (long long)N * K) return;
@@ -58,13 +60,25 @@ def cuda_sources():
     return [(f"softmax_ce.{np.dtype(d).name}", with_real(SOFTMAX_CE_SRC, d)) for d in (np.float32, np.float64)]
 
 
+def _labels(y, n_classes: int):
+    """y as int32 on the device, checked as the reference checks it: integer, in [0, K). The
+    kernels index logp[n, y[n]] unchecked, so an out-of-range label would read out of bounds."""
+    cp = cupy()
+    y = cp.asarray(y)
+    if y.dtype.kind not in "iu":  # the messages are check_labels', which the reference uses
+        raise NNInputError(f"labels y must hold integer class indices, got dtype {y.dtype}")
+    if y.size and bool(((y < 0) | (y >= n_classes)).any()):
+        raise NNInputError(f"labels y must lie in [0, {n_classes}), got values {int(y.min())}..{int(y.max())}")
+    return y.astype(cp.int32)
+
+
 def _prepare(z, y, w):
     cp = cupy()
     check_ndim(z, 2, "logits")
     if y.shape != (z.shape[0],):
         raise NNInputError(f"labels y {y.shape} do not match logits {z.shape}")
     z = cp.ascontiguousarray(z)
-    y32 = cp.asarray(y).astype(cp.int32)
+    y32 = _labels(y, z.shape[1])
     w = cp.ones(z.shape[0], dtype=z.dtype) if w is None else cp.ascontiguousarray(cp.asarray(w, dtype=z.dtype))
     return z, y32, w
 
@@ -94,7 +108,7 @@ def softmax_cross_entropy_backward(cache, dloss=1.0):
     N, K = logp.shape
     dz = cp.empty_like(logp)
     launch(kernel(with_real(SOFTMAX_CE_SRC, logp.dtype), "softmax_ce_backward"), dz.size,
-           cp.ascontiguousarray(logp), cp.asarray(y).astype(cp.int32),
+           cp.ascontiguousarray(logp), _labels(y, K),
            cp.ascontiguousarray(cp.asarray(w, dtype=logp.dtype)), cp.asarray(wsum, dtype=logp.dtype),
            dz, i32(N), i32(K), logp.dtype.type(dloss))
     return dz

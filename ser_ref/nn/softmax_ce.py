@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from .checks import NNInputError, check_ndim
+from .checks import NNInputError, check_labels, check_ndim
 
 
 def log_softmax(z):
@@ -36,6 +36,7 @@ def softmax_cross_entropy_forward(z, y, w=None):
     check_ndim(z, 2, "logits")
     if y.shape != (z.shape[0],):
         raise NNInputError(f"labels y {y.shape} do not match logits {z.shape}")
+    y = check_labels(y, z.shape[0], z.shape[1], name="labels y")  # y = -1 would index the last class
     if w is None:
         w = xp.ones(z.shape[0], dtype=z.dtype)
     logp = log_softmax(z)
