@@ -4,7 +4,8 @@
 Pipeline stages, one module each:
     audio.py        read, mix to mono, resample to 16 kHz, validate
     mfcc.py         TensorFlow-compatible MFCC (the model file's own sub-graph)
-    deepspeech/     .tflite reader and exporter, registry fetch, context windows, layer 1
+    deepspeech/     .tflite reader and exporter, registry fetch, context windows, layer 1, and the whole
+                    acoustic model (model.py: layers 1-6, LSTM, greedy CTC; bit-exact to the interpreter)
     egemaps/        openSMILE-equivalent eGeMAPS v02 functionals (the RF baseline's features)
     forest.py       CART random forest
     nn/             dense, softmax-CE and LSTM layers with hand-written backprop; Adam; the four models
@@ -21,6 +22,8 @@ Pipeline stages, one module each:
     explain.py      one utterance through every stage, figures + explain.md (python -m ser_ref.explain)
     modelfile.py    trained models as plain-array .npz with a format version and an integrity hash
     cross_corpus.py train on corpus A, test on corpus B (python -m ser_ref.cross_corpus)
+    transcribe.py   greedy transcripts of audio files (python -m ser_ref.transcribe)
+    layers.py       which DeepSpeech layer carries emotion (python -m ser_ref.layers)
     report.py       tables, figures, manifest
     audit/          every stage against its oracle (python -m ser_ref.audit)
     gpu/            CuPy kernels behind the same functions (device="gpu")

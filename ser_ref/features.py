@@ -19,11 +19,11 @@ import numpy as np
 from .atomic import atomic_path
 from .errors import SerRefError
 
-KINDS = ("layer1", "egemaps")
+KINDS = ("layer1", "egemaps", "deepspeech")
 # Part of every cache key: bump a kind's number when a code change alters its numbers, so that no
 # run ever mixes features computed by two versions of the code.
 # layer1 2: files of >= 512 frames go through per-core single-threaded GEMMs (float32 rounding differs)
-FEATURE_VERSIONS = {"layer1": 2, "egemaps": 1}
+FEATURE_VERSIONS = {"layer1": 2, "egemaps": 1, "deepspeech": 1}  # deepspeech: params["layer"] = layer1..5
 
 
 def file_sha256(path, chunk: int = 1 << 20) -> str:
@@ -69,6 +69,10 @@ def compute(path, kind: str, params: dict) -> np.ndarray:
 
         layer = _layer1(params["weights"])
         return deepspeech_features(x, layer, step_ms=params["step_ms"], mode=params["mode"])
+    if kind == "deepspeech":  # the whole model; params["layer"] picks the layer (deepspeech/features.py)
+        from .deepspeech.features import layer_features
+
+        return layer_features(x, params, (params["layer"],))[params["layer"]]
     if kind == "egemaps":
         from .egemaps import egemaps
 

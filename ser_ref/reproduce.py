@@ -48,6 +48,9 @@ def parse_args(argv=None):
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores; 1: in-process)")
     ap.add_argument("--scheduler", help="HOST:PORT of a Dask scheduler to run folds and features on")
     ap.add_argument("--mode", choices=("float", "tflite-int8"), default="float", help="layer-1 arithmetic")
+    ap.add_argument("--features", choices=("layer1", "layer2", "layer3", "layer4", "layer5"), default=None,
+                    help="the neural rows on this layer of the whole DeepSpeech model (default: the paper's "
+                         "layer-1 path); the feature cache is keyed by layer")
     ap.add_argument("--chunks", help="Figure 3 chunk lengths, comma-separated (default 5,10,20,40,80)")
     return ap.parse_args(argv)
 
@@ -134,7 +137,10 @@ def extract_features(args, items, layer, executor, timings):
     t = time.perf_counter()
     l1_params = {"weights": layer.source, "weights_sha256": layer.metadata.get("source_sha256", ""),
                  "step_ms": args.step_ms, "mode": args.mode, "device": args.device}
-    l1_npy, l1_err = extract_all(paths, "layer1", l1_params, cache_root, executor, desc="layer 1")
+    kind = "layer1"
+    if getattr(args, "features", None):  # a layer of the whole model (ser_ref.deepspeech.features)
+        kind, l1_params = "deepspeech", {**l1_params, "layer": args.features, "device": "cpu"}
+    l1_npy, l1_err = extract_all(paths, kind, l1_params, cache_root, executor, desc=args.features or "layer 1")
     timings["features:layer1"] = time.perf_counter() - t
 
     keep = [i for i in range(len(items)) if eg_npy[i] and l1_npy[i]]
@@ -151,7 +157,8 @@ def extract_features(args, items, layer, executor, timings):
     data = {
         "y": y,
         "speakers": speakers,
-        "digest": _hash([file_list_hash, l1_params["weights_sha256"], args.step_ms, args.mode]),
+        "digest": _hash([file_list_hash, l1_params["weights_sha256"], args.step_ms, args.mode]
+                        + ([args.features] if getattr(args, "features", None) else [])),
         "payload": {"majority": base, "rf-egemaps": {**base, "egemaps": np.stack([np.load(eg_npy[i]) for i in keep])},
                     **{r: {**base, "layer1": [l1_npy[i] for i in keep]} for r in NN_ROWS}},
     }
