@@ -4,19 +4,26 @@
 Pipeline stages, one module each:
     audio.py        read, mix to mono, resample to 16 kHz, validate
     mfcc.py         TensorFlow-compatible MFCC (the model file's own sub-graph)
-    deepspeech/     .tflite reader and exporter, registry fetch, context windows, layer 1
+    deepspeech/     .tflite reader and exporter, registry fetch, context windows, layer 1, and the whole
+                    acoustic model (model.py: layers 1-6, LSTM, greedy CTC; bit-exact to the interpreter)
     egemaps/        openSMILE-equivalent eGeMAPS v02 functionals (the RF baseline's features)
     forest.py       CART random forest
     nn/             dense, softmax-CE and LSTM layers with hand-written backprop; Adam; the four models
     corpora/        corpus loaders and the synthetic corpus
     evaluate.py     leave-one-speaker-out evaluation, metrics, bootstrap CIs, McNemar
     features.py     per-file features cached by content hash
-    experiment.py   the rows of Table 2 and the work of one LOSO fold
+    systems.py      the registry of Table 2's systems by name (make / fit_predict, reproduce's defaults)
+    splits.py       split generators: LOSO folds, cross-corpus pairs
+    runner.py       every system on every split: tasks, shared Dense1, checkpoints and resume
+    experiment.py   the rows of Table 2 and the Figure 3 sweep as runner entries
     reproduce.py    Table 2 and Figure 3 end to end (python -m ser_ref.reproduce)
     train.py        one system trained on all speakers, saved (python -m ser_ref.train)
     predict.py      a trained model on your own audio (python -m ser_ref.predict)
     explain.py      one utterance through every stage, figures + explain.md (python -m ser_ref.explain)
     modelfile.py    trained models as plain-array .npz with a format version and an integrity hash
+    cross_corpus.py train on corpus A, test on corpus B (python -m ser_ref.cross_corpus)
+    transcribe.py   greedy transcripts of audio files (python -m ser_ref.transcribe)
+    layers.py       which DeepSpeech layer carries emotion (python -m ser_ref.layers)
     report.py       tables, figures, manifest
     audit/          every stage against its oracle (python -m ser_ref.audit)
     gpu/            CuPy kernels behind the same functions (device="gpu")

@@ -7,7 +7,6 @@ See docs/evaluation.md for the definitions.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 from dataclasses import dataclass, field
 
@@ -16,15 +15,11 @@ from scipy import stats
 
 from .errors import SerRefError
 from .executors import SerialExecutor, make_executor
+from .splits import Split, loso
+
+Fold = Split  # a LOSO fold is a split whose name is the test speaker
 
 METRICS = ("accuracy", "ua", "wa", "macro_f1")
-
-
-@dataclass(frozen=True)
-class Fold:
-    test_speaker: str
-    train_idx: np.ndarray
-    test_idx: np.ndarray
 
 
 @dataclass
@@ -40,21 +35,16 @@ class LosoResult:
     fold_mean: dict = field(default_factory=dict)      # unweighted mean of the folds' scalar metrics
 
 
-def loso_folds(speakers) -> list[Fold]:
-    """One fold per distinct speaker (sorted), testing on that speaker and training on the rest.
+def loso_folds(speakers) -> list[Split]:
+    """One fold per distinct speaker (sorted), testing on that speaker and training on the rest
+    (``splits.loso``).
 
     Examples
     --------
     >>> [(f.test_speaker, f.test_idx.tolist()) for f in loso_folds(["b", "a", "b"])]
     [('a', [1]), ('b', [0, 2])]
     """
-    speakers = np.asarray(speakers).astype(str)
-    if speakers.ndim != 1 or speakers.size == 0:
-        raise SerRefError(f"speakers: expected a non-empty 1-D sequence, got shape {speakers.shape}")
-    names = np.unique(speakers)
-    if len(names) < 2:
-        raise SerRefError(f"speakers: LOSO needs at least 2 speakers, got {list(names)}")
-    return [Fold(str(s), np.flatnonzero(speakers != s), np.flatnonzero(speakers == s)) for s in names]
+    return loso(speakers)
 
 
 def confusion(y_true, y_pred, n_classes: int = 4) -> np.ndarray:
@@ -187,6 +177,10 @@ def run_loso(fit_predict, X, y, speakers, *, executor=None, standardize=True, se
              n_classes: int = 4) -> LosoResult:
     """Train and test ``fit_predict(X_train, y_train, X_test, seed) -> y_pred`` on every LOSO fold.
 
+    The in-memory LOSO loop for any callable (an oracle such as scikit-learn's forest, or
+    ``functools.partial(systems.fit_predict_labels, name=...)``); the systems of the registry on
+    cached features, with checkpoints, go through ``ser_ref.runner.run`` instead.
+
     ``X``: (n, d) array or a list of n per-utterance (frames, d) arrays. Folds are submitted to
     ``executor`` (any concurrent.futures.Executor; default a spawned process pool over all cores,
     shut down afterwards; "serial" runs them here). Fold i gets seed ``seed + i``.
@@ -194,7 +188,9 @@ def run_loso(fit_predict, X, y, speakers, *, executor=None, standardize=True, se
     Examples
     --------
     >>> X = np.arange(12.0)[:, None]; y = np.array([0, 1] * 6); spk = np.repeat(["a", "b", "c"], 4)
-    >>> res = run_loso(majority_fit_predict, X, y, spk, executor="serial")
+    >>> from functools import partial
+    >>> from ser_ref.systems import fit_predict_labels
+    >>> res = run_loso(partial(fit_predict_labels, name="majority"), X, y, spk, executor="serial")
     >>> [f["test_speaker"] for f in res.folds], res.pooled["ua"]
     (['a', 'b', 'c'], 0.5)
     """
@@ -257,33 +253,3 @@ def _labels(y_true, y_pred, n_classes):
         if not np.issubdtype(v.dtype, np.integer) or v.min() < 0 or v.max() >= n_classes:
             raise SerRefError(f"{name}: labels must be integers in [0, {n_classes}), got {np.unique(v)[:8]}")
     return y_true.astype(np.int64), y_pred.astype(np.int64)
-
-
-# ------------------------------------------------------------------------------ Table 2, rows 1-2
-def majority_fit_predict(X_train, y_train, X_test, seed=0):
-    """Predict the most frequent training class for every test utterance (ties: lowest index).
-
-    Examples
-    --------
-    >>> majority_fit_predict(None, [2, 1, 2, 3], np.zeros(3))
-    array([2, 2, 2])
-    """
-    return np.full(len(X_test), int(np.argmax(np.bincount(np.asarray(y_train)))), dtype=np.int64)
-
-
-def rf_fit_predict(X_train, y_train, X_test, seed=0):
-    """The paper's baseline: a random forest of 1000 trees of depth <= 10 on eGeMAPS functionals.
-
-    In a worker process it uses one thread: the pool already spreads folds over the cores.
-
-    Examples
-    --------
-    >>> X = np.random.default_rng(0).normal(size=(40, 3)); y = (X[:, 0] > 0).astype(int)
-    >>> rf_fit_predict(X[:30], y[:30], X[30:]).shape        # 1000 trees of depth <= 10
-    (10,)
-    """
-    from .forest import RandomForest
-
-    n_jobs = 1 if multiprocessing.parent_process() is not None else None
-    rf = RandomForest(n_trees=1000, max_depth=10, seed=seed, n_jobs=n_jobs)
-    return rf.fit(X_train, y_train).predict(X_test)

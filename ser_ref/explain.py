@@ -328,10 +328,10 @@ def frame_probabilities(model, feats):
     kind = type(model).__name__
     if kind == "UtteranceLSTM":
         return _running_decision(model.net, feats)
-    net = getattr(model, "net", None) if kind == "FrameDense" else getattr(model, "dense1", None)
-    if net is None:
-        return None
-    return np.exp(net.frame_logprobs([feats]))
+    if kind == "FrameDense":
+        return np.exp(model.net.frame_logprobs([feats]))
+    dense1 = getattr(model, "dense1", None)  # the two-stage models' stage one
+    return None if dense1 is None else dense1.frame_probs([feats])[0]
 
 
 def _running_decision(net, feats):

@@ -26,12 +26,13 @@ import numpy as np
 from .atomic import atomic_path
 from .errors import AudioError, MachineError, SerRefError, UsageError, WeightsError, machine_error
 
-KINDS = ("layer1", "egemaps")
+KINDS = ("layer1", "egemaps", "deepspeech")
 # Part of every cache key: bump a kind's number when a code change alters its numbers, so that no
 # run ever mixes features computed by two versions of the code.
 # layer1 2: files of >= 512 frames go through per-core single-threaded GEMMs (float32 rounding differs)
 # layer1 3: every file in fixed blocks of single-threaded GEMMs (bits independent of --jobs / threads)
-FEATURE_VERSIONS = {"layer1": 3, "egemaps": 1}
+# deepspeech 2: its layers' GEMMs in the same fixed single-threaded blocks
+FEATURE_VERSIONS = {"layer1": 3, "egemaps": 1, "deepspeech": 2}  # deepspeech: params["layer"] = layer1..5
 
 
 def bytes_sha256(data: bytes) -> str:
@@ -94,6 +95,10 @@ def compute(path, kind: str, params: dict, audio=None) -> np.ndarray:
 
         layer = _layer1_of(params)
         return deepspeech_features(x, layer, step_ms=params["step_ms"], mode=params["mode"])
+    if kind == "deepspeech":  # the whole model; params["layer"] picks the layer (deepspeech/features.py)
+        from .deepspeech.features import layer_features
+
+        return layer_features(x, params, (params["layer"],))[params["layer"]]
     if kind == "egemaps":
         from .egemaps import egemaps
 
@@ -127,7 +132,7 @@ def cache_path(path, kind: str, params: dict, cache_root, content_sha: str | Non
 def feature_problem(feats, kind: str) -> str | None:
     """None, or what makes ``feats`` unusable: not float, empty, the wrong shape, NaN or inf."""
     f = np.asarray(feats)
-    want_ndim = 2 if kind == "layer1" else 1
+    want_ndim = 1 if kind == "egemaps" else 2  # (88,) functionals; (frames, units) for the layers
     if f.dtype.kind != "f" or f.ndim != want_ndim or f.size == 0:
         return f"{kind} features are {f.dtype} {f.shape}, expected a non-empty {want_ndim}-D float array"
     bad = int(np.count_nonzero(~np.isfinite(f)))

@@ -13,14 +13,13 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from . import atomic, locations
 from .errors import SerRefError, UsageError, cli_main, machine_error
-from .experiment import NN_ROWS, ROWS, Settings, fold_seed, timed_fold
+from .experiment import NN_ROWS, ROWS, Settings, sweep_key, table2_entries
 
 CORPORA = ("synthetic", "iemocap", "ravdess", "emodb", "emovo", "cremad")
 FIG3_CHUNKS = (5, 10, 20, 40, 80)
@@ -90,6 +89,9 @@ def parse_args(argv=None):
                     help=f"worker processes in [1, {MAX_JOBS}] (default: all cores; 1: in-process)")
     ap.add_argument("--scheduler", type=_scheduler, help="HOST:PORT of a Dask scheduler to run folds and features on")
     ap.add_argument("--mode", choices=("float", "tflite-int8"), default="float", help="layer-1 arithmetic")
+    ap.add_argument("--features", choices=("layer1", "layer2", "layer3", "layer4", "layer5"), default=None,
+                    help="the neural rows on this layer of the whole DeepSpeech model (default: the paper's "
+                         "layer-1 path); the feature cache is keyed by layer")
     ap.add_argument("--chunks", type=_chunk_list,
                     help=f"Figure 3 chunk lengths, distinct, comma-separated, each in [1, {MAX_CHUNK}] frames "
                          "(default 5,10,20,40,80)")
@@ -188,57 +190,14 @@ def corpus_problems(speakers, y):
     return out
 
 
-def _add_seconds(timings, key, seconds):
-    # Worker-side seconds summed over folds (resumed folds included): what each model costs to
-    # compute, whatever the parallelism or the number of interruptions.
-    timings[f"fold-seconds:{key}"] = timings.get(f"fold-seconds:{key}", 0.0) + seconds
+def run_rows(entries, data, folds, out: Path, executor, timings):
+    """Every entry (``experiment.table2_entries``) on every LOSO fold, through ``runner.run`` with a
+    checkpoint per (row, fold) under ``<out>/folds``. Returns {row key: (n, 4) probabilities}."""
+    from .runner import Dataset, run
 
-
-def run_rows(jobs, data, folds, out: Path, executor, timings):
-    """Run every (row key, row, settings) job over all folds, skipping folds already on disk.
-
-    This is ``evaluate.run_loso`` for many models at once, with a checkpoint per fold: every fold
-    of every model is submitted to the executor up front, so the pool never idles between models.
-
-    Returns {row key: probabilities (n, 4) in utterance order}.
-    """
-    from tqdm.auto import tqdm
-
-    pending, results = [], {}
-    for key, row, settings in jobs:
-        tag = _hash([key, asdict(settings), data["digest"]])
-        results[key] = np.full((len(data["y"]), 4), np.nan)
-        for i, fold in enumerate(folds):
-            path = out / "folds" / key / f"{i:03d}-{fold.test_speaker}.json"
-            if path.exists():
-                saved = json.loads(path.read_text())
-                if saved.get("tag") == tag:
-                    results[key][fold.test_idx] = np.array(saved["proba"])
-                    _add_seconds(timings, key, saved.get("seconds", 0.0))
-                    continue
-            fut = executor.submit(timed_fold, row, data["payload"][row], fold.train_idx, fold.test_idx,
-                                  fold_seed(settings.seed, i), settings)
-            pending.append((key, i, fold, path, tag, fut))
-    if pending:
-        say(f"training {len(pending)} folds ({len(jobs)} models x {len(folds)} LOSO folds, finished ones skipped)")
-    def save(key, i, fold, path, tag, fut):
-        proba, seconds = fut.result()
-        proba = np.asarray(proba)
-        results[key][fold.test_idx] = proba
-        atomic.write_json(path, {"tag": tag, "speaker": fold.test_speaker, "seconds": seconds,
-                                 "test_idx": np.asarray(fold.test_idx).tolist(), "proba": proba.tolist()})
-        _add_seconds(timings, key, seconds)
-
-    try:
-        for entry in tqdm(pending, desc="LOSO folds", unit="fold"):
-            save(*entry)
-    except KeyboardInterrupt:  # keep every fold that finished meanwhile, out of order included
-        for entry in pending:
-            fut = entry[-1]
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                save(*entry)
-        raise
-    return results
+    features = {"egemaps": data["payload"]["rf-egemaps"]["egemaps"], "layer1": data["payload"]["dense"]["layer1"]}
+    dataset = Dataset(data["y"], data["speakers"], features, data["digest"])
+    return run(entries, folds, dataset, executor, out=out, timings=timings, desc="LOSO folds", say=say)
 
 
 def extract_features(args, items, layer, executor, timings):
@@ -260,7 +219,10 @@ def extract_features(args, items, layer, executor, timings):
     # keyed on the weight file actually loaded (its bytes), not on the hash recorded inside it
     l1_params = {"weights": layer.source, "weights_sha256": layer.metadata.get("file_sha256", ""),
                  "step_ms": args.step_ms, "mode": args.mode, "device": args.device}
-    l1_npy, l1_err = extract_all(paths, "layer1", l1_params, cache_root, executor, desc="layer 1")
+    kind = "layer1"
+    if getattr(args, "features", None):  # a layer of the whole model (ser_ref.deepspeech.features)
+        kind, l1_params = "deepspeech", {**l1_params, "layer": args.features, "device": "cpu"}
+    l1_npy, l1_err = extract_all(paths, kind, l1_params, cache_root, executor, desc=args.features or "layer 1")
     timings["features:layer1"] = time.perf_counter() - t
 
     keep = [i for i in range(len(items)) if eg_npy[i] and l1_npy[i]]
@@ -278,7 +240,8 @@ def extract_features(args, items, layer, executor, timings):
     data = {
         "y": y,
         "speakers": speakers,
-        "digest": _hash([file_list_hash, l1_params["weights_sha256"], args.step_ms, args.mode]),
+        "digest": _hash([file_list_hash, l1_params["weights_sha256"], args.step_ms, args.mode]
+                        + ([args.features] if getattr(args, "features", None) else [])),
         "payload": {"majority": base, "rf-egemaps": {**base, "egemaps": np.stack([np.load(eg_npy[i]) for i in keep])},
                     **{r: {**base, "layer1": [l1_npy[i] for i in keep]} for r in NN_ROWS}},
     }
@@ -364,15 +327,12 @@ def _stages(args, items, load_report, out: Path, layer, executor, t_start, timin
                         rf_trees=100 if args.quick else 1000, rf_depth=10,
                         nn_config="quick" if args.quick else {})
     chunks = args.chunks or (FIG3_CHUNKS_QUICK if args.quick else FIG3_CHUNKS)
-    jobs = [(row, row, settings) for row in ROWS]
-    jobs += [(f"dense1+lstm2@{c}", "dense1+lstm2", Settings(**{**asdict(settings), "chunk_len": c}))
-             for c in chunks if c != settings.chunk_len]
     t = time.perf_counter()
-    probas = run_rows(jobs, data, folds, out, executor, timings)
+    probas = run_rows(table2_entries(settings, chunks), data, folds, out, executor, timings)
     timings["training (wall)"] = time.perf_counter() - t
     executor.shutdown()
 
-    fig3 = {c: probas[f"dense1+lstm2@{c}" if c != settings.chunk_len else "dense1+lstm2"] for c in chunks}
+    fig3 = {c: probas[sweep_key(c, settings)] for c in chunks}
     timings["total"] = time.perf_counter() - t_start
     manifest = report.manifest(args, settings, items, file_list_hash, layer, timings)
     summary = report.write_all(out, args.corpus, y, speakers, {r: probas[r] for r in ROWS}, fig3,

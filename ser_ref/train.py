@@ -22,9 +22,10 @@ import numpy as np
 
 from . import __version__
 from .errors import SerRefError
-from .experiment import NN_ROWS, Settings
+from . import systems
+from .systems import Settings
 
-SYSTEMS = ("rf-egemaps",) + NN_ROWS
+SYSTEMS = tuple(s for s in systems.SYSTEMS if s != "majority")
 
 
 def parse_args(argv=None):
@@ -59,14 +60,13 @@ def system_settings(args) -> Settings:
     >>> s.rf_trees, s.rf_depth, s.chunk_len, s.nn_config          # reproduce's full-run settings
     (1000, 10, 20, {})
     """
-    return Settings(seed=args.seed, device=args.device, rf_trees=100 if args.quick else 1000, rf_depth=10,
-                    chunk_len=args.chunk_len, nn_config="quick" if args.quick else {})
+    make = Settings.quick if args.quick else Settings
+    return make(seed=args.seed, device=args.device, chunk_len=args.chunk_len)
 
 
 def fit_system(system: str, features, y, speakers, seed: int, settings: Settings):
-    """The fitted model of one system: what ``experiment.run_fold`` builds for a fold's training set.
+    """The fitted model of one system, built by the registry (``systems.make``) as a reproduce fold builds it.
 
-    The one place train builds a model; re-point it at the system registry when there is one.
     ``features``: (n, 88) eGeMAPS for "rf-egemaps", else one (frames, 2048) layer-1 array per utterance.
 
     >>> X = np.random.default_rng(0).normal(size=(24, 88)); y = np.arange(24) % 4
@@ -74,19 +74,11 @@ def fit_system(system: str, features, y, speakers, seed: int, settings: Settings
     >>> rf.predict_proba(X).shape
     (24, 4)
     """
-    n_classes = 4
-    if system == "rf-egemaps":
-        from .forest import RandomForest
-
-        rf = RandomForest(n_trees=settings.rf_trees, max_depth=settings.rf_depth, seed=seed, n_classes=n_classes)
-        return rf.fit(np.asarray(features), y)
-    if system in NN_ROWS:
-        from .nn import MODELS
-
-        params = {"chunk_len": settings.chunk_len} if system in ("dense1+dense2", "dense1+lstm2") else {}
-        model = MODELS[system](seed=seed, device=settings.device, config=settings.nn_config, **params)
-        return model.fit(list(features), y, groups=speakers)
-    raise SerRefError(f"unknown system {system!r}; expected one of {SYSTEMS}")
+    if system not in SYSTEMS:
+        raise SerRefError(f"unknown system {system!r}; expected one of {SYSTEMS}")
+    model = systems.make(system, seed, settings).fit(features if system == "rf-egemaps" else list(features), y,
+                                                     groups=speakers)
+    return model.forest if system == "rf-egemaps" else model  # the forest itself carries save/load
 
 
 def feature_settings(system: str, layer, step_ms: int, mode: str, device: str) -> tuple[str, dict]:

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import pytest
 from conftest import needs
 from scipy import stats
 
-from ser_ref import evaluate
+from ser_ref import evaluate, systems
 from ser_ref.errors import SerRefError
+
+MAJORITY = partial(systems.fit_predict_labels, name="majority")
 
 
 def test_loso_folds_partition(rng):
@@ -113,14 +116,14 @@ def test_run_loso_on_per_utterance_arrays_with_a_caller_executor(rng):
 def test_run_loso_default_process_pool_majority(rng):
     speakers = np.repeat(["a", "b", "c"], 10)
     y = np.array([0] * 6 + [1] * 4 + [2] * 10 + [0] * 7 + [3] * 3)
-    res = evaluate.run_loso(evaluate.majority_fit_predict, np.zeros((30, 2)), y, speakers)
+    res = evaluate.run_loso(MAJORITY, np.zeros((30, 2)), y, speakers)
     # without a: 0 x7 vs 2 x10 -> 2; without b: 0 x13 -> 0; without c: 0 x6, 2 x10 -> 2
     assert np.array_equal(res.y_pred, np.repeat([2, 0, 2], 10))
 
 
 def test_run_loso_rejects_bad_input(rng):
     with pytest.raises(SerRefError, match="equal length"):
-        evaluate.run_loso(evaluate.majority_fit_predict, np.zeros((4, 2)), [0, 1, 2], ["a", "b", "a", "b"],
+        evaluate.run_loso(MAJORITY, np.zeros((4, 2)), [0, 1, 2], ["a", "b", "a", "b"],
                           executor="serial")
 
     def short(X_train, y_train, X_test, seed):
@@ -139,9 +142,7 @@ def sklearn_fit_predict(X_train, y_train, X_test, seed, n_trees=1000):
 
 
 def ours_fit_predict(X_train, y_train, X_test, seed, n_trees=1000):
-    from ser_ref.forest import RandomForest
-
-    return RandomForest(n_trees=n_trees, max_depth=10, seed=seed).fit(X_train, y_train).predict(X_test)
+    return systems.fit_predict_labels(X_train, y_train, X_test, seed, "rf-egemaps", systems.Settings(rf_trees=n_trees))
 
 
 def ravdess_features(root, n_actors=24):
@@ -155,8 +156,6 @@ def ravdess_features(root, n_actors=24):
 
 
 def _agreement(X, y, speakers, n_trees):
-    from functools import partial
-
     ours = evaluate.run_loso(partial(ours_fit_predict, n_trees=n_trees), X, y, speakers, executor="serial")
     theirs = evaluate.run_loso(partial(sklearn_fit_predict, n_trees=n_trees), X, y, speakers, executor="serial")
     return ours.pooled["accuracy"], theirs.pooled["accuracy"]

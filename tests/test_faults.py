@@ -477,13 +477,16 @@ def test_workers_die_with_a_killed_parent(corpus, model_path, tmp_path):
 def test_sigint_stops_promptly_and_keeps_finished_folds(corpus, model_path, tmp_path):
     out = tmp_path / "out"
     proc, workers = _start_jobs2_run(corpus, model_path, out, tmp_path / "cache")
-    time.sleep(1.5)  # let some folds finish
+    deadline = time.monotonic() + 120
+    while not list((out / "folds").rglob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.1)  # until some folds have finished
+    before = len(list((out / "folds").rglob("*.json")))
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=30)[0]
     assert proc.returncode == 130 and "re-run the same command with the same --out to resume" in rest
     assert not _gone_soon(workers, 2)  # terminated by the parent before it exits
     kept = list((out / "folds").rglob("*.json"))
-    assert kept and all(json.loads(p.read_text())["proba"] for p in kept)
+    assert before > 0 and len(kept) >= before and all(json.loads(p.read_text())["proba"] for p in kept)
 
 
 # ------------------------------------------------------------------------------------ 10. smaller

@@ -190,19 +190,21 @@ def test_numpy_and_cupy_agree(corpus):
         np.testing.assert_allclose(pc, pg, atol=2e-3)
 
 
-def test_dense1_reuse_is_exact(corpus):
-    """A chunk-length sweep re-uses Dense1; the result equals a fit from scratch."""
-    from ser_ref.nn.models import _DENSE1_CACHE, clear_dense1_cache
+def test_a_handed_dense1_is_exact(corpus):
+    """One fitted Dense1 handed to both two-stage models at two chunk lengths gives the numbers of
+    fits that train their own Dense1 from scratch."""
+    from ser_ref.nn import Dense1
 
     (F, y, g), (Ft, _, _) = corpus
     cfg = TrainConfig(epochs=3)
-    clear_dense1_cache()
-    MODELS["dense1+lstm2"](seed=1, config=cfg, hidden=16, units=6, chunk_len=10).fit(F, y, g)
-    assert len(_DENSE1_CACHE) == 1
-    reused = MODELS["dense1+lstm2"](seed=1, config=cfg, hidden=16, units=6, chunk_len=5).fit(F, y, g)
-    assert len(_DENSE1_CACHE) == 1
-    clear_dense1_cache()
-    fresh = MODELS["dense1+lstm2"](seed=1, config=cfg, hidden=16, units=6, chunk_len=5).fit(F, y, g)
-    np.testing.assert_array_equal(reused.predict_proba(Ft), fresh.predict_proba(Ft))
-    MODELS["dense1+lstm2"](seed=2, config=cfg, hidden=16, units=6, chunk_len=5).fit(F, y, g)
-    assert len(_DENSE1_CACHE) == 2  # another seed is another Dense1
+    kw = {"dense1+dense2": {}, "dense1+lstm2": {"units": 6}}
+    dense1 = Dense1(seed=1, config=cfg, hidden=16).fit(F, y, g)
+    for name in ("dense1+dense2", "dense1+lstm2"):
+        for L in (5, 10):
+            handed = MODELS[name](seed=1, config=cfg, hidden=16, chunk_len=L, **kw[name]).fit(F, y, g, dense1=dense1)
+            fresh = MODELS[name](seed=1, config=cfg, hidden=16, chunk_len=L, **kw[name]).fit(F, y, g)
+            np.testing.assert_array_equal(handed.predict_proba(Ft), fresh.predict_proba(Ft))
+    with pytest.raises(NNInputError, match="seed=1, this model has 2"):
+        MODELS["dense1+lstm2"](seed=2, config=cfg, hidden=16, units=6).fit(F, y, g, dense1=dense1)
+    with pytest.raises(NNInputError, match="not fitted on these utterances"):
+        MODELS["dense1+lstm2"](seed=1, config=cfg, hidden=16, units=6).fit(F[1:], y[1:], g[1:], dense1=dense1)

@@ -275,9 +275,9 @@ def forest_vs_sklearn(full=False, speech=None):
 
 
 def _ours(X_train, y_train, X_test, seed, n_trees):
-    from ..forest import RandomForest
+    from ..systems import Settings, fit_predict_labels
 
-    return RandomForest(n_trees=n_trees, max_depth=10, seed=seed).fit(X_train, y_train).predict(X_test)
+    return fit_predict_labels(X_train, y_train, X_test, seed, "rf-egemaps", Settings(rf_trees=n_trees))
 
 
 def _sklearn(X_train, y_train, X_test, seed, n_trees, cls):

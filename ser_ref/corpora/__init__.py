@@ -7,6 +7,7 @@
     emodb      wav/03a01Fa.wav
     emovo      f1/rab-f1-b1.wav
     cremad     1001_DFA_ANG_XX.wav
+    urdu       Angry/SM1_F10_A010.wav (Latif et al. 2018; natural talk-show speech)
     synthetic  the generated corpus of ``ser_ref.corpora.synthetic`` (manifest.json + WAVs)
 
 Files of other emotions are skipped and counted in a ``LoadReport`` (logged; ``load_with_report``
@@ -22,6 +23,7 @@ from pathlib import Path
 from ..errors import CorpusError
 
 LABELS = ("anger", "happiness", "sadness", "neutral")  # class index = position
+NAMES = ("iemocap", "ravdess", "emodb", "emovo", "cremad", "urdu", "synthetic")  # what load() accepts
 log = logging.getLogger("ser_ref.corpora")
 
 
@@ -90,10 +92,11 @@ def load_with_report(name: str, root, **options) -> tuple[list[Item], LoadReport
     >>> len(items), sorted({it.label for it in items}), report.kept
     (8, ['anger', 'happiness', 'neutral', 'sadness'], 8)
     """
-    from . import iemocap, named, synthetic
+    from . import iemocap, named, synthetic, urdu
 
     loaders = {"iemocap": iemocap.load, "ravdess": named.load_ravdess, "emodb": named.load_emodb,
-               "emovo": named.load_emovo, "cremad": named.load_cremad, "synthetic": synthetic.load}
+               "emovo": named.load_emovo, "cremad": named.load_cremad, "synthetic": synthetic.load,
+               "urdu": urdu.load}
     if name not in loaders:
         raise CorpusError(f"unknown corpus {name!r}; expected one of {sorted(loaders)}")
     root = check_root(root, name)

@@ -4,12 +4,15 @@
     Layer1                       min(relu(x @ W1 + b1), 20), modes "float" and "tflite-int8"
     load_layer1(model=None)      find / fetch / export the model's weights (cached)
     deepspeech_features(signal)  signal -> (frames, 2048), all of the above chained
-    export_model(tflite, npz)    the exporter (layers 1, 2, 3, 5 + metadata)
+    export_model(tflite, npz)    the exporter (every layer + metadata + integrity hash)
+    DeepSpeech                   the whole acoustic model: layers 1-6, streaming, greedy transcripts
+    load_deepspeech(model=None)  the same sources as load_layer1, for the whole model
 """
 from .export import export_model
 from .features import deepspeech_features, deepspeech_features_batch
 from .layer1 import Layer1
-from .load import load_layer1
+from .load import load_deepspeech, load_layer1
+from .model import DeepSpeech
 from .windows import context_windows
 
-__all__ = ["context_windows", "Layer1", "load_layer1", "deepspeech_features", "deepspeech_features_batch", "export_model"]
+__all__ = ["context_windows", "Layer1", "load_layer1", "DeepSpeech", "load_deepspeech", "deepspeech_features", "deepspeech_features_batch", "export_model"]

@@ -34,8 +34,9 @@ def _export(args) -> Path:
     import numpy as np
 
     with np.load(out) as z:
-        for k in (1, 2, 3, 5):
+        for k in (1, 2, 3, 4, 5, 6):
             print(f"  layer {k}: W{k}_q {z[f'W{k}_q'].shape} int8, scale {float(z[f'W{k}_scale']):.6g}")
+        print(f"  LSTM gates (quarters of W4's columns): {', '.join(str(g) for g in z['lstm_gates'])}")
         print(f"  sample rate {int(z['sample_rate'])} Hz, window {int(z['win_len_ms'])} ms, "
               f"step {int(z['win_step_ms'])} ms, {len(z['alphabet'])} labels")
         print(f"  source sha256 {z['source_sha256']}")
@@ -51,7 +52,7 @@ def _run(argv) -> int:
     parser = argparse.ArgumentParser(prog="python -m ser_ref.deepspeech",
                                      description="DeepSpeech weight exporter")
     sub = parser.add_subparsers(dest="command", required=True)
-    exp = sub.add_parser("export", help="export layers 1, 2, 3, 5 and the metadata of a .tflite to .npz")
+    exp = sub.add_parser("export", help="export every layer and the metadata of a .tflite to .npz")
     exp.add_argument("--model", type=Path, help="a DeepSpeech 0.9.x / Coqui STT .tflite file")
     exp.add_argument("--out", type=Path, help="the .npz to write (default: weights/<name>-<sha>.npz)")
     exp.add_argument("--debug", action="store_true", help="show the traceback of an error")

@@ -1,15 +1,22 @@
-"""Export the dense layers of a DeepSpeech 0.9.x / Coqui STT .tflite file to an .npz.
+"""Export every layer of a DeepSpeech 0.9.x / Coqui STT .tflite file to an .npz.
 
 Layers are found by graph structure, never by the converter's generated names:
     layer 1   the FULLY_CONNECTED op whose input 0 is ``input_node``
     layer 2   the FULLY_CONNECTED op fed by layer 1's MINIMUM (clip at 20)
     layer 3   the FULLY_CONNECTED op fed by layer 2's MINIMUM
+    layer 4   the LSTM, unrolled over the steps of one call: per step CONCATENATION [x_t, h_{t-1}]
+              -> FULLY_CONNECTED (one weight tensor shared by every step) -> SPLIT into 4 gates
+              -> LOGISTIC / TANH / MUL / ADD; the first step reads ``previous_state_h`` / ``_c``
+              (``lstm.py`` says which split output is which gate and how that is found)
     layer 5   the other RELU FULLY_CONNECTED op followed by a MINIMUM (it reads the LSTM's output)
+    layer 6   the FULLY_CONNECTED op fed by layer 5's MINIMUM, followed by the SOFTMAX
 Weights are int8 with one scale and zero point 0: real = scale * q. They are stored [out, in] in the
 file and written [in, out] here so that every layer reads ``x @ W``.
 
-Written keys: W1 (494, H) float32, b1, W1_q int8 (494, H), W1_scale, clip; W{2,3,5}_q, W{k}_scale, b{k};
-metadata (sample_rate, win_len_ms, win_step_ms, alphabet, language, source_sha256, source_name).
+Written keys: W1 (494, H) float32, b1, W1_q int8 (494, H), W1_scale, clip; W{2..6}_q, W{k}_scale, b{k}
+(W4_q (2 H, 4 H), W6_q (H, n_labels + 1)); lstm_gates (the gate held by each quarter of W4's columns),
+n_steps (windows per call); metadata (sample_rate, win_len_ms, win_step_ms, alphabet, language,
+source_sha256, source_name); integrity_sha256 (``integrity.py``) over all of them.
 """
 from __future__ import annotations
 
@@ -21,13 +28,15 @@ import numpy as np
 from ..atomic import save_npz
 from ..errors import WeightsError
 from ..features import file_sha256 as sha256_file
+from .integrity import with_digest
+from .lstm_graph import find_lstm
 from .tflite_file import TFLiteModel, read_tflite
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 N_CONTEXT_INPUT = 494  # 19 context frames x 26 MFCC
 
 
-def _dense(m: TFLiteModel, op, name: str) -> dict:
+def _dense(m: TFLiteModel, op, name: str, activation: str = "RELU") -> dict:
     """int8 weights (transposed to [in, out]), scale and float bias of one FULLY_CONNECTED op."""
     w_t, b_t = m.tensors[op.inputs[1]], m.tensors[op.inputs[2]]
     if w_t.type != 9 or w_t.scale is None or w_t.scale.size != 1:
@@ -39,8 +48,8 @@ def _dense(m: TFLiteModel, op, name: str) -> dict:
     b = m.array(b_t).astype(np.float32)
     if q.ndim != 2 or b.shape != (q.shape[0],):
         raise WeightsError(f"{m.path}: {name} has weights {q.shape} and bias {b.shape}, not [out, in] and [out]")
-    if op.activation != "RELU":
-        raise WeightsError(f"{m.path}: {name} has fused activation {op.activation}, expected RELU")
+    if op.activation != activation:
+        raise WeightsError(f"{m.path}: {name} has fused activation {op.activation}, expected {activation}")
     return {"q": np.ascontiguousarray(q.T), "scale": np.float32(w_t.scale[0]), "b": b}
 
 
@@ -155,6 +164,39 @@ def read_metadata(m: TFLiteModel) -> dict:
     }
 
 
+def find_head(m: TFLiteModel, layer5) -> object:
+    """Layer 6: the FULLY_CONNECTED op fed by layer 5's MINIMUM, no activation, then a SOFTMAX."""
+    clip_op, _ = _clip_after(m, layer5, "layer 5")
+    nxt = [op for op in m.operators if op.op == "FULLY_CONNECTED" and op.inputs[0] == clip_op.outputs[0]]
+    if len(nxt) != 1:
+        raise WeightsError(f"{m.path}: no single FULLY_CONNECTED op (layer 6, the logits) after layer 5")
+    if not any(c.op == "SOFTMAX" for c in m.consumers(nxt[0].outputs[0])):
+        raise WeightsError(f"{m.path}: layer 6 (the logits) is not followed by a SOFTMAX")
+    return nxt[0]
+
+
+def _graph(m: TFLiteModel):
+    """(dense layers {1, 2, 3, 5, 6: op}, the LSTM description) found by structure."""
+    layers = find_layers(m)
+    x_clip, _ = _clip_after(m, layers[3], "layer 3")
+    lstm = find_lstm(m, x_clip.outputs[0])
+    layers[6] = find_head(m, layers[5])
+    return layers, lstm
+
+
+def _check_shapes(path, arrays: dict, n_labels: int) -> None:
+    n_in, hidden = arrays["W1_q"].shape
+    if n_in != N_CONTEXT_INPUT:
+        raise WeightsError(f"{path}: layer 1 takes {n_in} inputs, expected {N_CONTEXT_INPUT} "
+                           f"(19 context frames x 26 MFCC)")
+    expected = {2: (hidden, hidden), 3: (hidden, hidden), 4: (2 * hidden, 4 * hidden), 5: (hidden, hidden),
+                6: (hidden, n_labels + 1)}
+    for k, shape in expected.items():
+        if arrays[f"W{k}_q"].shape != shape:
+            raise WeightsError(f"{path}: layer {k} weights {arrays[f'W{k}_q'].shape}, expected {shape}"
+                               + (f" ({n_labels} alphabet labels + blank)" if k == 6 else ""))
+
+
 def export_arrays(model_path) -> dict:
     """Everything ``export_model`` writes, as a dict of arrays (nothing touches the disk).
 
@@ -168,7 +210,7 @@ def export_arrays(model_path) -> dict:
     model_path = Path(model_path)
     m = read_tflite(model_path)
     try:
-        layers = find_layers(m)
+        layers, lstm = _graph(m)
         meta = read_metadata(m)
     except WeightsError:
         raise
@@ -176,21 +218,17 @@ def export_arrays(model_path) -> dict:
         raise WeightsError(f"{model_path}: malformed DeepSpeech graph ({type(exc).__name__}: {exc})") from exc
     arrays = {"format_version": np.int32(FORMAT_VERSION)}
     clip = None
-    for k, op in layers.items():
-        d = _dense(m, op, f"layer {k}")
-        _, c = _clip_after(m, op, f"layer {k}")
-        clip = c if clip is None else clip
+    for k, op in sorted({**layers, 4: lstm["op"]}.items()):
+        d = _dense(m, op, f"layer {k}", "RELU" if k in (1, 2, 3, 5) else "NONE")
+        if k in (1, 2, 3, 5):
+            _, c = _clip_after(m, op, f"layer {k}")
+            clip = c if clip is None else clip
         arrays[f"W{k}_q"], arrays[f"W{k}_scale"], arrays[f"b{k}"] = d["q"], d["scale"], d["b"]
-    n_in, hidden = arrays["W1_q"].shape
-    if n_in != N_CONTEXT_INPUT:
-        raise WeightsError(f"{model_path}: layer 1 takes {n_in} inputs, expected {N_CONTEXT_INPUT} "
-                           f"(19 context frames x 26 MFCC)")
-    for k in (2, 3, 5):
-        if arrays[f"W{k}_q"].shape != (hidden, hidden):
-            raise WeightsError(f"{model_path}: layer {k} weights {arrays[f'W{k}_q'].shape}, expected "
-                               f"({hidden}, {hidden})")
+    _check_shapes(model_path, arrays, len(meta["alphabet"]))
     arrays["W1"] = arrays["W1_q"].astype(np.float32) * arrays["W1_scale"]
     arrays["clip"] = np.float32(clip)
+    arrays["lstm_gates"] = np.array(lstm["gates"], dtype=np.str_)
+    arrays["n_steps"] = np.int32(lstm["n_steps"])
     arrays["sample_rate"] = np.int32(meta["sample_rate"])
     arrays["win_len_ms"] = np.int32(meta["win_len_ms"])
     arrays["win_step_ms"] = np.int32(meta["win_step_ms"])
@@ -198,7 +236,7 @@ def export_arrays(model_path) -> dict:
     arrays["language"] = np.array(meta["language"], dtype=np.str_)
     arrays["source_sha256"] = np.array(sha256_file(model_path), dtype=np.str_)
     arrays["source_name"] = np.array(model_path.name, dtype=np.str_)
-    return arrays
+    return with_digest(arrays)
 
 
 def export_model(model_path, out_path) -> Path:

@@ -1,5 +1,8 @@
-"""signal -> MFCC -> context windows -> layer 1: the paper's 2048 DeepSpeech features per frame."""
+"""signal -> MFCC -> context windows -> layer 1: the paper's 2048 DeepSpeech features per frame;
+and any of layers 1-5 of the whole model (``layer_features``), cached per layer for the layer study."""
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -66,3 +69,43 @@ def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mo
     Y = to_host(layer1_batch(feats, W_dev, b, n_frames=n_frames, mode=mode, w_scale=layer.w_scale, clip=layer.clip))
     bounds = np.cumsum(np.r_[0, np.asarray(n_frames)])
     return [Y[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
+
+
+LAYER_KINDS = ("layer1", "layer2", "layer3", "layer4", "layer5")
+
+
+@lru_cache(maxsize=2)
+def _model(weights_path: str):
+    from .model import DeepSpeech
+
+    return DeepSpeech.from_weights(weights_path)
+
+
+def layer_features(signal, params: dict, layers=LAYER_KINDS) -> dict:
+    """{layer: (frames, 2048)} of the whole model on one signal, one forward pass for all of them.
+
+    ``params``: "weights" (an exported .npz), "step_ms", "mode" (see ``DeepSpeech.forward``).
+    """
+    model = _model(str(params["weights"]))
+    win_ms = model.metadata["win_len_ms"]
+    w = context_windows(mfcc(signal, 16000, win_ms=win_ms, step_ms=params["step_ms"]))
+    out = model.forward(w, mode=params["mode"], layers=tuple(layers))
+    return {k: out[k] for k in layers}
+
+
+def cached_layer_features(path, params: dict, cache_root) -> tuple[dict, str | None]:
+    """Every layer's features of one file, cached as kind "deepspeech" with params["layer"] set
+    (``ser_ref.features``); computed in one pass when any is missing. Returns ({layer: npy}, None)
+    or ({}, error message); top-level so that executors can run it."""
+    from ..audio import load_audio
+    from ..errors import SerRefError
+    from ..features import _named, _save, cache_path
+
+    try:
+        targets = {k: cache_path(path, "deepspeech", {**params, "layer": k}, cache_root) for k in LAYER_KINDS}
+        if not all(t.exists() for t in targets.values()):
+            for k, f in layer_features(load_audio(path), params).items():
+                _save(targets[k], f)
+        return {k: str(t) for k, t in targets.items()}, None
+    except (SerRefError, OSError, ValueError) as exc:
+        return {}, _named(path, exc)

@@ -26,6 +26,7 @@ import numpy as np
 from ..backend import array_module
 from ..blas_threads import blas_threads, single_threaded_blas
 from ..errors import MACHINE_ERRNOS, SerRefError, WeightsError, machine_error
+from .integrity import verify_file
 
 MODES = ("float", "tflite-int8")
 
@@ -323,6 +324,7 @@ class Layer1:
         # W1 is stored for readers without ser_ref; it must agree with scale * W1_q
         if d["W1"].shape != layer.W.shape or not np.array_equal(d["W1"], layer.W):
             raise WeightsError(f"{path}: W1 disagrees with W1_scale * W1_q (file altered or corrupt)")
+        verify_file(path)
         return layer
 
     @classmethod

@@ -44,24 +44,44 @@ def exported_path(tflite: Path, weights_dir: Path) -> Path:
     return weights_dir / f"{tflite.stem}-{sha256_file(tflite)[:12]}.npz"
 
 
-def _from_file(path: Path, weights_dir: Path, log) -> Layer1:
+def _from_file(path: Path, weights_dir: Path, log, cls=Layer1):
+    """``cls.from_weights`` of ``path`` (.npz) or of its cached export (.tflite, exported once)."""
     if not path.exists():
         raise WeightsError(f"{path}: model file not found")
     if path.is_dir():
         raise WeightsError(f"{path}: is a folder; give the .tflite or .npz file itself")
     if path.suffix == ".npz":
-        log(f"layer 1: reading exported weights {path}")
-        return Layer1.from_weights(path)
+        log(f"{'layer 1' if cls is Layer1 else 'DeepSpeech'}: reading exported weights {path}")
+        return cls.from_weights(path)
     npz = exported_path(path, weights_dir)
     if npz.exists():
         try:
-            log(f"layer 1: using the cached export {npz} of {path}")
-            return Layer1.from_weights(npz)
+            log(f"{'layer 1' if cls is Layer1 else 'DeepSpeech'}: using the cached export {npz} of {path}")
+            return cls.from_weights(npz)
         except WeightsError as exc:
-            log(f"layer 1: cached export unusable ({exc}); exporting again")
-    log(f"layer 1: exporting {path} -> {npz}")
+            log(f"{'layer 1' if cls is Layer1 else 'DeepSpeech'}: cached export unusable ({exc}); exporting again")
+    log(f"{'layer 1' if cls is Layer1 else 'DeepSpeech'}: exporting {path} -> {npz}")
     export_model(path, npz)
-    return Layer1.from_weights(npz)
+    return cls.from_weights(npz)
+
+
+def load_deepspeech(model=None, *, verbose: bool = False, weights_dir=None, fetch=fetch_model):
+    """The whole model (``DeepSpeech``) from the same sources, in the same order, as ``load_layer1``."""
+    from .model import DeepSpeech
+
+    log = print if verbose else _quiet
+    weights_dir = Path(weights_dir) if weights_dir is not None else locations.WEIGHTS_DIR
+    if model is None:
+        env = os.environ.get("SER_REF_MODEL")
+        if env and not Path(env).expanduser().exists():
+            raise WeightsError(f"SER_REF_MODEL={env}: file not found")
+        model = Path(env).expanduser() if env else locations.shared_model_path()
+    if model is None:
+        model = registry_tflite(weights_dir, fetch=fetch, log=log)
+    key = ("DeepSpeech", str(Path(model).resolve()), str(weights_dir))
+    if key not in _loaded:
+        _loaded[key] = _from_file(Path(model), weights_dir, log, DeepSpeech)
+    return _loaded[key]
 
 
 def load_layer1(model=None, *, verbose: bool = True, weights_dir=None, fetch=fetch_model) -> Layer1:

@@ -2,11 +2,16 @@
 
     FrameDense     2048 -> 204 relu -> 4 softmax per frame; utterance = mean frame log-probability
     UtteranceLSTM  LSTM(20, relu) over the utterance's frames -> dense softmax on the last state
-    Dense1Dense2   Dense1 (a FrameDense net) trained on one half of the training speakers; its
-                   per-frame probabilities on the other half, cut into chunks of chunk_len frames
-                   (chunk_len x 4 inputs), train a dense softmax (Dense2); utterance = mean chunk
-                   log-probability
+    Dense1         the first stage of the two below: a FrameDense net trained on one half of the
+                   training speakers, with its frame probabilities on the other half
+    Dense1Dense2   Dense1's per-frame probabilities on the other half, cut into chunks of chunk_len
+                   frames (chunk_len x 4 inputs), train a dense softmax (Dense2); utterance = mean
+                   chunk log-probability
     Dense1LSTM2    as Dense1Dense2 with LSTM(20, relu) -> dense softmax over each chunk's sequence
+
+A fitted ``Dense1`` can be handed to ``fit(..., dense1=...)`` of both two-stage models and of every
+chunk length: Dense1 does not depend on the chunk length, and the hand-off carries the random
+generator's state after Dense1, so the result is bit-identical to a fit that trains its own Dense1.
 
 Utterance aggregation everywhere: log P(c | utt) = mean over its frames (or chunks) of
 log P(c | frame), renormalised by a softmax, i.e. a normalised geometric mean of the
@@ -14,8 +19,6 @@ probabilities. The reasons for this and every other choice are in docs/training-
 """
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +28,7 @@ from .checks import check_features, check_labels, NNInputError
 from .nets import (lstm_clf_init, lstm_clf_logits, lstm_clf_loss_grads, mlp_init, mlp_logits,
                    mlp_loss_grads)
 from .softmax_ce import log_softmax, softmax_cross_entropy_forward
-from .train import (chunk_sequence, class_weight_vector, fit_adam, pad_batch, resolve_config,
+from .train import (chunk_sequence, class_weight_vector, fit_adam, resolve_config,
                     split_by_speaker, standardizer)
 
 _PREDICT_ROWS = 8192  # frames per forward pass at prediction time (bounds memory, not results)
@@ -66,16 +69,16 @@ class _FrameNet:
 
         def draw(utts, r):
             """(utterance, frame) pairs: up to max_frames random frames of each utterance."""
-            out = []
+            us, fs = [], []
             for u in utts:
                 k = lens[u] if self.cfg.max_frames is None else min(lens[u], self.cfg.max_frames)
-                f = r.choice(lens[u], k, replace=False) if k < lens[u] else np.arange(k)
-                out.append(np.stack([np.full(k, u), f], axis=1))
-            return np.concatenate(out)
+                fs.append(r.choice(lens[u], k, replace=False) if k < lens[u] else np.arange(k))
+                us.append(np.full(k, u))
+            return np.stack([np.concatenate(us), np.concatenate(fs)], axis=1)
 
         def to_batch(pairs):
             # frames are gathered per batch (and standardised there), so no corpus-sized copy is made
-            X = self.prep(np.stack([feats[u][f] for u, f in pairs]).astype(np.float32, copy=False))
+            X = self.prep(np.stack([feats[u][f] for u, f in pairs.tolist()]).astype(np.float32, copy=False))
             lab = y[pairs[:, 0]]
             return (xp.asarray(X), xp.asarray(lab), xp.asarray(frame_w[lab]))
 
@@ -133,9 +136,16 @@ class _SeqNet:
         return s[start:start + L]
 
     def _padded(self, seqs, r=None):
-        x, m = pad_batch([self._crop(s, r) for s in seqs])
-        x = self.prep(x)
-        x *= m[:, :, None]  # standardising moved the padding off zero; put it back
+        """(batch, T_max, D) float32 with each sequence transformed in place and zero padding, and
+        the (batch, T_max) mask (None when nothing is padded)."""
+        seqs = [self._crop(s, r) for s in seqs]
+        lens = [s.shape[0] for s in seqs]
+        x = np.zeros((len(seqs), max(lens), seqs[0].shape[1]), dtype=np.float32)
+        m = np.zeros((len(seqs), max(lens)), dtype=np.float32)
+        for k, s in enumerate(seqs):
+            x[k, :lens[k]] = s
+            self.prep(x[k, :lens[k]])  # on the real frames only: the padding stays exactly zero
+            m[k, :lens[k]] = 1
         return self.xp.asarray(x), (None if m.all() else self.xp.asarray(m))
 
     def fit(self, seqs, y, groups, cw, rng):
@@ -192,7 +202,9 @@ class _UtteranceModel:
         self.n_features = None
         self.fitted = False
 
-    def _prepare_fit(self, feats, y, groups):
+    def _prepare_fit(self, feats, y, groups, stats=None):
+        """Checked labels and the seeded generator; ``stats``: ``standardizer(feats)`` if the caller
+        already has it (several models of one fold share it), else it is computed here."""
         self.fitted = False
         self.n_features = check_features(feats)
         y = check_labels(y, len(feats), self.n_classes)
@@ -200,7 +212,7 @@ class _UtteranceModel:
             raise NNInputError(f"groups must hold one speaker per utterance ({len(feats)}), got {len(groups)}")
         rng = np.random.default_rng(self.seed)
         if self.config.standardize:
-            self.mu, self.sd = standardizer(feats)
+            self.mu, self.sd = stats if stats is not None else standardizer(feats)
         return feats, y, rng
 
     def _standardize(self, X):
@@ -264,8 +276,8 @@ class FrameDense(_UtteranceModel):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
         self.hidden = int(hidden)
 
-    def fit(self, feats, y, groups=None):
-        feats, y, rng = self._prepare_fit(feats, y, groups)
+    def fit(self, feats, y, groups=None, stats=None):
+        feats, y, rng = self._prepare_fit(feats, y, groups, stats)
         sizes = [self.n_features, self.hidden, self.n_classes]
         self.net = _FrameNet(sizes, self.config, self.xp, self._standardize).fit(feats, y, groups, self._class_weights(y), rng)
         self.history = self.net.history
@@ -297,8 +309,8 @@ class UtteranceLSTM(_UtteranceModel):
         if activation not in ("tanh", "relu"):
             raise NNInputError(f"activation must be 'tanh' or 'relu', got {activation!r}")
 
-    def fit(self, feats, y, groups=None):
-        feats, y, rng = self._prepare_fit(feats, y, groups)
+    def fit(self, feats, y, groups=None, stats=None):
+        feats, y, rng = self._prepare_fit(feats, y, groups, stats)
         self.net = _SeqNet(self.n_features, self.units, self.n_classes, self.activation, self.config,
                            self.xp, max_len=self.config.max_len, prep=self._standardize)
         self.net.fit(feats, y, groups, self._class_weights(y), rng)
@@ -310,6 +322,60 @@ class UtteranceLSTM(_UtteranceModel):
         return self.net.logprobs(feats).astype(np.float64)
 
 
+class Dense1(_UtteranceModel):
+    """Stage one of Dense1+Dense2 and Dense1+LSTM2, trained once and handed to both.
+
+    fit() splits the training speakers into halves A and B (``split_by_speaker(y, groups, 0.5)``),
+    trains a FrameDense net on A, and keeps its frame probabilities P(class | frame) on every
+    utterance of B (the second stage's training input) and the generator's state afterwards.
+
+    >>> rng = np.random.default_rng(0)
+    >>> feats = [rng.normal(size=(12, 6)).astype(np.float32) for _ in range(8)]
+    >>> y, spk = np.arange(8) % 4, np.repeat(["a", "b"], 4)
+    >>> d1 = Dense1(config={"epochs": 1}, hidden=5).fit(feats, y, spk)
+    >>> p1 = Dense1LSTM2(config={"epochs": 1}, hidden=5, chunk_len=4).fit(feats, y, spk, dense1=d1)
+    >>> p2 = Dense1LSTM2(config={"epochs": 1}, hidden=5, chunk_len=4).fit(feats, y, spk)
+    >>> bool(np.array_equal(p1.predict_proba(feats), p2.predict_proba(feats)))
+    True
+    """
+
+    def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204):
+        super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
+        self.hidden = int(hidden)
+
+    def fit(self, feats, y, groups=None, stats=None):
+        feats, y, rng = self._prepare_fit(feats, y, groups, stats)
+        a, b = split_by_speaker(y, groups, 0.5, rng)
+        if len(b) == 0:
+            raise NNInputError("Dense1 needs at least 2 training speakers (or 2 utterances per class) to "
+                               "train Dense1 and the second net on different halves")
+        ga = None if groups is None else np.asarray(groups)[a]
+        sizes = [self.n_features, self.hidden, self.n_classes]
+        self.net = _FrameNet(sizes, self.config, self.xp, self._standardize).fit(
+            [feats[i] for i in a], y[a], ga, self._class_weights(y[a]), rng)
+        self.rng_state = rng.bit_generator.state  # what the second stage draws from next
+        self.half_b = b
+        self.probs_b = self.frame_probs([feats[i] for i in b])
+        self.trained_on = _fingerprint(feats, y, groups)
+        self.history = self.net.history
+        self.fitted = True
+        return self
+
+    def frame_probs(self, feats):
+        """P(class | frame) of each utterance: a list of (frames, n_classes) arrays."""
+        P = np.exp(self.net.frame_logprobs(feats))
+        return np.split(P, np.cumsum([f.shape[0] for f in feats])[:-1])
+
+    def _utterance_logprobs(self, feats):
+        return _mean_logprob_per_group(self.net.frame_logprobs(feats), [f.shape[0] for f in feats])
+
+
+def _fingerprint(feats, y, groups):
+    """What identifies a training set cheaply: frame counts, labels, speakers."""
+    return ([int(f.shape[0]) for f in feats], np.asarray(y).tolist(),
+            None if groups is None else [str(g) for g in groups])
+
+
 class _TwoStage(_UtteranceModel):
     """Dense1 on half A of the training speakers; a chunk classifier on Dense1's output for half B."""
 
@@ -319,48 +385,46 @@ class _TwoStage(_UtteranceModel):
         if self.chunk_len < 1:
             raise NNInputError(f"chunk_len must be >= 1, got {chunk_len!r}")
 
-    def _dense1_key(self, feats, y, groups):
-        """Everything Dense1's weights depend on: the data's bytes, the seed, the settings."""
-        h = hashlib.blake2b(digest_size=16)
-        for f in feats:
-            h.update(np.ascontiguousarray(f, dtype=np.float32).data)
-        h.update(np.asarray(y).tobytes())
-        h.update(repr(None if groups is None else np.asarray(groups).tolist()).encode())
-        return (h.hexdigest(), self.n_classes, self.seed, self.device, self.hidden, repr(self.config))
+    def make_dense1(self) -> Dense1:
+        """An unfitted Dense1 with this model's seed and settings (fit it once, hand it to many)."""
+        return Dense1(n_classes=self.n_classes, seed=self.seed, device=self.device, config=self.config,
+                      hidden=self.hidden)
 
-    def _chunks(self, feats):
-        """Dense1's frame probabilities of each utterance, cut into (n_chunks, chunk_len, K) chunks."""
-        P = np.exp(self.dense1.frame_logprobs(feats))
-        bounds = np.cumsum([f.shape[0] for f in feats])[:-1]
-        return [chunk_sequence(p, self.chunk_len) for p in np.split(P, bounds)]
+    def _check_dense1(self, dense1, feats, y, groups):
+        mine, theirs = self.make_dense1(), dense1
+        for attr in ("n_classes", "seed", "device", "config", "hidden"):
+            if getattr(mine, attr) != getattr(theirs, attr):
+                raise NNInputError(f"the Dense1 handed to {type(self).__name__} has {attr}="
+                                   f"{getattr(theirs, attr)!r}, this model has {getattr(mine, attr)!r}")
+        if not theirs.fitted or theirs.trained_on != _fingerprint(feats, y, groups):
+            raise NNInputError(f"the Dense1 handed to {type(self).__name__} was not fitted on these utterances")
 
-    def fit(self, feats, y, groups=None):
-        feats, y, rng = self._prepare_fit(feats, y, groups)
-        a, b = split_by_speaker(y, groups, 0.5, rng)
-        if len(b) == 0:
-            raise NNInputError(f"{type(self).__name__} needs at least 2 training speakers (or 2 utterances "
-                               "per class) to train Dense1 and the second net on different halves")
-        ga = None if groups is None else np.asarray(groups)[a]
-        gb = None if groups is None else np.asarray(groups)[b]
-        key = self._dense1_key(feats, y, groups)
-        if key in _DENSE1_CACHE:  # same data, seed and settings: the very same Dense1 and rng state
-            self.dense1, state = _DENSE1_CACHE[key]
-            rng.bit_generator.state = state
-        else:
-            sizes = [self.n_features, self.hidden, self.n_classes]
-            self.dense1 = _FrameNet(sizes, self.config, self.xp, self._standardize).fit(
-                [feats[i] for i in a], y[a], ga, self._class_weights(y[a]), rng)
-            _remember_dense1(key, (self.dense1, rng.bit_generator.state))
-        chunks = self._chunks([feats[i] for i in b])
+    def _chunks(self, probs):
+        """Each utterance's frame probabilities cut into (n_chunks, chunk_len, K) chunks."""
+        return [chunk_sequence(p, self.chunk_len) for p in probs]
+
+    def fit(self, feats, y, groups=None, stats=None, dense1: Dense1 | None = None):
+        """Train Dense1 (or take the fitted ``dense1`` of these same utterances) and the second net."""
+        if dense1 is None:
+            dense1 = self.make_dense1().fit(feats, y, groups, stats)
+        self._check_dense1(dense1, feats, y, groups)
+        self.fitted = False
+        self.n_features, self.mu, self.sd = dense1.n_features, dense1.mu, dense1.sd
+        y = np.asarray(y)
+        rng = np.random.default_rng(self.seed)
+        rng.bit_generator.state = dense1.rng_state
+        self.dense1, b = dense1, dense1.half_b
+        chunks = self._chunks(dense1.probs_b)
         n_chunks = np.array([len(c) for c in chunks])
+        gb = None if groups is None else np.asarray(groups)[b]
         self._fit_second(np.concatenate(chunks), np.repeat(y[b], n_chunks),
                          None if gb is None else np.repeat(gb, n_chunks), rng)
-        self.history = {"dense1": self.dense1.history, "second": self.second_history}
+        self.history = {"dense1": dense1.history, "second": self.second_history}
         self.fitted = True
         return self
 
     def _utterance_logprobs(self, feats):
-        chunks = self._chunks(feats)
+        chunks = self._chunks(self.dense1.frame_probs(feats))
         return _mean_logprob_per_group(self._chunk_logprobs(np.concatenate(chunks)), [len(c) for c in chunks])
 
 
@@ -417,31 +481,6 @@ class Dense1LSTM2(_TwoStage):
 
     def _chunk_logprobs(self, C):
         return self.lstm2.logprobs(list(C))
-
-
-# Dense1 of the two-stage models depends on the data, seed and settings but not on the chunk length,
-# so a chunk-length sweep over the same fold re-uses it instead of training it again. The reuse is
-# exact: the cached entry holds the random generator's state after Dense1, so everything drawn
-# afterwards is the same as in a fresh fit (tested). A few entries bound the memory (~2 MB each).
-_DENSE1_CACHE: "OrderedDict" = OrderedDict()
-DENSE1_CACHE_SIZE = 4
-
-
-def _remember_dense1(key, value):
-    _DENSE1_CACHE[key] = value
-    while len(_DENSE1_CACHE) > DENSE1_CACHE_SIZE:
-        _DENSE1_CACHE.popitem(last=False)
-
-
-def clear_dense1_cache():
-    """Forget every cached Dense1 (the next two-stage fit trains its Dense1 from scratch).
-
-    Examples
-    --------
-    >>> clear_dense1_cache(); len(_DENSE1_CACHE)
-    0
-    """
-    _DENSE1_CACHE.clear()
 
 
 def _chunk_cfg(cfg):

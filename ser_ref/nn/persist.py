@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import modelfile
 from ..backend import to_host
-from .models import MODELS, _FrameNet, _SeqNet
+from .models import MODELS, Dense1, _FrameNet, _SeqNet
 from .train import TrainConfig
 
 KIND = "network"
@@ -68,7 +68,8 @@ def model_arrays(model) -> tuple[dict, dict]:
     if model.mu is not None:
         arrays["mu"], arrays["sd"] = model.mu, model.sd
     for attr, _, _ in NETS[name]:
-        for k, v in getattr(model, attr).params.items():
+        sub = getattr(model, attr)
+        for k, v in (sub.net if isinstance(sub, Dense1) else sub).params.items():
             arrays[f"{attr}/{k}"] = to_host(v)
     settings = {"system": name, "n_features": model.n_features, "config": _config_meta(model.config),
                 **{k: getattr(model, k) for k in _CTOR if hasattr(model, k)}}
@@ -113,9 +114,16 @@ def model_from_arrays(arrays: dict, settings: dict, device: str = "cpu", source:
             net = _SeqNet(params["W"].shape[0], params["U"].shape[0], params["Wo"].shape[1], model.activation,
                           conf, xp, max_len=max_len, prep=prep)
         net.params = params
-        setattr(model, attr, net)
+        setattr(model, attr, _as_dense1(model, net) if attr == "dense1" else net)
     model.fitted = True
     return model
+
+
+def _as_dense1(model, net) -> Dense1:
+    """The fitted stage one of a two-stage model, around its loaded frame net."""
+    d1 = model.make_dense1()
+    d1.n_features, d1.mu, d1.sd, d1.net, d1.fitted = model.n_features, model.mu, model.sd, net, True
+    return d1
 
 
 def save_model(model, path, meta: dict | None = None) -> None:
