@@ -222,7 +222,7 @@ def extract_features(args, items, layer, executor, timings):
     kind = "layer1"
     if getattr(args, "features", None):  # a layer of the whole model (ser_ref.deepspeech.features)
         kind, l1_params = "deepspeech", {**l1_params, "layer": args.features, "device": "cpu"}
-    l1_npy, l1_err = extract_all(paths, kind, l1_params, cache_root, executor, desc=args.features or "layer 1")
+    l1_npy, l1_err = extract_all(paths, kind, l1_params, cache_root, executor, desc=getattr(args, "features", None) or "layer 1")
     timings["features:layer1"] = time.perf_counter() - t
 
     keep = [i for i in range(len(items)) if eg_npy[i] and l1_npy[i]]

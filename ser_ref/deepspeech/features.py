@@ -98,14 +98,15 @@ def cached_layer_features(path, params: dict, cache_root) -> tuple[dict, str | N
     (``ser_ref.features``); computed in one pass when any is missing. Returns ({layer: npy}, None)
     or ({}, error message); top-level so that executors can run it."""
     from ..audio import load_audio
-    from ..errors import SerRefError
-    from ..features import _named, _save, cache_path
+    from ..features import _fault_of_the_file, _named, _store, cache_path
 
     try:
         targets = {k: cache_path(path, "deepspeech", {**params, "layer": k}, cache_root) for k in LAYER_KINDS}
         if not all(t.exists() for t in targets.values()):
             for k, f in layer_features(load_audio(path), params).items():
-                _save(targets[k], f)
+                _store(targets[k], f, "deepspeech", str(path))  # checked finite; a failed write stops the run
         return {k: str(t) for k, t in targets.items()}, None
-    except (SerRefError, OSError, ValueError) as exc:
-        return {}, _named(path, exc)
+    except Exception as exc:  # a file's own fault comes back as a message, a machine fault is raised
+        if _fault_of_the_file(exc):
+            return {}, _named(path, exc)
+        raise
