@@ -348,7 +348,7 @@ def test_cli_module_runs():
 
 @pytest.mark.slow
 def test_agreement_with_opensmile_on_all_ravdess(ravdess_files):
-    """Issue 3 targets over all files: median r >= 0.95, >= 75 of 88 features with r >= 0.90."""
+    """The agreement targets of docs/egemaps-agreement.md over all files: median r >= 0.95, >= 75 of 88 features with r >= 0.90."""
     needs("opensmile")
     import importlib.util
     from pathlib import Path
