@@ -320,12 +320,6 @@ def test_files_batch_names_the_bad_file(stub_voice, tmp_path):
         np.testing.assert_array_equal(egemaps_files([good, good], executor=pool), out)
 
 
-def test_missing_voice_module_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "ser_ref.egemaps.voice", None)
-    with pytest.raises(SerRefError, match="voice"):
-        extract._voice_llds(np.zeros(SR, np.float32))
-
-
 def test_cli_prints_a_table(stub_voice, tmp_path, capsys):
     import soundfile as sf
     from ser_ref.egemaps.__main__ import main
