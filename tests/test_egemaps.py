@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import needs
-from ser_ref.errors import AudioError, SerRefError
+from ser_ref.errors import AudioError
 from ser_ref.egemaps import EGEMAPS_NAMES, egemaps, egemaps_files, egemaps_from_llds, spectral_llds
 from ser_ref.egemaps import extract, functionals as fn
 from ser_ref.egemaps.energy import equivalent_sound_level, frame_energy
