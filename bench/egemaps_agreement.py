@@ -4,8 +4,8 @@
 
 For every one of the 88 features: Pearson r across files between ser_ref and opensmile, and
 the relative mean difference (mean(ours) - mean(os)) / |mean(os)|. Writes
-docs/egemaps-agreement.md and bench/results/egemaps-agreement.json. Targets (issue 3):
-median r >= 0.95 and at least 75 of 88 features with r >= 0.90.
+docs/egemaps-agreement.md and bench/results/egemaps-agreement.json. Targets (the bar the
+eGeMAPS implementation was accepted on): median r >= 0.95 and at least 75 of 88 features with r >= 0.90.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ leave-one-speaker-out:
     forest  the CART forest on utterance-level [mean, std] over frames (4096 values)
 Writes layers.md, layers.json and layers.png: accuracy and UA with 95 % bootstrap CIs per layer,
 and McNemar's p of each layer against layer 1 for the same model. Features are cached per layer.
-This is glue over ``experiment.run_fold`` / ``evaluate.run_loso`` (kept small on purpose).
+The Dense rows go through the one runner (``runner.run``), the forest rows through ``evaluate.run_loso``\nwith the registry's forest (``systems``).
 """
 from __future__ import annotations
 
@@ -32,27 +32,13 @@ def pooled_stats(npy: str) -> np.ndarray:
     return np.concatenate([f.mean(0), f.std(0)])
 
 
-def forest_fit_predict(X_train, y_train, X_test, seed=0, n_trees=300):
-    """``evaluate.rf_fit_predict`` with ``n_trees`` trees (one thread inside a pool worker)."""
-    import multiprocessing
+def _dense_predictions(npys, y, speakers, folds, executor, settings, layer):
+    """The paper's frame-level Dense model under ``folds``, through the one runner (no checkpoints)."""
+    from .runner import Dataset, Entry, digest, run
 
-    from .forest import RandomForest
-
-    n_jobs = 1 if multiprocessing.parent_process() is not None else None
-    rf = RandomForest(n_trees=n_trees, max_depth=10, seed=seed, n_classes=4, n_jobs=n_jobs)
-    return rf.fit(X_train, y_train).predict(X_test)
-
-
-def _dense_predictions(npys, y, speakers, folds, executor, settings, seed):
-    from .experiment import fold_seed, run_fold
-
-    data = {"y": y, "speakers": speakers, "layer1": npys}
-    futures = [executor.submit(run_fold, "dense", data, f.train_idx, f.test_idx, fold_seed(seed, i), settings)
-               for i, f in enumerate(folds)]
-    pred = np.full(len(y), -1)
-    for f, fut in zip(folds, futures):
-        pred[f.test_idx] = np.asarray(fut.result()).argmax(1)
-    return pred
+    data = Dataset(y=y, speakers=speakers, features={"layer1": npys}, digest=digest([layer, list(npys)]))
+    probas = run([Entry("dense", "dense", settings)], folds, data, executor, desc=f"dense on {layer}", say=say)
+    return probas["dense"].argmax(1)
 
 
 def _row(res, y, pred, ref_pred, seed):
@@ -67,7 +53,7 @@ def study(items, weights, args, executor) -> dict:
     from .corpora import LABELS
     from .deepspeech.features import cached_layer_features
     from .evaluate import loso_folds, metrics, run_loso
-    from .experiment import Settings
+    from .systems import Settings, fit_predict_labels
 
     params = {"weights": weights.source, "weights_sha256": weights.metadata.get("source_sha256", ""),
               "step_ms": 20, "mode": args.mode}
@@ -90,12 +76,13 @@ def study(items, weights, args, executor) -> dict:
     for layer in LAYER_KINDS:
         npys = [results[i][0][layer] for i in keep]
         t = time.perf_counter()
-        pred = _dense_predictions(npys, y, speakers, folds, executor, settings, args.seed)
+        pred = _dense_predictions(npys, y, speakers, folds, executor, settings, layer)
         out["dense"][layer] = _row(metrics(y, pred), y, pred, ref.get("dense"), args.seed)
         ref.setdefault("dense", pred)
         X = np.stack([pooled_stats(p) for p in npys])
-        fit = functools.partial(forest_fit_predict, n_trees=n_trees)
-        # in this process, on every core (a pool worker hits a Numba thread-count clash here)
+        fit = functools.partial(fit_predict_labels, name="rf-egemaps", settings=Settings(rf_trees=n_trees))
+        # the forest of Table 2's baseline, here on pooled layer statistics; in this process, on every
+        # core (a pool worker once hit a Numba thread-count clash here)
         res = run_loso(fit, X, y, speakers, executor="serial", standardize=False, seed=args.seed)
         out["forest"][layer] = _row(res.pooled, y, res.y_pred, ref.get("forest"), args.seed)
         ref.setdefault("forest", res.y_pred)

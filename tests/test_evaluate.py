@@ -162,7 +162,7 @@ def _agreement(X, y, speakers, n_trees):
 
 
 def test_forest_matches_sklearn_on_real_speech_quick(ravdess_root):
-    """12 RAVDESS actors, 300 trees: the quick version of the issue's 1.5-point check (looser: fewer
+    """12 RAVDESS actors, 300 trees: the quick version of the slow 1.5-point check over 24 actors (looser: fewer
     trees and utterances mean more seed noise)."""
     needs("sklearn")
     ours, theirs = _agreement(*ravdess_features(ravdess_root, 12), 300)

@@ -13,7 +13,7 @@ from ser_ref.errors import AudioError
 from ser_ref.mfcc import (dct_matrix, frame_signal, hann_window, hz_to_mel, mel_bands, mel_filterbank, mfcc,
                           mfcc_reference)
 
-TOL = 1e-4  # the bound on max |ours - model's mfccs|
+TOL = 1e-4  # max |ours - model's mfccs|: float32 rounding of the log-mel, far below any feature's scale (measured: 0)
 
 
 # ---------- a plain, loop-by-loop transcription of TF's MfccMelFilterbank / MfccDct (reference) ----------

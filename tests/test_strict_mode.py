@@ -30,7 +30,7 @@ def test_needs_corpus(corpus):
 
 
 def _run(tmp_path, strict: bool):
-    shutil.copy(Path(__file__).with_name("conftest.py"), tmp_path / "conftest.py")
+    shutil.copy(Path(__file__).parent.parent / "conftest.py", tmp_path / "conftest.py")  # the strict hook
     (tmp_path / "test_sample.py").write_text(SAMPLE)
     env = {k: v for k, v in os.environ.items() if k != "SER_REF_STRICT"}
     if strict:

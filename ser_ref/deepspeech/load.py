@@ -135,8 +135,10 @@ def load_layer1(model=None, *, verbose: bool = True, weights_dir=None, fetch=fet
 def registry_tflite(weights_dir=None, *, fetch=fetch_model, log=print) -> Path:
     """weights/cache/armspeech-0.1.4-model.tflite: reused when its sha256 is the pinned one, else fetched.
 
-    >>> registry_tflite().name  # doctest: +SKIP
-    'armspeech-0.1.4-model.tflite'
+    >>> import tempfile
+    >>> stub = lambda path, log: print("fetching", path.name)  # stands in for the registry download
+    >>> registry_tflite(tempfile.mkdtemp(), fetch=stub, log=print)
+    fetching armspeech-0.1.4-model.tflite
     """
     weights_dir = Path(weights_dir) if weights_dir is not None else locations.WEIGHTS_DIR
     path = weights_dir / REGISTRY_TFLITE
@@ -153,8 +155,12 @@ def model_tflite(*, weights_dir=None, fetch=fetch_model, log=print) -> Path:
     A $SER_REF_MODEL that is missing or not a .tflite (an exported .npz has no graph to compare
     with) is a WeightsError naming it.
 
-    >>> model_tflite(log=lambda *a: None).suffix  # doctest: +SKIP
-    '.tflite'
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"SER_REF_MODEL": "/no/model.tflite"}):
+    ...     model_tflite()
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.WeightsError: SER_REF_MODEL=/no/model.tflite: file not found
     """
     env = os.environ.get("SER_REF_MODEL")
     if env:

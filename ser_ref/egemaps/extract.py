@@ -83,10 +83,8 @@ def spectral_llds(signal, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarra
 
 
 def _voice_llds(x: np.ndarray) -> dict[str, np.ndarray]:
-    try:
-        from .voice import voice_llds
-    except ImportError as exc:  # part 2 of the set not installed in this tree
-        raise SerRefError(f"eGeMAPS voice-source LLDs (ser_ref.egemaps.voice) unavailable: {exc}") from exc
+    from .voice import voice_llds
+
     return voice_llds(x, SAMPLE_RATE)
 
 
