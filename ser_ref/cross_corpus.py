@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic, locations
-from .errors import SerRefError
+from .errors import SerRefError, cli_main
 from .systems import SYSTEMS, Settings, check_names
 
 NORMALIZE = ("none", "speaker", "corpus")
@@ -40,6 +40,7 @@ def parse_args(argv=None):
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores; 1: in-process)")
     ap.add_argument("--scheduler", help="HOST:PORT of a Dask scheduler")
     ap.add_argument("--out", type=Path, help="output folder (default results/cross-corpus-<timestamp>)")
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return ap.parse_args(argv)
 
 
@@ -231,12 +232,14 @@ def say(msg: str) -> None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    """The command: one line per error on stderr (a traceback with --debug); exit 0 done, 2 bad
+    input or argument, 3 a fault of the machine, 130 interrupted (finished splits kept)."""
+    return cli_main(_run, argv, prog="cross_corpus")
+
+
+def _run(argv) -> int:
     try:
-        return _main(args)
-    except SerRefError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _main(parse_args(argv))
     except KeyboardInterrupt:
         print("\ninterrupted: finished splits are saved; re-run the same command with the same --out to resume.",
               file=sys.stderr)

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import atomic
 from .audio import SAMPLE_RATE, load_audio, resample
-from .errors import SerRefError
+from .errors import SerRefError, cli_main
 
 
 @dataclass
@@ -472,6 +472,7 @@ def parse_args(argv=None):
     ap.add_argument("--step-ms", type=int, choices=(20, 10), default=20, dest="step_ms")
     ap.add_argument("--mode", choices=("float", "tflite-int8"), default="float")
     ap.add_argument("--no-figures", action="store_true", dest="no_figures", help="explain.md only (no matplotlib)")
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return ap.parse_args(argv)
 
 
@@ -500,12 +501,9 @@ def _main(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return _main(args)
-    except SerRefError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """The command: one line per error on stderr (a traceback with --debug); exit 0 done, 2 bad
+    input or argument, 3 a fault of the machine."""
+    return cli_main(lambda a: _main(parse_args(a)), argv, prog="explain")
 
 
 if __name__ == "__main__":

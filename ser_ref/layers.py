@@ -55,7 +55,7 @@ def study(items, weights, args, executor) -> dict:
     from .evaluate import loso_folds, metrics, run_loso
     from .systems import Settings, fit_predict_labels
 
-    params = {"weights": weights.source, "weights_sha256": weights.metadata.get("source_sha256", ""),
+    params = {"weights": weights.source, "weights_sha256": weights.metadata.get("file_sha256", ""),
               "step_ms": 20, "mode": args.mode}
     cache_root = locations.cache_dir()
     t = time.perf_counter()
@@ -102,7 +102,7 @@ def table_md(res: dict, corpus: str) -> str:
         d, f = res["dense"][layer], res["forest"][layer]
         lines.append(f"| {layer} | {fmt(d, 'accuracy')} | {fmt(d, 'ua')} | {pv(d)} | {fmt(f, 'accuracy')} | "
                      f"{fmt(f, 'ua')} | {pv(f)} |")
-    lines += ["", f"Model: {Path(res['model']).name} (source sha256 {res['model_sha256'][:12]}). Dense: the paper's "
+    lines += ["", f"Model: {Path(res['model']).name} (weights file sha256 {res['model_sha256'][:12]}). Dense: the paper's "
               "frame-level Dense model; Forest: CART forest on utterance [mean, std] of the layer's frames."]
     return "\n".join(lines) + "\n"
 

@@ -40,14 +40,14 @@ def check_weights(path, meta: dict, layer) -> None:
     """Refuse a model whose layer-1 features came from other DeepSpeech weights than ``layer``'s.
 
     >>> from types import SimpleNamespace
-    >>> layer = SimpleNamespace(metadata={"source_sha256": "b" * 64}, source="w.npz")
+    >>> layer = SimpleNamespace(metadata={"file_sha256": "b" * 64}, source="w.npz")
     >>> check_weights("m.npz", {"features": {"weights_sha256": "a" * 64, "weights_source": "x.npz"}}, layer)
     Traceback (most recent call last):
     ...
     ser_ref.modelfile.ModelFileError: m.npz: trained on layer 1 of DeepSpeech weights sha256 aaaaaaaaaaaa... (x.npz), ...
     """
     want = meta["features"].get("weights_sha256")
-    have = layer.metadata.get("source_sha256", "")
+    have = layer.metadata.get("file_sha256", "")
     if want != have:
         raise ModelFileError(
             f"{path}: trained on layer 1 of DeepSpeech weights sha256 {str(want)[:12]}... "

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic
+from .errors import MACHINE_ERRNOS, machine_error
 from .splits import fold_seed
 from .systems import FEATURES, TWO_STAGE, Settings, make
 
@@ -189,7 +190,12 @@ def read_checkpoint(path: Path, tag: str, n_test: int):
         seconds = float(saved.get("seconds", 0.0))
         if not math.isfinite(seconds):
             raise ValueError("non-finite seconds")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except OSError as exc:
+        if exc.errno in MACHINE_ERRNOS:  # the machine's fault (EIO, EACCES, ...): stop, do not recompute
+            raise machine_error(exc, "fold checkpoints", path) from exc
+        warn(f"fold checkpoint {path} is unreadable ({exc}); discarding it and recomputing")
+        return None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         warn(f"fold checkpoint {path} is corrupt ({type(exc).__name__}: {exc}); discarding it and recomputing")
         return None
     return proba, seconds

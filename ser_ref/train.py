@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import SerRefError
+from .errors import SerRefError, cli_main
 from . import systems
 from .systems import Settings
 
@@ -48,6 +48,7 @@ def parse_args(argv=None):
     ap.add_argument("--jobs", type=int, default=None, help="worker processes for the features (default: all cores)")
     ap.add_argument("--leave-out", default="", dest="leave_out",
                     help="speakers to keep out of training, comma-separated (e.g. to explain one of theirs later)")
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return ap.parse_args(argv)
 
 
@@ -91,7 +92,7 @@ def feature_settings(system: str, layer, step_ms: int, mode: str, device: str) -
     """
     if system == "rf-egemaps":
         return "egemaps", {}
-    return "layer1", {"weights": layer.source, "weights_sha256": layer.metadata.get("source_sha256", ""),
+    return "layer1", {"weights": layer.source, "weights_sha256": layer.metadata.get("file_sha256", ""),
                       "step_ms": step_ms, "mode": mode, "device": device}
 
 
@@ -197,12 +198,9 @@ def _main(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return _main(args)
-    except SerRefError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """The command: one line per error on stderr (a traceback with --debug); exit 0 done, 2 bad
+    input or argument, 3 a fault of the machine."""
+    return cli_main(lambda a: _main(parse_args(a)), argv, prog="train")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def urdu_tree(root, labels, copy_from=None):
 def fails_with(argv, text, capsys, out):
     assert cross_corpus.main([*argv, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and text in err and len(err.splitlines()) == 1, err
+    assert err.startswith("cross_corpus: error:") and text in err and len(err.splitlines()) == 1, err
     assert not out.exists()  # stopped before any work
 
 

@@ -141,7 +141,7 @@ def test_bad_audio_gets_the_same_error_as_reproduce(tmp_path, model_path, capsys
     sf.write(silent, np.zeros(8000, np.float32), SR)
     assert explain.main([str(silent), "--model", str(model_path), "--out", str(tmp_path / "o"), "--no-figures"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and str(silent) in err and "silent" in err and len(err.splitlines()) == 1
+    assert err.startswith("explain: error: ") and str(silent) in err and "silent" in err and len(err.splitlines()) == 1
 
 
 def test_missing_matplotlib_is_one_clear_message(monkeypatch):

@@ -3,7 +3,9 @@ resume to identical numbers and a corrupt one is discarded with a warning; split
 per-group normalisation do what their definitions say."""
 from __future__ import annotations
 
+import errno
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,3 +147,20 @@ def test_registry_rejects_an_unknown_name_and_majority_is_the_rule():
     assert p.tolist() == [[0, 0, 0, 1]] * 2
     tie = systems.fit_predict("majority", np.zeros((4, 1)), np.array([2, 1, 2, 1]), np.zeros((1, 1)))
     assert tie.argmax() == 1  # ties go to the lower class index
+
+
+def test_a_machine_fault_reading_a_checkpoint_stops_the_run(dataset, tmp_path, monkeypatch):
+    from ser_ref.errors import MachineError
+
+    folds = splits.loso(dataset.speakers)
+    runner.run(ENTRIES[:1], folds, dataset, SerialExecutor(), out=tmp_path, say=lambda m: None)
+    real = Path.read_text
+
+    def eio(self, *a, **k):
+        if self.suffix == ".json" and "folds" in self.parts:
+            raise OSError(errno.EIO, "Input/output error", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "read_text", eio)
+    with pytest.raises(MachineError, match="Input/output error .*fold checkpoints"):
+        runner.run(ENTRIES[:1], folds, dataset, SerialExecutor(), out=tmp_path, say=lambda m: None)

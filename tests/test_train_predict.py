@@ -82,7 +82,7 @@ def test_saved_model_predicts_what_the_same_fit_does(system, corpus, dense_file,
     if system == "dense":
         from ser_ref.deepspeech import load_layer1
 
-        assert meta["features"]["weights_sha256"] == load_layer1(model_path, verbose=False).metadata["source_sha256"]
+        assert meta["features"]["weights_sha256"] == load_layer1(model_path, verbose=False).metadata["file_sha256"]
 
 
 def test_plain_output_has_label_and_four_probabilities(dense_file, corpus, model_path, capsys):

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WeightsError
+from ..features import file_sha256 as sha256_file
 from .ctc import greedy_decode
 from .integrity import verify_arrays
 from .layer1 import MODES, Layer1, ModeError, augment_bias, dense_int8_tflite_fast, dense_relu_clip_fast
@@ -131,7 +132,9 @@ class DeepSpeech:
             raise
         except Exception as exc:  # BadZipFile, EOFError, OSError, ValueError from a bad file
             raise WeightsError(f"{path}: corrupt or unreadable weight file ({type(exc).__name__}: {exc})") from exc
-        return cls(d, str(path))
+        model = cls(d, str(path))
+        model.metadata["file_sha256"] = sha256_file(path)  # the bytes loaded: what caches key on
+        return model
 
     # ---------- the layers ----------
 
