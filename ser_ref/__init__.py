@@ -12,6 +12,7 @@ Pipeline stages, one module each:
     corpora/        corpus loaders and the synthetic corpus
     evaluate.py     leave-one-speaker-out evaluation, metrics, bootstrap CIs, McNemar
     features.py     per-file features cached by content hash
+    hashing.py      sha256 of files and bytes (the identity of audio and weights; low, imports nothing of ours)
     systems.py      the registry of Table 2's systems by name (make / fit_predict, reproduce's defaults)
     splits.py       split generators: LOSO folds, cross-corpus pairs
     runner.py       every system on every split: tasks, shared Dense1, checkpoints and resume

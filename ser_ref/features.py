@@ -25,6 +25,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .errors import AudioError, MachineError, SerRefError, UsageError, WeightsError, machine_error
+from .hashing import bytes_sha256, file_sha256  # noqa: F401  (file_sha256 re-exported)
 
 KINDS = ("layer1", "egemaps", "deepspeech")
 # Part of every cache key: bump a kind's number when a code change alters its numbers, so that no
@@ -33,18 +34,6 @@ KINDS = ("layer1", "egemaps", "deepspeech")
 # layer1 3: every file in fixed blocks of single-threaded GEMMs (bits independent of --jobs / threads)
 # deepspeech 2: its layers' GEMMs in the same fixed single-threaded blocks
 FEATURE_VERSIONS = {"layer1": 3, "egemaps": 1, "deepspeech": 2}  # deepspeech: params["layer"] = layer1..5
-
-
-def bytes_sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def file_sha256(path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def cache_key(content_sha: str, kind: str, params: dict) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..atomic import save_npz
 from ..errors import WeightsError
-from ..features import file_sha256 as sha256_file
+from ..hashing import file_sha256 as sha256_file
 from .integrity import with_digest
 from .lstm_graph import find_lstm
 from .tflite_file import TFLiteModel, read_tflite

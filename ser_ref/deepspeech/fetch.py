@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..atomic import atomic_path
 from ..errors import MachineError, WeightsError
-from ..features import file_sha256 as sha256_file
+from ..hashing import file_sha256 as sha256_file
 
 PACKAGE = "armspeech==0.1.4"
 SDIST_NAME = "armspeech-0.1.4.tar.gz"

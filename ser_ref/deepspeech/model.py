@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WeightsError
-from ..features import file_sha256 as sha256_file
+from ..hashing import file_sha256 as sha256_file
 from .ctc import greedy_decode
 from .integrity import verify_arrays
 from .layer1 import MODES, Layer1, ModeError, augment_bias, dense_int8_tflite_fast, dense_relu_clip_fast
