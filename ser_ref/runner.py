@@ -33,7 +33,7 @@ import numpy as np
 from . import atomic
 from .errors import MACHINE_ERRNOS, machine_error
 from .splits import fold_seed
-from .systems import FEATURES, TWO_STAGE, Settings, make
+from .systems import FEATURES, N_CLASSES, TWO_STAGE, Settings, make
 
 KIND_ORDER = ("layer1", "egemaps", None)  # the slow tasks are submitted first, so none is left last
 
@@ -185,8 +185,8 @@ def read_checkpoint(path: Path, tag: str, n_test: int):
         if saved.get("tag") != tag:
             return None
         proba = np.asarray(saved["proba"], dtype=np.float64)
-        if proba.shape != (n_test, 4) or not np.all(np.isfinite(proba)):
-            raise ValueError(f"probabilities of shape {proba.shape}, expected ({n_test}, 4), all finite")
+        if proba.shape != (n_test, N_CLASSES) or not np.all(np.isfinite(proba)):
+            raise ValueError(f"probabilities of shape {proba.shape}, expected ({n_test}, {N_CLASSES}), all finite")
         seconds = float(saved.get("seconds", 0.0))
         if not math.isfinite(seconds):
             raise ValueError("non-finite seconds")

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .corpora import LABELS
 from .errors import SerRefError
 
-N_CLASSES = 4
+N_CLASSES = len(LABELS)  # the paper's four emotions, in corpora.LABELS' order
 FEATURES = {"majority": None, "rf-egemaps": "egemaps", "dense": "layer1", "lstm": "layer1",
             "dense1+dense2": "layer1", "dense1+lstm2": "layer1"}
 SYSTEMS = tuple(FEATURES)

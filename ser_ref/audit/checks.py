@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import locations
 from ..errors import CorpusError, WeightsError
+from ..nn.activations import CELL_ACTIVATIONS
 from .oracles import (Skip, model_layers, model_mfcc, numeric_grad, opensmile_egemaps, rel_err, require,
                       tflite_interpreter, torch_lstm)
 
@@ -211,7 +212,7 @@ def nn_gradients(full=False, speech=None):
     B, T, n, H = 3, 5, 4, 3
     lens = np.array([T, 3, 1])
     mask = (np.arange(T)[None] < lens[:, None]).astype(np.float64)
-    for act in ("tanh", "relu"):
+    for act in CELL_ACTIVATIONS:
         x = rng.normal(size=(B, T, n))
         W, U, b = rng.normal(size=(n, 4 * H)) * 0.5, rng.normal(size=(H, 4 * H)) * 0.5, rng.normal(size=4 * H) * 0.1
         R = rng.normal(size=(B, T, H))

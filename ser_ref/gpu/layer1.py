@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..deepspeech.layer1 import MODES, ModeError
 from ..errors import AudioError, WeightsError
 from ._cuda import BLOCK, DEFINES, cupy, i32, i64, kernel, launch
 
@@ -103,7 +104,6 @@ scale_bias_relu_clip(float* __restrict__ Y, const float* __restrict__ s,
 }
 """
 
-MODES = ("float", "tflite-int8")
 
 
 def cuda_sources():
@@ -168,7 +168,7 @@ def layer1_batch(frames, W, b, *, n_frames=None, mode: str = "float", w_scale=No
     """
     cp = cupy()
     if mode not in MODES:
-        raise WeightsError(f"layer1 mode must be one of {MODES}, got {mode!r}")
+        raise ModeError(f"layer 1 mode must be one of {MODES}, got {mode!r}")
     F, n_frames = _frames(frames, n_frames)
     B, T, C = F.shape
     width = (2 * int(n_context) + 1) * C

@@ -24,6 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..backend import get_xp, to_host
+from .activations import CELL_ACTIVATIONS
 from .checks import check_features, check_labels, NNInputError
 from .nets import (lstm_clf_init, lstm_clf_logits, lstm_clf_loss_grads, mlp_init, mlp_logits,
                    mlp_loss_grads)
@@ -306,8 +307,8 @@ class UtteranceLSTM(_UtteranceModel):
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, units=20, activation="relu"):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
         self.units, self.activation = int(units), activation
-        if activation not in ("tanh", "relu"):
-            raise NNInputError(f"activation must be 'tanh' or 'relu', got {activation!r}")
+        if activation not in CELL_ACTIVATIONS:
+            raise NNInputError(f"activation must be one of {CELL_ACTIVATIONS}, got {activation!r}")
 
     def fit(self, feats, y, groups=None, stats=None):
         feats, y, rng = self._prepare_fit(feats, y, groups, stats)
@@ -471,8 +472,8 @@ class Dense1LSTM2(_TwoStage):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config, hidden=hidden,
                          chunk_len=chunk_len)
         self.units, self.activation = int(units), activation
-        if activation not in ("tanh", "relu"):
-            raise NNInputError(f"activation must be 'tanh' or 'relu', got {activation!r}")
+        if activation not in CELL_ACTIVATIONS:
+            raise NNInputError(f"activation must be one of {CELL_ACTIVATIONS}, got {activation!r}")
 
     def _fit_second(self, C, yc, gc, rng):
         self.lstm2 = _SeqNet(C.shape[2], self.units, self.n_classes, self.activation, self.config, self.xp)
