@@ -81,7 +81,6 @@ def save_npz(path, **arrays) -> None:
 
     Examples
     --------
-    >>> import numpy as np
     >>> import tempfile, numpy as np
     >>> p = Path(tempfile.mkdtemp()) / "a.npz"; save_npz(p, w=np.ones(2))
     >>> np.load(p)["w"]

@@ -132,7 +132,6 @@ def load_emodb(root: Path, report: LoadReport, *, check_audio: bool = True):
 
     Examples
     --------
-    >>> import numpy as np
     >>> import tempfile, numpy as np, soundfile as sf
     >>> from ser_ref.corpora import LoadReport
     >>> root = Path(tempfile.mkdtemp()); (root / "wav").mkdir()
@@ -166,7 +165,6 @@ def load_emovo(root: Path, report: LoadReport, *, check_audio: bool = True):
 
     Examples
     --------
-    >>> import numpy as np
     >>> import tempfile, numpy as np, soundfile as sf
     >>> from ser_ref.corpora import LoadReport
     >>> root = Path(tempfile.mkdtemp()); (root / "f1").mkdir()
@@ -208,7 +206,6 @@ def load_cremad(root: Path, report: LoadReport, *, check_audio: bool = True):
 
     Examples
     --------
-    >>> import numpy as np
     >>> import tempfile, numpy as np, soundfile as sf
     >>> from ser_ref.corpora import LoadReport
     >>> root = Path(tempfile.mkdtemp())
