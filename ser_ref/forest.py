@@ -332,7 +332,12 @@ def predict_proba_reference(X, roots, feature, threshold, left, right, value):
     return out / len(roots)
 
 
-def _check_X(X, name="X", n_features=None):
+def check_X(X, name="X", n_features=None):
+    """X as a non-empty, finite (n_samples, n_features) float32 array, or a SerRefError naming ``name``.
+
+    >>> check_X([[1, 2], [3, 4]]).dtype
+    dtype('float32')
+    """
     try:
         X = np.asarray(X, dtype=np.float32)
     except (TypeError, ValueError) as exc:
@@ -411,7 +416,7 @@ class RandomForest:
         raise SerRefError(f"max_features must be 'sqrt', 'log2', None, an int or a fraction, got {mf!r}")
 
     def fit(self, X, y):
-        X = _check_X(X)
+        X = check_X(X)
         y = np.asarray(y)
         if y.shape != (X.shape[0],):
             raise SerRefError(f"y: expected shape ({X.shape[0]},) to match X, got {y.shape}")
@@ -480,7 +485,7 @@ class RandomForest:
             from .gpu.forest import forest_predict_proba
 
             return to_host(forest_predict_proba(self, X))
-        X = _check_X(X, n_features=self.n_features)
+        X = check_X(X, n_features=self.n_features)
         out = np.zeros((X.shape[0], self.n_classes_))
         with _Threads(self.n_jobs):
             _predict_proba(X, self.roots, self.feature, self.threshold, self.left, self.right, self.value, out)

@@ -141,7 +141,12 @@ def frame_signal(x, win: int, step: int):
     return xp.lib.stride_tricks.as_strided(x, shape=(n_frames, win), strides=(step * s, s))
 
 
-def _samples(ms: float, sample_rate: int, name: str) -> int:
+def ms_to_samples(ms: float, sample_rate: int, name: str) -> int:
+    """n = ms * sample_rate / 1000, which must be a whole positive number (AudioError naming ``name``).
+
+    >>> ms_to_samples(32, 16000, "win_ms")
+    512
+    """
     if not np.isfinite(ms) or ms <= 0:
         raise AudioError(f"mfcc: {name} must be a positive number of milliseconds, got {ms!r}")
     n = ms * sample_rate / 1000.0
@@ -150,7 +155,11 @@ def _samples(ms: float, sample_rate: int, name: str) -> int:
     return int(round(n))
 
 
-def _check_params(sample_rate, n_mfcc, n_mels, fmin, fmax):
+def check_mfcc_params(sample_rate, n_mfcc, n_mels, fmin, fmax):
+    """AudioError unless 0 < n_mfcc <= n_mels and 0 <= fmin < fmax <= sample_rate / 2.
+
+    >>> check_mfcc_params(16000, 26, 40, 20.0, 8000.0)   # the model's settings: no error
+    """
     if not (0 < n_mfcc <= n_mels):
         raise AudioError(f"mfcc: need 0 < n_mfcc <= n_mels, got n_mfcc={n_mfcc}, n_mels={n_mels}")
     if not (0 <= fmin < fmax <= sample_rate / 2):
@@ -165,9 +174,9 @@ def _prepare(signal, sample_rate, win_ms, step_ms, n_mfcc, n_mels, fmin, fmax):
         x = check_signal(signal, sample_rate, name="mfcc signal", min_samples=1)
     else:
         x = signal.astype(xp.float32, copy=False)
-    win = _samples(win_ms, sample_rate, "win_ms")
-    step = _samples(step_ms, sample_rate, "step_ms")
-    _check_params(sample_rate, n_mfcc, n_mels, fmin, fmax)
+    win = ms_to_samples(win_ms, sample_rate, "win_ms")
+    step = ms_to_samples(step_ms, sample_rate, "step_ms")
+    check_mfcc_params(sample_rate, n_mfcc, n_mels, fmin, fmax)
     if x.shape[0] < win:
         raise AudioError(f"mfcc signal: {x.shape[0]} samples is shorter than one window ({win})")
     return x, win, step, 1 << (win - 1).bit_length()

@@ -64,8 +64,8 @@ def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mo
     xp = get_xp(device)
     win_ms = layer.metadata.get("win_len_ms", 32)
     feats, n_frames = mfcc_batch(signals, win_ms=win_ms, step_ms=step_ms)
-    W, b, W_q = layer._weights_on(xp)
-    W_dev = W if mode == "float" else layer._int8_as_float(xp, W_q)
+    W, b, W_q = layer.weights_on(xp)
+    W_dev = W if mode == "float" else layer.int8_as_float(xp, W_q)
     Y = to_host(layer1_batch(feats, W_dev, b, n_frames=n_frames, mode=mode, w_scale=layer.w_scale, clip=layer.clip))
     bounds = np.cumsum(np.r_[0, np.asarray(n_frames)])
     return [Y[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]

@@ -364,13 +364,21 @@ class Layer1:
             self._device_cache[key] = augment_bias(W, b)
         return self._device_cache[key]
 
-    def _int8_as_float(self, xp, W_q):
+    def int8_as_float(self, xp, W_q):
+        """The int8 weights W_q as float32 on ``xp`` (exact: |W_q| <= 127), converted once per backend."""
         key = ("W_q float32", xp.__name__)
         if key not in self._device_cache:
             self._device_cache[key] = W_q.astype(xp.float32)
         return self._device_cache[key]
 
-    def _weights_on(self, xp):
+    def weights_on(self, xp):
+        """(W, b, W_q) as arrays of ``xp`` (NumPy: the originals; CuPy: device copies, made once).
+
+        >>> import numpy as np
+        >>> layer = Layer1(np.ones((494, 2), np.int8), np.float32(0.01), np.zeros(2, np.float32))
+        >>> layer.weights_on(np)[0] is layer.W
+        True
+        """
         if xp is np:
             return self.W, self.b, self.W_q
         key = ("weights", xp.__name__)
@@ -383,14 +391,14 @@ class Layer1:
         x = xp.asarray(windows)
         if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
             raise WeightsError(f"layer 1 expects windows of shape (frames, {self.W.shape[0]}), got {x.shape}")
-        W, b, W_q = self._weights_on(xp)
+        W, b, W_q = self.weights_on(xp)
         if xp is not np and mode in MODES:  # CuPy: one GEMM + one fused epilogue kernel
             from ..gpu.layer1 import layer1_forward
 
-            W_dev = W if mode == "float" else self._int8_as_float(xp, W_q)
+            W_dev = W if mode == "float" else self.int8_as_float(xp, W_q)
             return layer1_forward(x, W_dev, b, mode=mode, w_scale=self.w_scale, clip=self.clip)
         if mode == "float":
             return dense_relu_clip_fast(x, self._augmented(xp, W, b), self.clip)
         if mode == "tflite-int8":
-            return dense_int8_tflite_fast(x, self._int8_as_float(xp, W_q), self.w_scale, b, self.clip)
+            return dense_int8_tflite_fast(x, self.int8_as_float(xp, W_q), self.w_scale, b, self.clip)
         raise ModeError(f"layer 1 mode must be one of {MODES}, got {mode!r}")

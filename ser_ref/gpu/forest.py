@@ -78,7 +78,7 @@ def predict_proba(X, roots, feature, threshold, left, right, value):
 
 def forest_predict_proba(forest, X):
     """``RandomForest.predict_proba`` on the GPU (X validated like the reference) -> NumPy-comparable cupy array."""
-    from ..forest import _check_X
+    from ..forest import check_X
 
-    X = _check_X(X if not type(X).__module__.startswith("cupy") else X.get(), n_features=forest.n_features)
+    X = check_X(X if not type(X).__module__.startswith("cupy") else X.get(), n_features=forest.n_features)
     return predict_proba(X, *forest_to_device(forest))

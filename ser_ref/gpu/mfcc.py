@@ -116,9 +116,9 @@ def mfcc_batch(signals, sample_rate: int = 16000, *, win_ms: float = 32, step_ms
     ``ser_ref.mfcc.mfcc_reference(signals[b], ...)``; rows past n_frames[b] are 0.
     """
     cp = cupy()
-    win = ref._samples(win_ms, sample_rate, "win_ms")
-    step = ref._samples(step_ms, sample_rate, "step_ms")
-    ref._check_params(sample_rate, n_mfcc, n_mels, fmin, fmax)
+    win = ref.ms_to_samples(win_ms, sample_rate, "win_ms")
+    step = ref.ms_to_samples(step_ms, sample_rate, "step_ms")
+    ref.check_mfcc_params(sample_rate, n_mfcc, n_mels, fmin, fmax)
     if lengths is None:
         packed, lengths = _pack(list(signals), sample_rate)
         x = cp.asarray(packed)  # the one host -> device transfer of the batch
