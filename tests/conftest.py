@@ -16,6 +16,19 @@ import pytest
 
 from ser_ref import locations
 
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A fresh feature/corpus cache for one test module, so it never leans on an earlier run's files."""
+    old = os.environ.get("SER_REF_CACHE")
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["SER_REF_CACHE"] = str(path)
+    yield path
+    if old is None:
+        del os.environ["SER_REF_CACHE"]
+    else:
+        os.environ["SER_REF_CACHE"] = old
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -4,7 +4,6 @@ the URDU loader reads its layout (and the shared copy, when present)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import numpy as np
@@ -86,17 +85,6 @@ def test_shared_urdu_corpus():
     items = corpora.load("urdu", root)
     assert len(items) == 400 and len({it.speaker for it in items}) == 29
     assert sorted(np.unique([it.label for it in items], return_counts=True)[1]) == [100] * 4
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    old = os.environ.get("SER_REF_CACHE")
-    os.environ["SER_REF_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        del os.environ["SER_REF_CACHE"]
-    else:
-        os.environ["SER_REF_CACHE"] = old
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,10 @@
 """End-to-end: the --quick pipeline runs, writes every report, and resumes to identical numbers."""
 import json
-import os
 import shutil
 
 import pytest
 
 from ser_ref import reproduce
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A fresh feature/corpus cache, so the test never leans on an earlier run's files."""
-    old = os.environ.get("SER_REF_CACHE")
-    path = tmp_path_factory.mktemp("cache")
-    os.environ["SER_REF_CACHE"] = str(path)
-    yield path
-    if old is None:
-        del os.environ["SER_REF_CACHE"]
-    else:
-        os.environ["SER_REF_CACHE"] = old
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """python -m ser_ref.train and python -m ser_ref.predict on the quick synthetic corpus: the saved model
 predicts what the same fit does in memory, and predict refuses bad model files and bad audio by name."""
 import json
-import os
 
 import numpy as np
 import pytest
@@ -9,18 +8,6 @@ import soundfile as sf
 
 from ser_ref import modelfile, predict, train
 from ser_ref.corpora import LABELS
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    old = os.environ.get("SER_REF_CACHE")
-    path = tmp_path_factory.mktemp("cache")
-    os.environ["SER_REF_CACHE"] = str(path)
-    yield path
-    if old is None:
-        del os.environ["SER_REF_CACHE"]
-    else:
-        os.environ["SER_REF_CACHE"] = old
 
 
 @pytest.fixture(scope="module")
