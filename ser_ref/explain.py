@@ -327,10 +327,10 @@ def frame_probabilities(model, feats):
     """
     kind = type(model).__name__
     if kind == "UtteranceLSTM":
-        return _running_decision(model.net, feats)
+        return _running_decision(model.net_, feats)
     if kind == "FrameDense":
-        return np.exp(model.net.frame_logprobs([feats]))
-    dense1 = getattr(model, "dense1", None)  # the two-stage models' stage one
+        return np.exp(model.net_.frame_logprobs([feats]))
+    dense1 = getattr(model, "dense1_", None)  # the two-stage models' stage one
     return None if dense1 is None else dense1.frame_probs([feats])[0]
 
 
