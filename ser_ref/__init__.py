@@ -8,7 +8,9 @@ Pipeline stages, one module each:
                     acoustic model (model.py: layers 1-6, LSTM, greedy CTC; bit-exact to the interpreter)
     egemaps/        openSMILE-equivalent eGeMAPS v02 functionals (the RF baseline's features)
     forest.py       CART random forest
-    nn/             dense, softmax-CE and LSTM layers with hand-written backprop; Adam; the four models
+    nn/             dense, softmax-CE and LSTM layers with hand-written backprop; Adam; the four models:
+                    frame_nets.py (Frame Dense), sequence_nets.py (LSTM), two_stage.py (Dense1 -> Dense2 /
+                    LSTM2), estimator.py (what they share), models.py (the registry by name)
     corpora/        corpus loaders and the synthetic corpus
     evaluate.py     leave-one-speaker-out evaluation, metrics, bootstrap CIs, McNemar
     features.py     per-file features cached by content hash

@@ -25,7 +25,8 @@ def shuffled_batches(idx, size, rng):
 
 def _concat_float32(feats):
     """A new float32 array with the frames of all utterances (a copy even for a single one)."""
-    return np.concatenate([np.asarray(f, dtype=np.float32) for f in feats] + [np.empty((0, feats[0].shape[1]), np.float32)])
+    empty = np.empty((0, feats[0].shape[1]), np.float32)
+    return np.concatenate([np.asarray(f, dtype=np.float32) for f in feats] + [empty])
 
 
 class FrameNet:

@@ -22,7 +22,7 @@ from .sequence_nets import SequenceNet
 from .train import TrainConfig
 
 KIND = "network"
-# the sub-networks of each model: (name, "frame" | "seq", standardised input?); the fitted model holds
+# the sub-networks of each model: (name, "frame" | "seq", on the standardised frames?); the fitted model holds
 # each as the attribute name + "_" (net_, dense1_, dense2_, lstm2_), its arrays are stored as name/...
 NETS = {
     "dense": (("net", "frame", True),),
@@ -106,27 +106,32 @@ def model_from_arrays(arrays: dict, settings: dict, device: str = "cpu", source:
     standardised.mu_ = standardised.sd_ = None
     if "mu" in arrays:
         standardised.mu_, standardised.sd_ = arrays["mu"].astype(np.float32), arrays["sd"].astype(np.float32)
-    xp, conf = model.xp, model.config
     for attr, shape, on_frames in NETS[name]:
-        params = {k.split("/", 1)[1]: xp.asarray(v) for k, v in arrays.items() if k.startswith(attr + "/")}
+        params = {k.split("/", 1)[1]: model.xp.asarray(v) for k, v in arrays.items() if k.startswith(attr + "/")}
         if not params:
             raise modelfile.ModelFileError(f"{source}: the {name} model has no {attr} parameters")
-        prep = standardised.standardize if on_frames else None
-        if shape == "frame":
-            n = sum(1 for k in params if k.startswith("W"))
-            sizes = [params["W0"].shape[0]] + [params[f"W{k}"].shape[1] for k in range(n)]
-            net = FrameNet(sizes, conf, xp, prep)
-        else:
-            max_len = conf.max_len if on_frames else None  # LSTM2's chunks are never cropped
-            net = SequenceNet(params["W"].shape[0], params["U"].shape[0], params["Wo"].shape[1], model.activation,
-                              conf, xp, max_len=max_len, prep=prep)
-        net.params = params
+        net = _net(shape, params, model, standardised.standardize if on_frames else None)
         if attr == "dense1":
             standardised.net_, standardised.n_features_in_ = net, n_features
             net = standardised
         setattr(model, attr + "_", net)
     model.n_features_in_ = n_features
     return model
+
+
+def _net(shape, params, model, prep):
+    """A FrameNet ("frame") or SequenceNet ("seq") of the model's settings around loaded parameters;
+    ``prep`` standardises its input (None: the second stage, which reads probabilities)."""
+    if shape == "frame":
+        n = sum(1 for k in params if k.startswith("W"))
+        sizes = [params["W0"].shape[0]] + [params[f"W{k}"].shape[1] for k in range(n)]
+        net = FrameNet(sizes, model.config, model.xp, prep)
+    else:
+        max_len = model.config.max_len if prep is not None else None  # LSTM2's chunks are never cropped
+        net = SequenceNet(params["W"].shape[0], params["U"].shape[0], params["Wo"].shape[1], model.activation,
+                          model.config, model.xp, max_len=max_len, prep=prep)
+    net.params = params
+    return net
 
 
 def save_model(model, path, meta: dict | None = None) -> None:

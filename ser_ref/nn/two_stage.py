@@ -84,7 +84,8 @@ def _check_handed(model, dense1, feats, y, groups):
 
 
 def chunked(probs, chunk_len):
-    """Every utterance's (T, K) frame probabilities cut into chunks, stacked: ((n, chunk_len, K), chunks per utterance)."""
+    """Every utterance's (T, K) frame probabilities cut into chunks and stacked: (all chunks
+    (n, chunk_len, K), the number of chunks of each utterance)."""
     chunks = [chunk_sequence(p, chunk_len) for p in probs]
     return np.concatenate(chunks), np.array([len(c) for c in chunks])
 
