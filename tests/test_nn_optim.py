@@ -1,4 +1,4 @@
-"""Adam, weight decay and clipping (nn/optim.py): the compiled update is bit-identical to the array
+"""Adam, weight decay and clipping (nn/optim.py), and the compiled standardisation (nn/train.py): the compiled paths are bit-identical to the array
 formula, and the formula is Adam's (a closed form for the first steps)."""
 from __future__ import annotations
 
@@ -62,3 +62,22 @@ def test_clip_scales_all_gradients_together(rng):
     assert clip_grad_norm(g, norm / 4) == pytest.approx(norm)
     for k in g:
         np.testing.assert_allclose(g[k], before[k] / 4, rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_standardisation_is_bit_identical_to_the_array_operations(rng, dtype):
+    from ser_ref.nn.train import standardize_inplace
+
+    X = (rng.normal(size=(7, 30, 11)) * 10.0 ** rng.integers(-30, 20, size=(7, 30, 11))).astype(dtype)
+    mu = rng.normal(size=11).astype(dtype)
+    sd = rng.uniform(1e-3, 1e3, size=11).astype(dtype)
+    expect = X.copy()
+    expect -= mu
+    expect /= sd
+    got = standardize_inplace(X, mu, sd)
+    assert got is X
+    np.testing.assert_array_equal(got, expect)
+    # a strided view takes the array operations, in place all the same
+    Y = np.ones((4, 22), dtype)[:, ::2]
+    standardize_inplace(Y, mu, sd)
+    np.testing.assert_array_equal(Y, (np.ones((4, 11), dtype) - mu) / sd)

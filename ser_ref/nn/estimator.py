@@ -17,7 +17,7 @@ import numpy as np
 from ..backend import get_xp
 from .checks import NNInputError, check_features, check_labels
 from .softmax_ce import log_softmax
-from .train import class_weight_vector, resolve_config, standardizer
+from .train import class_weight_vector, resolve_config, standardize_inplace, standardizer
 
 
 def mean_logprob(logp, counts):
@@ -71,8 +71,7 @@ class UtteranceClassifier:
     def standardize(self, X):
         """In place on a float32 array we own: X = (X - mu_) / sd_ over the last axis."""
         if self.mu_ is not None:
-            X -= self.mu_
-            X /= self.sd_
+            standardize_inplace(X, self.mu_, self.sd_)
         return X
 
     def _class_weights(self, y):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
+from numba import njit
 
 from .checks import NNInputError
 from .optim import adam_init, adam_step, add_weight_decay, clip_grad_norm
@@ -171,6 +172,37 @@ def standardizer(feats):
     return mu.astype(np.float32), sd.astype(np.float32)
 
 
+def standardize_inplace(X, mu, sd):
+    """X = (X - mu) / sd over the last axis, in place; returns X.
+
+    One compiled pass for C-contiguous NumPy arrays of mu's dtype, rounding exactly as the two array
+    operations ``X -= mu; X /= sd`` (which every other array takes, CuPy's included): the bits are the
+    same either way. Why: a batch of the utterance LSTM is 26 MB, and the two operations are memory-
+    bound passes that cost as much as a third of the batch's input product.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 4.0], [3.0, 8.0]], dtype=np.float32)
+    >>> standardize_inplace(X, np.float32([2, 6]), np.float32([1, 2]))
+    array([[-1., -1.],
+           [ 1.,  1.]], dtype=float32)
+    """
+    if (isinstance(X, np.ndarray) and X.ndim >= 1 and X.flags.c_contiguous and X.dtype == mu.dtype == sd.dtype
+            and X.dtype in (np.float32, np.float64) and mu.shape == sd.shape == X.shape[-1:]):
+        _standardize_rows(X.reshape(-1, X.shape[-1]), mu, sd)
+    else:
+        X -= mu
+        X /= sd
+    return X
+
+
+@njit(cache=True, error_model="numpy")  # IEEE division, so the inner loop vectorises
+def _standardize_rows(X, mu, sd):
+    for t in range(X.shape[0]):
+        for d in range(X.shape[1]):
+            X[t, d] = (X[t, d] - mu[d]) / sd[d]
+
+
 def chunk_sequence(p, chunk_len):
     """Cut a (T, K) sequence into (n_chunks, chunk_len, K) non-overlapping chunks.
 
@@ -194,25 +226,6 @@ def chunk_sequence(p, chunk_len):
     if starts[-1] + L < T:
         starts.append(T - L)
     return np.stack([p[s:s + L] for s in starts])
-
-
-def pad_batch(seqs, dtype=np.float32):
-    """Right-pad (T_i, D) sequences with zeros to (batch, T_max, D) and the (batch, T_max) mask.
-
-    Examples
-    --------
-    >>> x, mask = pad_batch([np.ones((2, 1)), np.ones((3, 1))])
-    >>> x.shape, mask
-    ((2, 3, 1), array([[1., 1., 0.],
-           [1., 1., 1.]], dtype=float32))
-    """
-    T = max(s.shape[0] for s in seqs)
-    x = np.zeros((len(seqs), T, seqs[0].shape[1]), dtype=dtype)
-    mask = np.zeros((len(seqs), T), dtype=dtype)
-    for k, s in enumerate(seqs):
-        x[k, :s.shape[0]] = s
-        mask[k, :s.shape[0]] = 1
-    return x, mask
 
 
 # ---------------------------------------------------------------- loop
