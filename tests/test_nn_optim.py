@@ -1,5 +1,6 @@
-"""Adam, weight decay and clipping (nn/optim.py), and the compiled standardisation (nn/train.py): the compiled paths are bit-identical to the array
-formula, and the formula is Adam's (a closed form for the first steps)."""
+"""Adam, weight decay and clipping (nn/optim.py), and the compiled standardisation (nn/train.py):
+the compiled paths are bit-identical to the array formulas, and Adam's formula is a closed form for
+the first steps."""
 from __future__ import annotations
 
 import math
