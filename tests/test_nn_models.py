@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ser_ref.backend import gpu_available
+from ser_ref.errors import NotFittedError
 from ser_ref.nn import MODELS, QUICK, NNInputError, TrainConfig
 from ser_ref.nn.train import chunk_sequence, class_weight_vector, fit_adam, split_by_speaker
 
@@ -96,7 +97,7 @@ def test_bad_input_is_named(corpus):
         m.fit(bad, y, g)
     with pytest.raises(NNInputError, match=r"feats\[1\] has 5 features"):
         m.fit([F[0], F[1][:, :5]], y[:2], g[:2])
-    with pytest.raises(NNInputError, match="fitted before"):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
         m.predict(F)
     with pytest.raises(NNInputError, match="groups"):
         m.fit(F, y, g[:-1])
@@ -118,9 +119,9 @@ def test_unfitted_model_refuses_to_predict_or_save(corpus, tmp_path, name):
     """Fitted is having ``n_features_in_`` (scikit-learn's convention): none before fit, the data's after."""
     (F, y, g), _ = corpus
     m = MODELS[name](seed=0, config=TrainConfig(epochs=1), **SMALL[name])
-    with pytest.raises(NNInputError, match=f"{type(m).__name__} must be fitted before predicting"):
+    with pytest.raises(NotFittedError, match=f"this {type(m).__name__} is not fitted yet: call fit"):
         m.predict_proba(F)
-    with pytest.raises(ValueError, match="must be fitted before it is saved"):
+    with pytest.raises(NotFittedError, match="before save"):
         m.save(tmp_path / "m.npz")
     assert m.fit(F, y, g).n_features_in_ == D
 

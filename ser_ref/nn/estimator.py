@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_xp
+from ..errors import NotFittedError
 from .checks import NNInputError, check_features, check_labels
 from .softmax_ce import log_softmax
 from .train import class_weight_vector, resolve_config, standardize_inplace, standardizer
@@ -80,7 +81,7 @@ class UtteranceClassifier:
     def predict_proba(self, feats):
         """P(class | utterance), (n_utt, n_classes), rows summing to 1."""
         if not hasattr(self, "n_features_in_"):
-            raise NNInputError(f"{type(self).__name__} must be fitted before predicting")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(feats, y) before predicting")
         d = check_features(feats)
         if d != self.n_features_in_:
             raise NNInputError(f"feats have {d} features, the model was fitted on {self.n_features_in_}")

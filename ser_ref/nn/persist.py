@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import modelfile
 from ..backend import to_host
+from ..errors import NotFittedError
 from .frame_nets import FrameNet
 from .models import MODELS
 from .sequence_nets import SequenceNet
@@ -66,7 +67,7 @@ def model_arrays(model) -> tuple[dict, dict]:
     (['mu', 'net/W0', 'net/W1', 'net/b0', 'net/b1', 'sd'], 'dense', 4)
     """
     if not hasattr(model, "n_features_in_"):
-        raise ValueError(f"{type(model).__name__} must be fitted before it is saved")
+        raise NotFittedError(f"this {type(model).__name__} is not fitted yet: call fit(feats, y) before save")
     name = system_name(model)
     arrays = {}
     standardised = getattr(model, "dense1_", model)  # a two-stage model standardises in its Dense1
