@@ -34,6 +34,19 @@ def test_compiled_adam_is_bit_identical_to_the_array_formula(rng, dtype):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+def test_parameters_below_the_smallest_normal_are_flushed_to_zero(compiled):
+    tiny = np.finfo(np.float32).tiny
+    p = np.array([tiny / 100, -tiny / 3, tiny, 0.5], dtype=np.float32)  # two subnormal, two normal
+    g, m, v = np.zeros(4, np.float32), np.zeros(4, np.float32), np.zeros(4, np.float32)
+    if compiled:
+        params = {"w": p}
+        adam_step(params, {"w": g}, {"t": 0, "m": {"w": m}, "v": {"w": v}})
+    else:
+        adam_update_arrays(p, g, m, v, 0.9, 0.999, 1e-3, 1e-7)
+    np.testing.assert_array_equal(p, np.array([0.0, 0.0, tiny, 0.5], dtype=np.float32))
+
+
 def test_non_contiguous_parameters_take_the_array_formula(rng):
     p = {"W": rng.normal(size=(6, 8))[:, ::2]}  # a strided view: updated in place all the same
     base = p["W"].base

@@ -70,8 +70,7 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None):
     Zx = _input_projection(x, W, b)
     gates, c_new = np.empty((B, T, 4 * H), dtype=dt), np.empty((B, T, H), dtype=dt)
     hs, cs = np.empty((B, T + 1, H), dtype=dt), np.empty((B, T + 1, H), dtype=dt)
-    forward_steps(Zx, np.ascontiguousarray(U), _mask_or_ones(m, B, T, dt), _is_relu(activation),
-                  gates, c_new, hs, cs)
+    forward_steps(Zx, _as_float64(U), _mask_or_ones(m, B, T, dt), _is_relu(activation), gates, c_new, hs, cs)
     return hs[:, 1:], (x, W, U, activation, m, gates, c_new, hs, cs)
 
 
@@ -79,6 +78,12 @@ def _input_projection(x, W, b):
     """Zx_t = x_t W + b for all steps at once: one (B*T, n_in) x (n_in, 4H) product."""
     B, T, n_in = x.shape
     return (x.reshape(B * T, n_in) @ W + b).reshape(B, T, W.shape[1])
+
+
+def _as_float64(U):
+    """U as the float64 values the loop computes with, converted once per call rather than at each
+    of the B x T steps (the same values either way)."""
+    return np.ascontiguousarray(U, dtype=np.float64)
 
 
 def _mask_or_ones(m, B, T, dt):
@@ -159,7 +164,7 @@ def lstm_backward(dh, cache, need_dx: bool = True):
     dt = dh.dtype
     dZ = np.empty((B, T, 4 * H), dtype=dt)
     tiny = np.finfo(dt).tiny
-    backward_steps(np.ascontiguousarray(dh), np.ascontiguousarray(U.T), _mask_or_ones(m, B, T, dt),
+    backward_steps(np.ascontiguousarray(dh), _as_float64(U.T), _mask_or_ones(m, B, T, dt),
                    _is_relu(activation), gates, c_new, cs, float(tiny * 2.0 ** 24), float(tiny), dZ)
     return lstm_input_grads(dZ, x, W, hs, need_dx)
 
