@@ -10,25 +10,22 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import AudioError, SerRefError
+from .errors import AudioError, cli_main
 
 
-def main(argv=None) -> int:
+def _run(argv) -> int:
     ap = argparse.ArgumentParser(prog="python -m ser_ref.transcribe",
                                  description="greedy CTC transcripts from the DeepSpeech acoustic model")
     ap.add_argument("files", nargs="+", type=Path, help="audio files (any rate; mixed to mono, resampled)")
     ap.add_argument("--model", type=Path, help="a DeepSpeech .tflite or exported .npz")
     ap.add_argument("--mode", choices=("float", "tflite-int8"), default="tflite-int8",
                     help="arithmetic (default: the interpreter's, tflite-int8)")
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = ap.parse_args(argv)
     from .audio import load_audio
     from .deepspeech.load import load_deepspeech
 
-    try:
-        model = load_deepspeech(args.model)
-    except SerRefError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    model = load_deepspeech(args.model)
     failed = 0
     for f in args.files:
         try:
@@ -39,6 +36,11 @@ def main(argv=None) -> int:
             continue
         print(f"{f}\t{text}", flush=True)
     return 1 if failed else 0
+
+
+def main(argv=None) -> int:
+    """A bad model: one line on stderr, exit 2 (a traceback with --debug); unreadable files are left out."""
+    return cli_main(_run, argv, prog="transcribe")
 
 
 if __name__ == "__main__":

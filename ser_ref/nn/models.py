@@ -25,7 +25,7 @@ import numpy as np
 
 from ..backend import get_xp, to_host
 from .activations import CELL_ACTIVATIONS
-from .checks import check_features, check_labels, NNInputError
+from .validation import check_features, check_labels, NNInputError
 from .nets import (lstm_clf_init, lstm_clf_logits, lstm_clf_loss_grads, mlp_init, mlp_logits,
                    mlp_loss_grads)
 from .softmax_ce import log_softmax, softmax_cross_entropy_forward

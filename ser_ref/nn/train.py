@@ -9,7 +9,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from .checks import NNInputError
+from .validation import NNInputError
 from .optim import adam_init, adam_step, add_weight_decay, clip_grad_norm
 
 
