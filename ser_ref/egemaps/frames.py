@@ -1,9 +1,10 @@
 """Framing, windowing and FFT magnitude exactly as openSMILE's eGeMAPS front end does it.
 
 openSMILE cuts frames with ``frameCenterSpecial = left``: frame t covers samples
-[t*hop, t*hop + size), the same cut as TensorFlow's (``ser_ref.framing.frame_signal``). The 20 ms frames (320 samples at 16 kHz) are Hamming-windowed and
-zero-padded to the next power of two (512) before the FFT, so the bin spacing is
-sr / 512 = 31.25 Hz. Samples are the float values in [-1, 1] (openSMILE's wave reader scale).
+[t*hop, t*hop + size), the same cut as TensorFlow's (``ser_ref.framing.frame_signal``). The 20 ms
+frames (320 samples at 16 kHz) are Hamming-windowed and zero-padded to the next power of two (512)
+before the FFT, so the bin spacing is sr / 512 = 31.25 Hz. Samples are the float values in
+[-1, 1] (openSMILE's wave reader scale).
 """
 from __future__ import annotations
 
