@@ -5,6 +5,10 @@
 Frame Dense: one step (forward + backward of the weighted softmax-CE) on batch*frames frames of
 `features` dims through 2048 -> 204 relu -> 4. LSTM: one step of LSTM(20) -> dense softmax on the
 last state over a (batch, frames, features) batch (tanh, PyTorch's only cell; ours with relu as well).
+LSTM time loop: forward + backward of LSTM(20, relu) alone at the paper's two shapes (the utterance
+LSTM on 100 frames of layer 1; LSTM2 on 20-frame chunks of 4 probabilities), the compiled loop
+(nn/lstm_loop.py) against the NumPy reference loop of nn/lstm.py. Adam: one update of the Dense
+net's 2048 x 204 weights, compiled pass against the array formula (bit-identical results).
 PyTorch runs with all cores and with one thread; the faster is the reference. Medians of --repeats
 rounds in which every contender is timed in turn (load changes hit all alike).
 Prints our time / PyTorch's time and writes bench/results/nn-cpu.json with the machine described.
@@ -29,7 +33,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from machine_info import machine  # noqa: E402
 from ser_ref.atomic import write_json  # noqa: E402
 from ser_ref.nn import FrameDense, TrainConfig  # noqa: E402
+from ser_ref.nn.lstm import (lstm_backward, lstm_backward_reference, lstm_forward,  # noqa: E402
+                             lstm_forward_reference)
 from ser_ref.nn.nets import lstm_clf_init, lstm_clf_loss_grads, mlp_init, mlp_loss_grads  # noqa: E402
+from ser_ref.nn.optim import adam_init, adam_step, adam_update_arrays  # noqa: E402
 
 
 def interleaved(fns: dict, repeats: int) -> dict:
@@ -120,6 +127,39 @@ def bench_lstm(args, rng, torch):
     return out
 
 
+def bench_lstm_loop(args, rng):
+    """The compiled time loop against the NumPy reference loop, same inputs, same run (one thread
+    each: the loops are serial, and BLAS is pinned by the caller's environment if at all)."""
+    out = {}
+    for name, (B, T, D) in {"utterance_lstm": (32, 100, 2048), "lstm2_chunks": (32, 20, 4)}.items():
+        H = 20
+        x = rng.normal(size=(B, T, D)).astype(np.float32)
+        W = (rng.normal(size=(D, 4 * H)) / np.sqrt(D)).astype(np.float32)
+        U = (rng.normal(size=(H, 4 * H)) * 0.3).astype(np.float32)
+        b = np.zeros(4 * H, np.float32)
+        dh = rng.normal(size=(B, T, H)).astype(np.float32)
+
+        def step(fwd, bwd):
+            return lambda: bwd(dh, fwd(x, W, U, b, "relu")[1], need_dx=False)
+        t = interleaved({"compiled": step(lstm_forward, lstm_backward),
+                         "reference": step(lstm_forward_reference, lstm_backward_reference)}, args.repeats)
+        out[name] = {"shape": f"({B}, {T}, {D}) -> LSTM({H}, relu)", **t,
+                     "ratio": t["compiled_s"] / t["reference_s"]}
+    return out
+
+
+def bench_adam(args, rng):
+    shape = (2048, 204)
+    p = {"W0": rng.normal(size=shape).astype(np.float32)}
+    g = {"W0": rng.normal(size=shape).astype(np.float32)}
+    state = adam_init(p)
+    m, v = state["m"]["W0"], state["v"]["W0"]
+    t = interleaved({"compiled": lambda: adam_step(p, g, state),
+                     "arrays": lambda: adam_update_arrays(p["W0"], g["W0"], m, v, 0.9, 0.999, 1e-3, 1e-7)},
+                    args.repeats * 5)
+    return {"shape": f"{shape[0]} x {shape[1]} float32", **t, "ratio": t["compiled_s"] / t["arrays_s"]}
+
+
 def bench_memory(rng, n_utt=240, frames=100, D=2048):
     """Peak traced memory of FrameDense.fit (1 epoch) over a corpus-sized float32 feature list."""
     feats = [rng.normal(size=(frames, D)).astype(np.float32) for _ in range(n_utt)]
@@ -157,6 +197,11 @@ def main():
     print("frame dense step:", {k: round(v, 4) if isinstance(v, float) else v for k, v in res["dense_step"].items()})
     res["lstm_step"] = bench_lstm(args, rng, torch)
     print("lstm step:       ", {k: round(v, 4) if isinstance(v, float) else v for k, v in res["lstm_step"].items()})
+    res["lstm_loop"] = bench_lstm_loop(args, rng)
+    for k, v in res["lstm_loop"].items():
+        print(f"lstm loop {k}:", {a: round(c, 5) if isinstance(c, float) else c for a, c in v.items()})
+    res["adam_step"] = bench_adam(args, rng)
+    print("adam step:       ", {k: round(v, 5) if isinstance(v, float) else v for k, v in res["adam_step"].items()})
     if not args.no_memory:
         res["memory"] = bench_memory(rng)
         print("memory:          ", {k: round(v, 2) if isinstance(v, float) else v for k, v in res["memory"].items()})

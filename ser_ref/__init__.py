@@ -9,7 +9,10 @@ Pipeline stages, one module each:
     deepspeech/     .tflite reader and exporter, registry fetch, context windows, layer 1, and the whole
                     acoustic model (model.py: layers 1-6, LSTM, greedy CTC; bit-exact to the interpreter)
     egemaps/        openSMILE-equivalent eGeMAPS v02 functionals (the RF baseline's features)
-    forest.py       CART random forest
+    forest.py       the random-forest estimator (fit / predict_proba, validation, save / load)
+    cart.py         CART trees on flat arrays: Gini split, growing, prediction, NumPy references
+    splitmix.py     the forest's random numbers (splitmix64, bootstrap counts), one stream per tree
+    radix_sort.py   the tree grower's node sort (integer rank keys); numba_threads.py: n_jobs
     nn/             dense, softmax-CE and LSTM layers with hand-written backprop; Adam; the four models
     corpora/        corpus loaders and the synthetic corpus
     evaluate.py     leave-one-speaker-out evaluation, metrics, bootstrap CIs, McNemar

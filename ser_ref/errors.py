@@ -22,6 +22,10 @@ class CorpusError(SerRefError, ValueError):
     """A corpus root that is missing or empty, or annotations/file names that do not parse."""
 
 
+class NotFittedError(SerRefError, ValueError):
+    """An estimator asked to predict or save before ``fit`` (scikit-learn's name for the same error)."""
+
+
 class BackendError(SerRefError, RuntimeError):
     """The requested array backend (e.g. the GPU) is not available."""
 

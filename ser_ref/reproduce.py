@@ -21,7 +21,7 @@ from . import atomic, locations
 from .errors import SerRefError, UsageError, cli_main, machine_error
 from .experiment import NN_ROWS, ROWS, Settings, sweep_key, table2_entries
 
-CORPORA = ("synthetic", "iemocap", "ravdess", "emodb", "emovo", "cremad")
+CORPORA = ("synthetic", "iemocap", "ravdess", "emodb", "emovo", "cremad", "urdu")  # corpora.NAMES, synthetic first
 FIG3_CHUNKS = (5, 10, 20, 40, 80)
 FIG3_CHUNKS_QUICK = (10, 20)
 IEMOCAP_HINT = (

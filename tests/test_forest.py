@@ -1,27 +1,27 @@
-"""Random forest: known answers, the Numba kernels against plain references, determinism, errors."""
+"""The random-forest estimator (ser_ref.forest): known answers, determinism, scikit-learn's conventions
+(arguments kept as given, fitted attributes with a trailing underscore, one validation, NotFittedError)
+and errors that name the argument. The CART math itself: tests/test_cart.py."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from conftest import needs
+from ser_ref.cart import LEAF, Trees
+from ser_ref.errors import NotFittedError, SerRefError
+from ser_ref.forest import RandomForest, check_X, check_X_y
 
-from ser_ref import forest
-from ser_ref.errors import SerRefError
-from ser_ref.forest import LEAF, RandomForest
+FITTED = ("trees_", "n_classes_", "classes_", "n_features_in_")
 
 
-def _depths(rf):
-    """Depth of every node, walking each tree from its root."""
-    depth = np.full(len(rf.feature), -1)
-    for root in rf.roots:
-        stack = [(root, 0)]
-        while stack:
-            node, d = stack.pop()
-            depth[node] = d
-            if rf.left[node] != LEAF:
-                stack += [(rf.left[node], d + 1), (rf.right[node], d + 1)]
-    return depth
+def _max_depth(trees):
+    """The deepest node of any tree, walking each from its root."""
+    deepest, stack = 0, [(root, 0) for root in trees.roots]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if trees.left[node] != LEAF:
+            stack += [(trees.left[node], d + 1), (trees.right[node], d + 1)]
+    return deepest
 
 
 def test_single_informative_feature(rng):
@@ -32,8 +32,9 @@ def test_single_informative_feature(rng):
     assert np.mean(rf.predict(Xt) == (Xt[:, 2] > 0.3)) > 0.97
     # with every feature on offer, each root splits on feature 2 near 0.3
     stumps = RandomForest(n_trees=20, max_depth=1, max_features=None, seed=2).fit(X, y)
-    assert np.all(stumps.feature[stumps.roots] == 2)
-    assert np.all(np.abs(stumps.threshold[stumps.roots] - 0.3) < 0.1)
+    roots = stumps.trees_.roots
+    assert np.all(stumps.trees_.feature[roots] == 2)
+    assert np.all(np.abs(stumps.trees_.threshold[roots] - 0.3) < 0.1)
 
 
 def test_xor_needs_depth(rng):
@@ -57,53 +58,8 @@ def test_separable_blobs_probabilities(rng):
     assert np.all(p >= 0) and np.allclose(p.sum(1), 1.0)
     assert np.array_equal(rf.predict(Xt), yt)
     # every node's class frequencies sum to 1, and no tree exceeds max_depth
-    assert np.allclose(rf.value.sum(1), 1.0)
-    assert _depths(rf).max() <= 10
-
-
-def _leaf_of(rf, X):
-    """Leaf index of every row in tree 0 (plain walk)."""
-    out = []
-    for x in np.asarray(X, np.float32).astype(np.float64):
-        node = rf.roots[0]
-        while rf.left[node] != LEAF:
-            node = rf.left[node] if x[rf.feature[node]] <= rf.threshold[node] else rf.right[node]
-        out.append(node)
-    return np.array(out)
-
-
-def test_max_depth_and_min_samples_leaf(rng):
-    X = rng.normal(size=(300, 4))
-    y = rng.integers(0, 3, 300)  # pure noise: trees grow as deep as allowed
-    rf = RandomForest(n_trees=10, max_depth=3, seed=0).fit(X, y)
-    assert _depths(rf).max() == 3
-    # without bootstrap every training row is in the tree: each leaf must hold >= 7 of them
-    tree = RandomForest(n_trees=1, max_depth=None, min_samples_leaf=7, bootstrap=False,
-                        max_features=None).fit(X, y)
-    counts = np.bincount(_leaf_of(tree, X), minlength=len(tree.feature))
-    leaves = tree.left == LEAF
-    assert counts[leaves].min() >= 7 and counts[~leaves].sum() == 0
-    # and each leaf's stored frequencies are those of its training rows
-    leaf = _leaf_of(tree, X)
-    for node in np.flatnonzero(leaves)[:20]:
-        assert np.allclose(tree.value[node], np.bincount(y[leaf == node], minlength=3) / counts[node])
-
-
-@pytest.mark.parametrize("depth,min_leaf", [(3, 1), (6, 1), (8, 5)])
-def test_one_tree_without_bootstrap_is_sklearns_cart(rng, depth, min_leaf):
-    tree_mod = needs("sklearn.tree")
-    X = rng.normal(size=(400, 5))
-    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 - X[:, 2] > 0.3).astype(int) + (X[:, 3] > 0.8)
-    ours = RandomForest(n_trees=1, max_depth=depth, min_samples_leaf=min_leaf, max_features=None,
-                        bootstrap=False).fit(X, y)
-    ref = tree_mod.DecisionTreeClassifier(max_depth=depth, min_samples_leaf=min_leaf, random_state=0).fit(X, y)
-    # continuous features: the root split has no ties, so it is the same split
-    assert ours.feature[0] == ref.tree_.feature[0]
-    assert ours.threshold[0] == pytest.approx(ref.tree_.threshold[0], abs=1e-6)
-    # deeper down, equal-score splits may be broken differently; predictions still agree closely
-    Xt = rng.normal(size=(1000, 5))
-    assert np.mean(ours.predict(Xt) == ref.predict(Xt)) > 0.95
-    assert np.mean(ours.predict(X) == ref.predict(X)) > 0.98
+    assert np.allclose(rf.trees_.value.sum(1), 1.0)
+    assert _max_depth(rf.trees_) <= 10
 
 
 def test_same_seed_same_forest_any_thread_count(rng):
@@ -112,9 +68,10 @@ def test_same_seed_same_forest_any_thread_count(rng):
     a = RandomForest(n_trees=30, seed=7, n_jobs=1).fit(X, y)
     b = RandomForest(n_trees=30, seed=7, n_jobs=-1).fit(X, y)
     c = RandomForest(n_trees=30, seed=8).fit(X, y)
-    for name in ("roots", "feature", "threshold", "left", "right", "value"):
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert not (len(a.feature) == len(c.feature) and np.array_equal(a.threshold, c.threshold))
+    for name in Trees._fields:
+        assert np.array_equal(getattr(a.trees_, name), getattr(b.trees_, name)), name
+    assert not (len(a.trees_.feature) == len(c.trees_.feature) and np.array_equal(a.trees_.threshold,
+                                                                                  c.trees_.threshold))
 
 
 def test_n_classes_keeps_missing_class_column(rng):
@@ -124,96 +81,73 @@ def test_n_classes_keeps_missing_class_column(rng):
     assert p.shape == (60, 4) and np.all(p[:, 3] == 0)
 
 
-def _numba_best_split(x, y, w, n_classes, min_leaf):
-    ranks, uvals = forest.rank_features(x[:, None])
-    keys = np.sort((ranks[0].astype(np.int64) << 32) | np.arange(len(x)))
-    total = np.bincount(y, weights=w, minlength=n_classes).astype(np.float64)
-    s, k = forest._scan_feature(keys, len(x), np.arange(len(x)), 0, y.astype(np.int64), w, total,
-                                total.sum(), n_classes, min_leaf, np.empty(n_classes))
-    if k < 0:
-        return s, np.nan
-    return s, 0.5 * (uvals[0, keys[k] >> 32] + uvals[0, keys[k + 1] >> 32])
-
-
-@pytest.mark.parametrize("trial", range(20))
-def test_split_scan_matches_reference(trial):
-    rng = np.random.default_rng(100 + trial)
-    n = int(rng.integers(2, 60))
-    x = rng.integers(0, max(2, n // 3), n).astype(np.float64) / 7.0  # many ties
-    y = rng.integers(0, 3, n)
-    w = rng.integers(1, 4, n).astype(np.float64)
-    min_leaf = int(rng.integers(1, 4))
-    s_ref, t_ref = forest.best_split_reference(x, y, w, 3, min_leaf)
-    s_nb, t_nb = _numba_best_split(x, y, w, 3, min_leaf)
-    if np.isinf(s_ref):
-        assert np.isinf(s_nb) and np.isnan(t_nb)
-        return
-    assert s_nb == pytest.approx(s_ref, rel=1e-12)
-    # the reference's threshold attains the same score (the two may break exact ties differently)
-    left = x <= t_nb
-    WcL = np.bincount(y[left], w[left], 3)
-    WcR = np.bincount(y[~left], w[~left], 3)
-    assert (WcL**2).sum() / WcL.sum() + (WcR**2).sum() / WcR.sum() == pytest.approx(s_ref, rel=1e-12)
-
-
-def test_gini_proxy_equals_impurity_decrease(rng):
-    # score(t) - sum_c W_c^2 / W == W G(S) - W_L G(L) - W_R G(R), straight from the definitions
-    x, y, w = rng.normal(size=40), rng.integers(0, 3, 40), rng.integers(1, 3, 40).astype(float)
-    s, t = forest.best_split_reference(x, y, w, 3)
-
-    def wg(mask):
-        Wc = np.bincount(y[mask], w[mask], 3)
-        return Wc.sum() * (1 - ((Wc / Wc.sum()) ** 2).sum())
-
-    Wc = np.bincount(y, w, 3)
-    everything = np.ones(40, bool)
-    assert s - (Wc**2).sum() / Wc.sum() == pytest.approx(wg(everything) - wg(x <= t) - wg(x > t))
-
-
-def test_predict_matches_reference(rng):
-    X = rng.normal(size=(200, 7))
-    y = (X[:, 0] * X[:, 3] > 0).astype(int) + (X[:, 5] > 1)
-    rf = RandomForest(n_trees=25, max_depth=5, seed=4).fit(X, y)
-    Xt = rng.normal(size=(80, 7)).astype(np.float32)
-    ref = forest.predict_proba_reference(Xt, rf.roots, rf.feature, rf.threshold, rf.left, rf.right, rf.value)
-    assert np.allclose(rf.predict_proba(Xt), ref, atol=1e-12)
-
-
-def test_bad_input_is_named():
+def test_not_fitted_error_names_the_estimator_and_says_fit():
     rf = RandomForest(n_trees=2)
-    with pytest.raises(SerRefError, match="call fit"):
-        rf.predict(np.zeros((2, 2)))
-    with pytest.raises(SerRefError, match="NaN"):
-        rf.fit(np.array([[0.0, np.nan], [1.0, 2.0]]), np.array([0, 1]))
-    with pytest.raises(SerRefError, match="y: expected shape"):
-        rf.fit(np.zeros((3, 2)), np.array([0, 1]))
-    with pytest.raises(SerRefError, match="non-negative integers"):
-        rf.fit(np.zeros((2, 2)), np.array([0.5, 1.0]))
-    rf.fit(np.eye(3), np.array([0, 1, 2]))
-    with pytest.raises(SerRefError, match="fitted on 3"):
+    for call, action in ((lambda: rf.predict_proba(np.zeros((2, 2))), "predict_proba"),
+                         (lambda: rf.predict(np.zeros((2, 2))), "predict"),
+                         (lambda: rf.save("never-written.npz"), "save")):
+        with pytest.raises(NotFittedError) as e:
+            call()
+        assert str(e.value) == f"this RandomForest is not fitted yet: call fit(X, y) before {action}"
+    assert isinstance(e.value, SerRefError) and isinstance(e.value, ValueError)
+    assert not any(hasattr(rf, a) for a in FITTED)
+
+
+def test_constructor_keeps_arguments_and_fit_learns_underscored_attributes(rng):
+    args = dict(n_trees=np.int64(3), max_depth=4, min_samples_leaf=2, max_features=0.5, seed=np.uint32(9),
+                n_jobs=1, n_classes=None, bootstrap=1)
+    rf = RandomForest(**args)
+    assert all(getattr(rf, k) is v for k, v in args.items())  # stored unchanged, not even converted
+    X = rng.normal(size=(50, 6))
+    y = rng.integers(0, 3, 50)
+    y[0] = 2
+    assert rf.fit(X, y) is rf
+    assert all(getattr(rf, k) is v for k, v in args.items())  # fit leaves them as they were, too
+    assert isinstance(rf.trees_, Trees) and len(rf.trees_.roots) == 3
+    assert rf.n_classes_ == 3 and rf.n_features_in_ == 6 and np.array_equal(rf.classes_, [0, 1, 2])
+    assert rf.trees_.value.shape[1] == rf.n_classes_
+    assert set(rf.predict(X)) <= set(rf.classes_.tolist())
+    # a second fit replaces what the first learned
+    rf.fit(X[:, :2], np.minimum(y, 1))
+    assert rf.n_features_in_ == 2 and rf.n_classes_ == 2 and np.array_equal(rf.classes_, [0, 1])
+
+
+@pytest.mark.parametrize("name,bad,message", [
+    ("n_trees", 0, "n_trees must be an integer >= 1, got 0"),
+    ("n_trees", 2.5, "n_trees must be an integer >= 1, got 2.5"),
+    ("max_depth", -1, "max_depth must be None or an integer >= 0, got -1"),
+    ("min_samples_leaf", 0, "min_samples_leaf must be an integer >= 1, got 0"),
+    ("seed", -3, "seed must be an integer >= 0, got -3"),
+    ("n_classes", 0, "n_classes must be None or an integer >= 1, got 0"),
+    ("n_jobs", 0, "n_jobs must be None, -1 or >= 1, got 0"),
+    ("max_features", "cube", "max_features must be 'sqrt', 'log2', None, an int or a fraction, got 'cube'"),
+    ("max_features", 4, r"max_features=4 must be in \[1, 3\]"),
+])
+def test_bad_argument_is_named_at_fit(name, bad, message):
+    rf = RandomForest(**{"n_trees": 1, name: bad})  # the constructor only stores it
+    with pytest.raises(SerRefError, match=f"^{message}$"):
+        rf.fit(np.eye(3), np.array([0, 1, 2]))
+    assert not hasattr(rf, "trees_")
+
+
+def test_bad_data_is_named():
+    with pytest.raises(SerRefError, match="^X: 1 NaN/inf values$"):
+        RandomForest(n_trees=2).fit(np.array([[0.0, np.nan], [1.0, 2.0]]), np.array([0, 1]))
+    with pytest.raises(SerRefError, match=r"^X: expected a non-empty 2-D array"):
+        check_X(np.zeros(3))
+    with pytest.raises(SerRefError, match=r"^X: not a numeric array"):
+        check_X([["a", "b"]])
+    with pytest.raises(SerRefError, match=r"^y: expected shape \(3,\) to match X, got \(2,\)$"):
+        check_X_y(np.zeros((3, 2)), np.array([0, 1]))
+    with pytest.raises(SerRefError, match="^y: labels must be non-negative integers"):
+        check_X_y(np.zeros((2, 2)), np.array([0.5, 1.0]))
+    with pytest.raises(SerRefError, match="^y: labels must be non-negative integers"):
+        check_X_y(np.zeros((2, 2)), np.array([0, -1]))
+    with pytest.raises(SerRefError, match=r"^y: label 3 >= n_classes=2$"):
+        RandomForest(n_trees=1, n_classes=2).fit(np.zeros((2, 1)), np.array([0, 3]))
+    rf = RandomForest(n_trees=2).fit(np.eye(3), np.array([0, 1, 2]))
+    with pytest.raises(SerRefError, match="^X: has 4 features, the forest was fitted on 3$"):
         rf.predict(np.zeros((1, 4)))
-    with pytest.raises(SerRefError, match="max_features"):
-        RandomForest(n_trees=1, max_features="cube").fit(np.eye(3), np.array([0, 1, 2]))
-
-
-@pytest.mark.parametrize("m,n_ranks", [(5, 3), (47, 1000), (49, 2), (300, 200), (900, 70000), (2000, 2**20)])
-def test_key_sort_matches_numpy(m, n_ranks):
-    rng = np.random.default_rng(m)
-    keys = (rng.integers(0, n_ranks, m).astype(np.int64) << 32) | np.arange(m)
-    rank_bits = 8
-    while (1 << rank_bits) < n_ranks:
-        rank_bits += 8
-    got = keys.copy()
-    forest._sort(got, m, np.empty(m, np.int64), np.empty(257, np.int64), rank_bits)
-    assert np.array_equal(got, np.sort(keys))
-
-
-def test_children_are_adjacent(rng):
-    # the Numba prediction relies on right = left + 1 (documented layout)
-    X = rng.normal(size=(150, 5))
-    rf = RandomForest(n_trees=10, seed=0).fit(X, rng.integers(0, 4, 150))
-    inner = rf.left != LEAF
-    assert np.array_equal(rf.right[inner], rf.left[inner] + 1) and np.all(rf.right[~inner] == LEAF)
 
 
 def test_gpu_prediction_without_a_gpu_is_a_clear_error(rng):

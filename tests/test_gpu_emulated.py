@@ -76,13 +76,13 @@ def test_lstm(emu, rng, dtype, activation, masked, persistent):
     mask = (np.arange(T)[None] < np.array([[5], [2], [4]])).astype(dtype) if masked else None
     dh = rng.standard_normal((B, T, H)).astype(dtype)
     tol = LSTM_TOL[dtype]
-    h_ref, c_ref = lstm_ref.lstm_forward(x, W, U, b, activation, mask)
+    h_ref, c_ref = lstm_ref.lstm_forward_reference(x, W, U, b, activation, mask)
     h, cache = lstm.lstm_forward(x, W, U, b, activation, mask, persistent=persistent)
     assert h.dtype == dtype and all(c.dtype == dtype for c in cache[5:])
     np.testing.assert_allclose(h, h_ref, **tol)
     for c, r in zip(cache[5:], c_ref[5:]):  # gates, c', hs, cs: the caches hold the same arrays
         np.testing.assert_allclose(c, r, **tol)
-    grads_ref = lstm_ref.lstm_backward(dh, c_ref)
+    grads_ref = lstm_ref.lstm_backward_reference(dh, c_ref)
     # every forward's cache with every backward: this path's, the other fused path's, the reference's
     for fused_cache, other in ((cache, persistent), (cache, not persistent), (c_ref, persistent)):
         for g, r in zip(lstm.lstm_backward(dh, fused_cache, persistent=other), grads_ref):

@@ -6,14 +6,11 @@ import pytest
 
 from ser_ref.audio import load_audio
 from ser_ref.backend import gpu_available
-from ser_ref.forest import RandomForest, predict_proba_reference
+from ser_ref.cart import predict_proba_reference
+from ser_ref.forest import RandomForest
 from ser_ref.tf_mfcc import mfcc as mfcc_ref
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")]
-
-
-def _flat(rf):
-    return rf.roots, rf.feature, rf.threshold, rf.left, rf.right, rf.value
 
 
 def test_matches_numba_exactly_random(rng):
@@ -26,7 +23,7 @@ def test_matches_numba_exactly_random(rng):
     got = forest_predict_proba(rf, Xt).get()
     # same trees, same order of additions: bit-identical to the Numba path
     np.testing.assert_array_equal(got, rf.predict_proba(Xt))
-    np.testing.assert_allclose(got, predict_proba_reference(Xt, *_flat(rf)), rtol=1e-12)
+    np.testing.assert_allclose(got, predict_proba_reference(Xt, *rf.trees_), rtol=1e-12)
     np.testing.assert_array_equal(got.argmax(1), rf.predict(Xt))
     # the public switch takes the same kernel and hands back NumPy
     np.testing.assert_array_equal(rf.predict_proba(Xt, device="gpu"), rf.predict_proba(Xt))

@@ -24,8 +24,8 @@ def _compare(x, W, U, b, activation, mask, dh, tol, persistent=None):
 
     from ser_ref.gpu import lstm as gpu
 
-    h_ref, cache_ref = ref.lstm_forward(x, W, U, b, activation, mask)
-    grads_ref = ref.lstm_backward(dh, cache_ref)
+    h_ref, cache_ref = ref.lstm_forward_reference(x, W, U, b, activation, mask)
+    grads_ref = ref.lstm_backward_reference(dh, cache_ref)
     d = [cp.asarray(a) for a in (x, W, U, b)]
     m = None if mask is None else cp.asarray(mask)
     h, cache = gpu.lstm_forward(*d, activation, m, persistent=persistent)

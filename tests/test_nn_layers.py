@@ -10,9 +10,14 @@ from ser_ref.audit.oracles import numeric_grad, rel_err, torch_lstm
 from ser_ref.nn import (NNInputError, dense_backward, dense_forward, lstm_backward, lstm_forward,
                         relu_backward, relu_forward, softmax_cross_entropy_backward,
                         softmax_cross_entropy_forward)
+from ser_ref.nn.lstm import lstm_backward_reference, lstm_forward_reference
 from ser_ref.nn.nets import lstm_clf_init, lstm_clf_loss_grads, mlp_init, mlp_loss_grads
 
 TOL = 1e-6
+# both LSTM paths of the CPU: the compiled time loop (public) and the plain NumPy reference
+LSTM_PATHS = pytest.mark.parametrize("fwd, bwd", [(lstm_forward, lstm_backward),
+                                                  (lstm_forward_reference, lstm_backward_reference)],
+                                     ids=["compiled", "reference"])
 
 
 def random_mask(rng, B, T):
@@ -56,9 +61,10 @@ def test_softmax_ce_gradient_and_stability(rng, weighted):
     assert np.isfinite(big) and big == pytest.approx(2000.0)
 
 
+@LSTM_PATHS
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_lstm_gradients_full_sequence(rng, activation, masked):
+def test_lstm_gradients_full_sequence(rng, activation, masked, fwd, bwd):
     B, T, n, H = 4, 6, 3, 5
     x = rng.normal(size=(B, T, n))
     W, U = rng.normal(size=(n, 4 * H)) * 0.5, rng.normal(size=(H, 4 * H)) * 0.5
@@ -67,14 +73,15 @@ def test_lstm_gradients_full_sequence(rng, activation, masked):
     R = rng.normal(size=(B, T, H))
     if masked:
         R = R * mask[:, :, None]  # padded outputs are not part of the loss
-    h, cache = lstm_forward(x, W, U, b, activation=activation, mask=mask)
-    dx, dW, dU, db = lstm_backward(R, cache)
-    f = lambda: (R * lstm_forward(x, W, U, b, activation=activation, mask=mask)[0]).sum()  # noqa: E731
+    h, cache = fwd(x, W, U, b, activation=activation, mask=mask)
+    dx, dW, dU, db = bwd(R, cache)
+    f = lambda: (R * fwd(x, W, U, b, activation=activation, mask=mask)[0]).sum()  # noqa: E731
     for a, g in ((x, dx), (W, dW), (U, dU), (b, db)):
         assert rel_err(numeric_grad(f, a), g) < TOL
 
 
-def test_lstm_mask_matches_unpadded_run(rng):
+@LSTM_PATHS
+def test_lstm_mask_matches_unpadded_run(rng, fwd, bwd):
     """A padded sequence's outputs equal the run on the sequence alone; its last output is the last state."""
     n, H, T = 3, 4, 7
     W, U, b = rng.normal(size=(n, 4 * H)), rng.normal(size=(H, 4 * H)), rng.normal(size=4 * H)
@@ -82,20 +89,21 @@ def test_lstm_mask_matches_unpadded_run(rng):
     x = np.concatenate([np.concatenate([short, rng.normal(size=(1, T - 4, n))], axis=1),
                         rng.normal(size=(1, T, n))])
     mask = np.array([[1] * 4 + [0] * (T - 4), [1] * T], dtype=float)
-    h, _ = lstm_forward(x, W, U, b, mask=mask)
-    h_alone, _ = lstm_forward(short, W, U, b)
+    h, _ = fwd(x, W, U, b, mask=mask)
+    h_alone, _ = fwd(short, W, U, b)
     np.testing.assert_allclose(h[0, :4], h_alone[0], rtol=1e-12)
     np.testing.assert_allclose(h[0, -1], h_alone[0, -1], rtol=1e-12)
 
 
-def test_lstm_one_step_closed_form(rng):
+@LSTM_PATHS
+def test_lstm_one_step_closed_form(rng, fwd, bwd):
     """From h_0 = c_0 = 0 one step is h = o * tanh(i * g)."""
     n, H = 3, 2
     x, W, U, b = rng.normal(size=(1, 1, n)), rng.normal(size=(n, 4 * H)), rng.normal(size=(H, 4 * H)), rng.normal(size=4 * H)
     z = x[0, 0] @ W + b
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     i, o, g = sig(z[:H]), sig(z[3 * H:]), np.tanh(z[2 * H:3 * H])
-    h, _ = lstm_forward(x, W, U, b)
+    h, _ = fwd(x, W, U, b)
     np.testing.assert_allclose(h[0, 0], o * np.tanh(i * g), rtol=1e-12)
 
 
@@ -144,7 +152,8 @@ def test_lstm_matches_torch(rng):
     assert lstm_torch_max_abs_diff(rng, B=5) <= 1e-5
 
 
-def test_masked_lstm_last_state_matches_torch_packed(rng):
+@LSTM_PATHS
+def test_masked_lstm_last_state_matches_torch_packed(rng, fwd, bwd):
     """Our carried last state == torch's h_n of a packed sequence (the standard variable-length form)."""
     torch = needs("torch")
     B, T, n, H = 4, 12, 6, 8
@@ -153,7 +162,7 @@ def test_masked_lstm_last_state_matches_torch_packed(rng):
     mask = (np.arange(T)[None] < lens[:, None]).astype(np.float32)
     W, U = (rng.normal(size=(n, 4 * H)) * 0.3).astype(np.float32), (rng.normal(size=(H, 4 * H)) * 0.3).astype(np.float32)
     b = (rng.normal(size=4 * H) * 0.3).astype(np.float32)
-    h, _ = lstm_forward(x, W, U, b, mask=mask)
+    h, _ = fwd(x, W, U, b, mask=mask)
     m = torch_lstm(W, U, b)
     packed = torch.nn.utils.rnn.pack_padded_sequence(torch.from_numpy(x), torch.from_numpy(lens),
                                                      batch_first=True, enforce_sorted=False)

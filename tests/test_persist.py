@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ser_ref import modelfile
-from ser_ref.forest import RandomForest, predict_proba_reference
+from ser_ref.cart import predict_proba_reference
+from ser_ref.forest import RandomForest
 from ser_ref.modelfile import ModelFileError
 from ser_ref.nn import MODELS
 from ser_ref.nn.persist import load_model
@@ -29,7 +30,7 @@ def test_forest_round_trip_predicts_identically(tmp_path, rng):
     back = RandomForest.load(tmp_path / "rf.npz")
     Xt = rng.normal(size=(50, 6))
     assert np.array_equal(back.predict_proba(Xt), rf.predict_proba(Xt))
-    ref = predict_proba_reference(Xt, back.roots, back.feature, back.threshold, back.left, back.right, back.value)
+    ref = predict_proba_reference(Xt, *back.trees_)
     np.testing.assert_allclose(back.predict_proba(Xt), ref, rtol=0, atol=1e-12)
 
 

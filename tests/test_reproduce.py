@@ -47,6 +47,15 @@ def test_missing_corpus_root_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "o").exists()  # stopped before writing anything
 
 
+def test_every_loadable_corpus_can_be_reproduced():
+    """--corpus accepts every name corpora.load accepts (the URDU loader came after the CLI)."""
+    from ser_ref import corpora
+
+    assert set(reproduce.CORPORA) == set(corpora.NAMES)
+    args = reproduce.parse_args(["--corpus", "urdu", "--root", "/no/such/urdu"])
+    assert args.corpus == "urdu"
+
+
 def test_a_corrupt_file_is_left_out_and_named(quick_run, cache, model_path, tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(cache / "corpora" / "synthetic-quick-seed0", corpus)

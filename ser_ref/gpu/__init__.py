@@ -8,7 +8,7 @@ optimisation of the reference, never a second truth: tests/test_gpu_*.py compare
     ser_ref.gpu.layer1      context_windows, layer1_forward, layer1_batch    <- ser_ref.deepspeech
     ser_ref.gpu.lstm        lstm_forward, lstm_backward (fused cell kernels) <- ser_ref.nn.lstm
     ser_ref.gpu.softmax_ce  fused softmax cross-entropy forward/backward    <- ser_ref.nn.softmax_ce
-    ser_ref.gpu.forest      predict_proba on flat tree arrays               <- ser_ref.forest
+    ser_ref.gpu.forest      predict_proba on flat tree arrays               <- ser_ref.cart, ser_ref.forest
 
 Everything here imports without CuPy; CuPy is imported (through ser_ref.backend) only when a
 kernel is first launched, and a missing CuPy or GPU gives a BackendError.

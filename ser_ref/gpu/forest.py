@@ -1,7 +1,7 @@
-"""Random-forest prediction on the GPU; reference: ``ser_ref.forest`` (``_predict_proba``, Numba).
+"""Random-forest prediction on the GPU; reference: ``ser_ref.cart.predict_proba`` (Numba).
 
-The forest is the reference's flat arrays: for node k, ``feature[k]``, ``threshold[k]``,
-``left[k]``, ``right[k]`` (-1 at a leaf), ``value[k, :]``; tree t's root is ``roots[t]``.
+The forest is the reference's flat arrays (``ser_ref.cart.Trees``): for node k, ``feature[k]``,
+``threshold[k]``, ``left[k]``, ``right[k]`` (-1 at a leaf), ``value[k, :]``; tree t's root is ``roots[t]``.
 One thread per sample walks the trees in order and sums in the reference's order:
 
     leaf_t(x):  k = roots[t];  while left[k] != -1:  k = left[k] if x[feature[k]] <= threshold[k] else right[k]
@@ -13,7 +13,9 @@ against the float64 threshold, the result is bit-identical to the Numba path.
 from __future__ import annotations
 
 
+from ..cart import TREE_DTYPES
 from ..errors import SerRefError
+from ..forest import check_fitted, check_X
 from ._cuda import DEFINES, cupy, i32, kernel, launch
 
 MAX_CLASSES = 32
@@ -48,13 +50,9 @@ def cuda_sources():
 
 
 def forest_to_device(forest):
-    """The fitted forest's flat arrays on the device, once: (roots, feature, threshold, left, right, value)."""
+    """The fitted forest's ``trees_`` on the device, once: (roots, feature, threshold, left, right, value)."""
     cp = cupy()
-    if not hasattr(forest, "roots"):
-        raise SerRefError("RandomForest: call fit before predict")
-    return (cp.asarray(forest.roots, dtype=cp.int32), cp.asarray(forest.feature, dtype=cp.int32),
-            cp.asarray(forest.threshold, dtype=cp.float64), cp.asarray(forest.left, dtype=cp.int32),
-            cp.asarray(forest.right, dtype=cp.int32), cp.asarray(forest.value, dtype=cp.float64))
+    return tuple(cp.asarray(a, dtype=d) for a, d in zip(check_fitted(forest, "predict_proba"), TREE_DTYPES))
 
 
 def predict_proba(X, roots, feature, threshold, left, right, value):
@@ -64,8 +62,7 @@ def predict_proba(X, roots, feature, threshold, left, right, value):
     if X.ndim != 2:
         raise SerRefError(f"X: expected (n_samples, n_features), got shape {X.shape}")
     arrays = [cp.ascontiguousarray(cp.asarray(a, dtype=d)) for a, d in
-              zip((roots, feature, threshold, left, right, value),
-                  (cp.int32, cp.int32, cp.float64, cp.int32, cp.int32, cp.float64))]
+              zip((roots, feature, threshold, left, right, value), TREE_DTYPES)]
     roots, feature, threshold, left, right, value = arrays
     n_classes = value.shape[1]
     if n_classes > MAX_CLASSES:
@@ -78,7 +75,6 @@ def predict_proba(X, roots, feature, threshold, left, right, value):
 
 def forest_predict_proba(forest, X):
     """``RandomForest.predict_proba`` on the GPU (X validated like the reference) -> NumPy-comparable cupy array."""
-    from ..forest import check_X
-
-    X = check_X(X if not type(X).__module__.startswith("cupy") else X.get(), n_features=forest.n_features)
-    return predict_proba(X, *forest_to_device(forest))
+    trees = forest_to_device(forest)
+    X = check_X(X if not type(X).__module__.startswith("cupy") else X.get(), n_features=forest.n_features_in_)
+    return predict_proba(X, *trees)

@@ -25,6 +25,11 @@ Backward, with dH = dL/dh_t (from the output and from step t+1), dC = dL/dc_t (f
     dW = sum_t x_t^T dz_t,  dU = sum_t h_{t-1}^T dz_t,  db = sum_t dz_t,  dx_t = dz_t W^T
 The input products (x W and dz W^T, x^T dz) are done once for all steps as single large matrix
 products; only the small recurrent products run inside the time loop.
+
+Three paths, one truth: ``lstm_forward_reference`` / ``lstm_backward_reference`` are the loop above in
+plain NumPy; ``lstm_forward`` / ``lstm_backward`` run the same loop compiled (``nn/lstm_loop.py``) for
+NumPy arrays and as fused CUDA kernels (``gpu/lstm.py``) for CuPy arrays. Both fast paths are tested
+against the reference, and the reference against PyTorch and finite differences.
 """
 from __future__ import annotations
 
@@ -32,11 +37,15 @@ import numpy as np
 
 from ..backend import array_module
 from .activations import activate, activate_grad_from_output, sigmoid
+from .lstm_loop import backward_steps, forward_steps
 from .validation import check_lstm_args
 
 
 def lstm_forward(x, W, U, b, activation="tanh", mask=None):
     """h_t = o_t * act(c_t) for every step of x (batch, T, n_in). Returns (h (batch, T, H), cache).
+
+    The time loop runs compiled (``nn/lstm_loop.py``) for NumPy arrays, on the GPU for CuPy arrays;
+    ``lstm_forward_reference`` is the same loop in plain NumPy.
 
     Examples
     --------
@@ -51,19 +60,53 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None):
     True
     """
     xp = array_module(x)
-    if xp is not np:  # CuPy: the fused cell kernels, checked against this function
+    if xp is not np:  # CuPy: the fused cell kernels, checked against the reference
         from ..gpu.lstm import lstm_forward as gpu_lstm_forward
 
         return gpu_lstm_forward(x, W, U, b, activation, mask)
     B, T, n_in, H = check_lstm_args(x, W, U, b, mask)
     dt = x.dtype
     m = None if mask is None else mask.astype(dt)[:, :, None]
-    # input projection for all steps at once: one (B*T, n_in) x (n_in, 4H) product
-    Zx = (x.reshape(B * T, n_in) @ W + b).reshape(B, T, 4 * H)
-    gates = xp.empty((B, T, 4 * H), dtype=dt)  # i, f, g, o after their nonlinearities
-    c_new = xp.empty((B, T, H), dtype=dt)      # c' before the mask carry
-    hs = xp.empty((B, T + 1, H), dtype=dt)     # hs[:, t] = h_{t-1}; hs[:, 0] = h_0 = 0
-    cs = xp.empty((B, T + 1, H), dtype=dt)
+    Zx = _input_projection(x, W, b)
+    gates, c_new = np.empty((B, T, 4 * H), dtype=dt), np.empty((B, T, H), dtype=dt)
+    hs, cs = np.empty((B, T + 1, H), dtype=dt), np.empty((B, T + 1, H), dtype=dt)
+    forward_steps(Zx, np.ascontiguousarray(U), _mask_or_ones(m, B, T, dt), _is_relu(activation),
+                  gates, c_new, hs, cs)
+    return hs[:, 1:], (x, W, U, activation, m, gates, c_new, hs, cs)
+
+
+def _input_projection(x, W, b):
+    """Zx_t = x_t W + b for all steps at once: one (B*T, n_in) x (n_in, 4H) product."""
+    B, T, n_in = x.shape
+    return (x.reshape(B * T, n_in) @ W + b).reshape(B, T, W.shape[1])
+
+
+def _mask_or_ones(m, B, T, dt):
+    return np.ones((B, T), dtype=dt) if m is None else np.ascontiguousarray(m[:, :, 0])
+
+
+def _is_relu(activation):
+    activate(np.zeros(1), activation)  # an unknown name fails here, by name
+    return activation == "relu"
+
+
+def lstm_forward_reference(x, W, U, b, activation="tanh", mask=None):
+    """``lstm_forward`` as a plain NumPy loop over t, the equations of the module docstring line by line.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(2, 5, 3)); W, U, b = rng.normal(size=(3, 8)), rng.normal(size=(2, 8)), np.zeros(8)
+    >>> h, cache = lstm_forward_reference(x, W, U, b)
+    >>> h.shape
+    (2, 5, 2)
+    """
+    B, T, n_in, H = check_lstm_args(x, W, U, b, mask)
+    dt = x.dtype
+    m = None if mask is None else mask.astype(dt)[:, :, None]
+    Zx = _input_projection(x, W, b)
+    gates = np.empty((B, T, 4 * H), dtype=dt)  # i, f, g, o after their nonlinearities
+    c_new = np.empty((B, T, H), dtype=dt)      # c' before the mask carry
+    hs = np.empty((B, T + 1, H), dtype=dt)     # hs[:, t] = h_{t-1}; hs[:, 0] = h_0 = 0
+    cs = np.empty((B, T + 1, H), dtype=dt)
     hs[:, 0] = 0
     cs[:, 0] = 0
     for t in range(T):
@@ -90,6 +133,9 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None):
 def lstm_backward(dh, cache, need_dx: bool = True):
     """Backpropagation through time for ``lstm_forward``: dh (batch, T, H) = dL/dh_t.
 
+    Compiled time loop for NumPy arrays, fused kernels for CuPy; ``lstm_backward_reference`` is the
+    plain NumPy loop. Any forward's cache works with any backward.
+
     Returns (dx, dW, dU, db); dx is None when ``need_dx=False`` (a first layer).
 
     Examples
@@ -109,13 +155,33 @@ def lstm_backward(dh, cache, need_dx: bool = True):
 
         return gpu_lstm_backward(dh, cache, need_dx)
     x, W, U, activation, m, gates, c_new, hs, cs = cache
+    B, T, H = dh.shape
+    dt = dh.dtype
+    dZ = np.empty((B, T, 4 * H), dtype=dt)
+    tiny = np.finfo(dt).tiny
+    backward_steps(np.ascontiguousarray(dh), np.ascontiguousarray(U.T), _mask_or_ones(m, B, T, dt),
+                   _is_relu(activation), gates, c_new, cs, float(tiny * 2.0 ** 24), float(tiny), dZ)
+    return lstm_input_grads(dZ, x, W, hs, need_dx)
+
+
+def lstm_backward_reference(dh, cache, need_dx: bool = True):
+    """``lstm_backward`` as a plain NumPy loop over t, the backward equations of the module docstring.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(1, 4, 3)); W, U, b = rng.normal(size=(3, 8)), rng.normal(size=(2, 8)), np.zeros(8)
+    >>> h, cache = lstm_forward_reference(x, W, U, b)
+    >>> dx, dW, dU, db = lstm_backward_reference(np.ones_like(h), cache)
+    >>> dW.shape
+    (3, 8)
+    """
+    x, W, U, activation, m, gates, c_new, hs, cs = cache
     B, T, n_in = x.shape
     H = U.shape[0]
-    dZ = xp.empty((B, T, 4 * H), dtype=dh.dtype)
-    dH_next = xp.zeros((B, H), dtype=dh.dtype)
-    dC_next = xp.zeros((B, H), dtype=dh.dtype)
+    dZ = np.empty((B, T, 4 * H), dtype=dh.dtype)
+    dH_next = np.zeros((B, H), dtype=dh.dtype)
+    dC_next = np.zeros((B, H), dtype=dh.dtype)
     UT = U.T
-    tiny = xp.finfo(dh.dtype).tiny
+    tiny = np.finfo(dh.dtype).tiny
     # flush level for the carried gradients: 2^24 x the smallest normal number (2e-31 in float32),
     # so that the products of a step (factors like i(1-i) that can be small) stay normal too
     flush = tiny * 2.0 ** 24
@@ -144,10 +210,10 @@ def lstm_backward(dh, cache, need_dx: bool = True):
         # Gradients decaying through many steps reach the subnormal range, where the CPU computes
         # ~100x slower (NumPy has no flush-to-zero). They are far below any tolerance (relative
         # to the gradient that enters, 1e-30 and less), so flush them to zero.
-        dH_next[xp.abs(dH_next) < flush] = 0
-        dC_next[xp.abs(dC_next) < flush] = 0
+        dH_next[np.abs(dH_next) < flush] = 0
+        dC_next[np.abs(dC_next) < flush] = 0
     # the same flush before the large products (one 2048-wide dW product went from 0.06 s to 9 s)
-    dZ[xp.abs(dZ) < tiny] = 0
+    dZ[np.abs(dZ) < tiny] = 0
     return lstm_input_grads(dZ, x, W, hs, need_dx)
 
 

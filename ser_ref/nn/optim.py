@@ -4,10 +4,17 @@
            p <- p - lr sqrt(1-b2^t) / (1-b1^t) * m / (sqrt(v) + eps)      (the Keras/TF form)
     decay: g <- g + wd * p        for weight matrices only (names starting with W or U), not biases
     clip:  g <- g * min(1, c / ||g||_2)   with ||g|| over all parameters together
+
+The Adam update of NumPy arrays runs as one compiled pass per parameter (``_adam_update_compiled``);
+it does the array formula's float operations in the same order and precision, so its bits equal
+``adam_update_arrays``' (the formula as array operations, used for CuPy), which a test checks.
 """
 from __future__ import annotations
 
 import math
+
+import numpy as np
+from numba import njit
 
 from ..backend import array_module
 
@@ -38,17 +45,55 @@ def adam_step(params, grads, state, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):
     >>> np.round(p["w"], 6)                    # the first step is lr * sign(g)
     array([0.9])
     """
-    xp = array_module(*params.values())
     state["t"] += 1
     t = state["t"]
     step = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
     for k, g in grads.items():
-        m, v = state["m"][k], state["v"][k]
-        m *= b1
-        m += (1 - b1) * g
-        v *= b2
-        v += (1 - b2) * (g * g)
-        params[k] -= step * m / (xp.sqrt(v) + eps)
+        p, m, v = params[k], state["m"][k], state["v"][k]
+        if _compilable(p, g, m, v):
+            c = p.dtype.type  # the array formula rounds every Python float to the arrays' dtype
+            _adam_update_compiled(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                                  c(b1), c(1 - b1), c(b2), c(1 - b2), c(step), c(eps))
+        else:
+            adam_update_arrays(p, g, m, v, b1, b2, step, eps)
+
+
+def adam_update_arrays(p, g, m, v, b1, b2, step, eps):
+    """m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= step m / (sqrt(v) + eps), in place,
+    as NumPy or CuPy array operations (``step`` already holds the bias corrections).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p, m, v = np.array([1.0]), np.zeros(1), np.zeros(1)
+    >>> adam_update_arrays(p, np.array([2.0]), m, v, 0.9, 0.999, 0.1, 0.0)
+    >>> m, v, p                                  # p -= 0.1 * 0.2 / sqrt(0.004)
+    (array([0.2]), array([0.004]), array([0.68377223]))
+    """
+    xp = array_module(p)
+    m *= b1
+    m += (1 - b1) * g
+    v *= b2
+    v += (1 - b2) * (g * g)
+    p -= step * m / (xp.sqrt(v) + eps)
+
+
+def _compilable(*arrays):
+    a0 = arrays[0]
+    return (isinstance(a0, np.ndarray) and a0.dtype in (np.float32, np.float64)
+            and all(isinstance(a, np.ndarray) and a.dtype == a0.dtype and a.shape == a0.shape
+                    and a.flags.c_contiguous for a in arrays))
+
+
+@njit(cache=True, error_model="numpy")  # numpy error model: IEEE division, so the loop vectorises
+def _adam_update_compiled(p, g, m, v, b1, c1, b2, c2, step, eps):
+    for k in range(p.size):
+        gk = g[k]
+        mk = m[k] * b1 + c1 * gk          # two roundings each, as m *= b1; m += (1 - b1) g
+        vk = v[k] * b2 + c2 * (gk * gk)
+        m[k] = mk
+        v[k] = vk
+        p[k] = p[k] - (step * mk) / (np.sqrt(vk) + eps)
 
 
 def add_weight_decay(grads, params, wd):
