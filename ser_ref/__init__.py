@@ -13,7 +13,9 @@ Pipeline stages, one module each:
     cart.py         CART trees on flat arrays: Gini split, growing, prediction, NumPy references
     splitmix.py     the forest's random numbers (splitmix64, bootstrap counts), one stream per tree
     radix_sort.py   the tree grower's node sort (integer rank keys); numba_threads.py: n_jobs
-    nn/             dense, softmax-CE and LSTM layers with hand-written backprop; Adam; the four models
+    nn/             dense, softmax-CE and LSTM layers with hand-written backprop; Adam; the four models:
+                    frame_nets.py (Frame Dense), sequence_nets.py (LSTM), two_stage.py (Dense1 -> Dense2 /
+                    LSTM2), estimator.py (what they share), models.py (the registry by name)
     corpora/        corpus loaders and the synthetic corpus
     evaluate.py     leave-one-speaker-out evaluation, metrics, bootstrap CIs, McNemar
     feature_cache.py per-file features cached by content hash

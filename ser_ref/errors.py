@@ -1,6 +1,6 @@
 """The package's own error types: every bad input ends in one of these, with a message that
 names the file (or argument) and what is wrong with it; ``cli_main`` turns them into one line on
-stderr and an exit code, for every command of the package."""
+stderr and an exit code, for every command of the package (``command`` builds a command's main)."""
 import errno
 import sys
 import traceback
@@ -92,6 +92,21 @@ def cli_main(run, argv=None, *, prog: str = "ser_ref") -> int:
             print(file=sys.stderr)  # off the line of a progress bar the error cut short
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return code
+
+
+def command(prog: str, parse, run):
+    """The ``main(argv=None) -> int`` of a command: ``run(parse(argv))`` under ``cli_main``.
+
+    >>> main = command("demo", lambda argv: argv[0], lambda name: 0 if name == "ok" else 2)
+    >>> main(["ok"]), main(["no"])
+    (0, 2)
+    """
+    def main(argv=None) -> int:
+        """The command: one line per error on stderr (a traceback with --debug); exit 0 done, 2 bad
+        input or argument, 3 a fault of the machine, 130 interrupted."""
+        return cli_main(lambda a: run(parse(a)), argv, prog=prog)
+
+    return main
 
 
 def _message(exc: Exception) -> tuple[int, str]:

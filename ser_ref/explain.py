@@ -23,7 +23,7 @@ import numpy as np
 
 from . import atomic
 from .audio import SAMPLE_RATE, load_audio, resample
-from .errors import SerRefError, cli_main
+from .errors import SerRefError, command
 
 
 @dataclass
@@ -328,10 +328,10 @@ def frame_probabilities(model, feats):
     """
     kind = type(model).__name__
     if kind == "UtteranceLSTM":
-        return _running_decision(model.net, feats)
+        return _running_decision(model.net_, feats)
     if kind == "FrameDense":
-        return np.exp(model.net.frame_logprobs([feats]))
-    dense1 = getattr(model, "dense1", None)  # the two-stage models' stage one
+        return np.exp(model.net_.frame_logprobs([feats]))
+    dense1 = getattr(model, "dense1_", None)  # the two-stage models' stage one
     return None if dense1 is None else dense1.frame_probs([feats])[0]
 
 
@@ -501,10 +501,7 @@ def _main(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    """The command: one line per error on stderr (a traceback with --debug); exit 0 done, 2 bad
-    input or argument, 3 a fault of the machine."""
-    return cli_main(lambda a: _main(parse_args(a)), argv, prog="explain")
+main = command("explain", parse_args, _main)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import SerRefError, cli_main
+from .errors import SerRefError, command
 from . import systems
 from .systems import Settings
 
@@ -197,10 +197,7 @@ def _main(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    """The command: one line per error on stderr (a traceback with --debug); exit 0 done, 2 bad
-    input or argument, 3 a fault of the machine."""
-    return cli_main(lambda a: _main(parse_args(a)), argv, prog="train")
+main = command("train", parse_args, _main)
 
 
 if __name__ == "__main__":

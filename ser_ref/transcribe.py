@@ -10,10 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import AudioError, cli_main
+from .errors import AudioError, command
 
 
-def _run(argv) -> int:
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="python -m ser_ref.transcribe",
                                  description="greedy CTC transcripts from the DeepSpeech acoustic model")
     ap.add_argument("files", nargs="+", type=Path, help="audio files (any rate; mixed to mono, resampled)")
@@ -21,7 +21,10 @@ def _run(argv) -> int:
     ap.add_argument("--mode", choices=("float", "tflite-int8"), default="tflite-int8",
                     help="arithmetic (default: the interpreter's, tflite-int8)")
     ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def _run(args) -> int:
     from .audio import load_audio
     from .deepspeech.load import load_deepspeech
 
@@ -38,9 +41,7 @@ def _run(argv) -> int:
     return 1 if failed else 0
 
 
-def main(argv=None) -> int:
-    """A bad model: one line on stderr, exit 2 (a traceback with --debug); unreadable files are left out."""
-    return cli_main(_run, argv, prog="transcribe")
+main = command("transcribe", parse_args, _run)
 
 
 if __name__ == "__main__":

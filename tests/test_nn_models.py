@@ -113,6 +113,18 @@ def test_bad_input_is_named(corpus):
         MODELS["dense"](config={"class_weights": [1, 2]}).fit(F, y, g)
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_unfitted_model_refuses_to_predict_or_save(corpus, tmp_path, name):
+    """Fitted is having ``n_features_in_`` (scikit-learn's convention): none before fit, the data's after."""
+    (F, y, g), _ = corpus
+    m = MODELS[name](seed=0, config=TrainConfig(epochs=1), **SMALL[name])
+    with pytest.raises(NNInputError, match=f"{type(m).__name__} must be fitted before predicting"):
+        m.predict_proba(F)
+    with pytest.raises(ValueError, match="must be fitted before it is saved"):
+        m.save(tmp_path / "m.npz")
+    assert m.fit(F, y, g).n_features_in_ == D
+
+
 def test_split_by_speaker_holds_out_whole_speakers():
     rng = np.random.default_rng(0)
     y = np.tile(np.arange(4), 30)

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import cli_main
+from ..errors import command
 from . import EGEMAPS_NAMES, egemaps_files
 
 
-def _run(argv) -> int:
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="python -m ser_ref.egemaps", description=__doc__)
     ap.add_argument("files", nargs="+", help="audio files (any rate/channels soundfile reads)")
     ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def _run(args) -> int:
     feats = egemaps_files(args.files)
     width = max(len(n) for n in EGEMAPS_NAMES)
     print(f"{'feature':{width}s}  " + "  ".join(f"{i:>12d}" for i in range(len(args.files))))
@@ -22,9 +25,7 @@ def _run(argv) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    """One line on stderr for a file that cannot be read (exit 2; a traceback with --debug)."""
-    return cli_main(_run, argv, prog="ser_ref.egemaps")
+main = command("ser_ref.egemaps", parse_args, _run)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 What a fitted model needs to predict, and nothing else:
     settings     the class and its constructor arguments (hidden, units, chunk_len, activation, ...)
                  and the TrainConfig (max_len crops the LSTM's input at prediction time)
-    mu, sd       the standardisation statistics of the training frames (x - mu) / sd
+    mu, sd       the standardisation statistics of the training frames (x - mu) / sd (Dense1's
+                 in the two-stage models)
     nets         every sub-network's parameters, named <net>/<parameter>: net/W0 (Frame Dense,
                  LSTM), dense1/W0 and dense2/W0 or lstm2/W (the two-stage models)
 """
@@ -15,11 +16,14 @@ import numpy as np
 
 from .. import modelfile
 from ..backend import to_host
-from .models import MODELS, Dense1, _FrameNet, _SeqNet
+from .frame_nets import FrameNet
+from .models import MODELS
+from .sequence_nets import SequenceNet
 from .train import TrainConfig
 
 KIND = "network"
-# the sub-networks of each model: (attribute, "frame" | "seq", standardised input?)
+# the sub-networks of each model: (name, "frame" | "seq", on the standardised frames?); the fitted model holds
+# each as the attribute name + "_" (net_, dense1_, dense2_, lstm2_), its arrays are stored as name/...
 NETS = {
     "dense": (("net", "frame", True),),
     "lstm": (("net", "seq", True),),
@@ -61,17 +65,18 @@ def model_arrays(model) -> tuple[dict, dict]:
     >>> sorted(arrays), settings["system"], settings["hidden"]
     (['mu', 'net/W0', 'net/W1', 'net/b0', 'net/b1', 'sd'], 'dense', 4)
     """
-    if not model.fitted:
+    if not hasattr(model, "n_features_in_"):
         raise ValueError(f"{type(model).__name__} must be fitted before it is saved")
     name = system_name(model)
     arrays = {}
-    if model.mu is not None:
-        arrays["mu"], arrays["sd"] = model.mu, model.sd
+    standardised = getattr(model, "dense1_", model)  # a two-stage model standardises in its Dense1
+    if standardised.mu_ is not None:
+        arrays["mu"], arrays["sd"] = standardised.mu_, standardised.sd_
     for attr, _, _ in NETS[name]:
-        sub = getattr(model, attr)
-        for k, v in (sub.net if isinstance(sub, Dense1) else sub).params.items():
+        sub = getattr(model, attr + "_")
+        for k, v in (sub.net_ if attr == "dense1" else sub).params.items():
             arrays[f"{attr}/{k}"] = to_host(v)
-    settings = {"system": name, "n_features": model.n_features, "config": _config_meta(model.config),
+    settings = {"system": name, "n_features": model.n_features_in_, "config": _config_meta(model.config),
                 **{k: getattr(model, k) for k in _CTOR if hasattr(model, k)}}
     return arrays, settings
 
@@ -96,34 +101,37 @@ def model_from_arrays(arrays: dict, settings: dict, device: str = "cpu", source:
         cfg["class_weights"] = tuple(cfg["class_weights"])
     kwargs = {k: settings[k] for k in _CTOR if k in settings}
     model = MODELS[name](device=device, config=TrainConfig(**cfg), **kwargs)
-    model.n_features = int(settings["n_features"])
+    n_features = int(settings["n_features"])
+    standardised = model.make_dense1() if hasattr(model, "make_dense1") else model  # who standardises
+    standardised.mu_ = standardised.sd_ = None
     if "mu" in arrays:
-        model.mu, model.sd = arrays["mu"].astype(np.float32), arrays["sd"].astype(np.float32)
-    xp, conf = model.xp, model.config
-    for attr, shape, standardised in NETS[name]:
-        params = {k.split("/", 1)[1]: xp.asarray(v) for k, v in arrays.items() if k.startswith(attr + "/")}
+        standardised.mu_, standardised.sd_ = arrays["mu"].astype(np.float32), arrays["sd"].astype(np.float32)
+    for attr, shape, on_frames in NETS[name]:
+        params = {k.split("/", 1)[1]: model.xp.asarray(v) for k, v in arrays.items() if k.startswith(attr + "/")}
         if not params:
             raise modelfile.ModelFileError(f"{source}: the {name} model has no {attr} parameters")
-        prep = model._standardize if standardised else None
-        if shape == "frame":
-            n = sum(1 for k in params if k.startswith("W"))
-            sizes = [params["W0"].shape[0]] + [params[f"W{k}"].shape[1] for k in range(n)]
-            net = _FrameNet(sizes, conf, xp, prep)
-        else:
-            max_len = conf.max_len if standardised else None  # LSTM2's chunks are never cropped
-            net = _SeqNet(params["W"].shape[0], params["U"].shape[0], params["Wo"].shape[1], model.activation,
-                          conf, xp, max_len=max_len, prep=prep)
-        net.params = params
-        setattr(model, attr, _as_dense1(model, net) if attr == "dense1" else net)
-    model.fitted = True
+        net = _net(shape, params, model, standardised.standardize if on_frames else None)
+        if attr == "dense1":
+            standardised.net_, standardised.n_features_in_ = net, n_features
+            net = standardised
+        setattr(model, attr + "_", net)
+    model.n_features_in_ = n_features
     return model
 
 
-def _as_dense1(model, net) -> Dense1:
-    """The fitted stage one of a two-stage model, around its loaded frame net."""
-    d1 = model.make_dense1()
-    d1.n_features, d1.mu, d1.sd, d1.net, d1.fitted = model.n_features, model.mu, model.sd, net, True
-    return d1
+def _net(shape, params, model, prep):
+    """A FrameNet ("frame") or SequenceNet ("seq") of the model's settings around loaded parameters;
+    ``prep`` standardises its input (None: the second stage, which reads probabilities)."""
+    if shape == "frame":
+        n = sum(1 for k in params if k.startswith("W"))
+        sizes = [params["W0"].shape[0]] + [params[f"W{k}"].shape[1] for k in range(n)]
+        net = FrameNet(sizes, model.config, model.xp, prep)
+    else:
+        max_len = model.config.max_len if prep is not None else None  # LSTM2's chunks are never cropped
+        net = SequenceNet(params["W"].shape[0], params["U"].shape[0], params["Wo"].shape[1], model.activation,
+                          model.config, model.xp, max_len=max_len, prep=prep)
+    net.params = params
+    return net
 
 
 def save_model(model, path, meta: dict | None = None) -> None:
