@@ -5,9 +5,9 @@
 Stages (each row: time, throughput, GFLOP/s where it is a GEMM, ratio to the CPU path, to every
 reference library measured in the same run, and to the device's measured ceiling):
 
-    mfcc      batch of 3.5 s utterances          numpy (ser_ref.mfcc.mfcc_reference), numba (ser_ref.mfcc.mfcc),
+    mfcc      batch of 3.5 s utterances          numpy (ser_ref.tf_mfcc.mfcc_reference), numba (ser_ref.tf_mfcc.mfcc),
                                                  cupy-generic (the reference on CuPy), cupy-fused
-                                                 (ser_ref.gpu.mfcc), librosa, torch
+                                                 (ser_ref.gpu.tf_mfcc), librosa, torch
     layer1    context windows + layer 1, float and tflite-int8; numpy, cupy-generic, cupy-fused, torch
     lstm      one training step (forward + backward) of LSTM(tanh); numpy, cupy-generic, cupy-fused, torch
     dense1    one Dense1 training step 2048 -> 204 relu -> 4 + softmax-CE; numpy, cupy-generic, torch
@@ -195,10 +195,10 @@ def bench_ceilings(b: Bench):
 
 def _torch_mfcc_fn(sigs, device):
     """The same MFCC math in PyTorch (float64 FFT, the reference's filterbank and DCT matrices)."""
-    from ser_ref import mfcc as ref
+    from ser_ref import tf_mfcc as ref
 
     win, step, n_fft = 512, 320, 512
-    H = ref.mel_filterbank(n_fft // 2 + 1, SR, 40, 20.0, 8000.0)
+    H = ref.tf_mel_filterbank(n_fft // 2 + 1, SR, 40, 20.0, 8000.0)
     Ht = torch.tensor(H, device=device)
     Dt = torch.tensor(ref.dct_matrix(40, 26), device=device)
     w = torch.tensor(ref.hann_window(win), device=device)
@@ -213,7 +213,7 @@ def _torch_mfcc_fn(sigs, device):
 
 
 def bench_mfcc(b: Bench, sizes, rng):
-    from ser_ref.mfcc import mfcc, mfcc_reference
+    from ser_ref.tf_mfcc import mfcc, mfcc_reference
 
     librosa = _optional("librosa")
     for n in sizes:
@@ -231,7 +231,7 @@ def bench_mfcc(b: Bench, sizes, rng):
         if HAS_GPU:
             import cupy as cp
 
-            from ser_ref.gpu.mfcc import mfcc_batch
+            from ser_ref.gpu.tf_mfcc import mfcc_batch
 
             dev = [cp.asarray(s) for s in sigs]
             batch, lengths = cp.asarray(np.stack(sigs)), np.full(n, len(sigs[0]))

@@ -3,7 +3,9 @@
 
 Pipeline stages, one module each:
     audio.py        read, mix to mono, resample to 16 kHz, validate
-    mfcc.py         TensorFlow-compatible MFCC (the model file's own sub-graph)
+    framing.py      frames x_t[n] = x[t*step + n], the one cut TF's MFCC and openSMILE's front end share
+    tf_mfcc.py      TensorFlow's MFCC: AudioSpectrogram + Mfcc, the model file's own sub-graph (tf_ names:
+                    TF's mel scale and filterbank, beside openSMILE's in egemaps/mel.py)
     deepspeech/     .tflite reader and exporter, registry fetch, context windows, layer 1, and the whole
                     acoustic model (model.py: layers 1-6, LSTM, greedy CTC; bit-exact to the interpreter)
     egemaps/        openSMILE-equivalent eGeMAPS v02 functionals (the RF baseline's features)
@@ -17,7 +19,7 @@ Pipeline stages, one module each:
                     LSTM2), estimator.py (what they share), models.py (the registry by name)
     corpora/        corpus loaders and the synthetic corpus
     evaluate.py     leave-one-speaker-out evaluation, metrics, bootstrap CIs, McNemar
-    features.py     per-file features cached by content hash
+    feature_cache.py per-file features cached by content hash
     hashing.py      sha256 of files and bytes (the identity of audio and weights; low, imports nothing of ours)
     systems.py      the registry of Table 2's systems by name (make / fit_predict, reproduce's defaults)
     splits.py       split generators: LOSO folds, cross-corpus pairs

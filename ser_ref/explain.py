@@ -42,9 +42,9 @@ class Stage:
 
         Examples
         --------
-        >>> from ser_ref.mfcc import hann_window
+        >>> from ser_ref.tf_mfcc import hann_window
         >>> Stage("k", "t", [(hann_window, "w[n] =")], {}, {}).equations()[0][0]
-        'ser_ref.mfcc.hann_window'
+        'ser_ref.tf_mfcc.hann_window'
         """
         return [equation(f, m) for f, m in self.sources]
 
@@ -53,12 +53,12 @@ def equation(func, marker: str) -> tuple[str, str, str]:
     """(``module.name``, ``path/to/module.py``, the line of the docstring that holds ``marker``).
 
     The function's own docstring is searched first, then its module's (where a stage's equations
-    sit together, as in ``ser_ref.mfcc``).
+    sit together, as in ``ser_ref.tf_mfcc``).
 
-    >>> from ser_ref.mfcc import hann_window
+    >>> from ser_ref.tf_mfcc import hann_window
     >>> name, path, line = equation(hann_window, "w[n] =")
     >>> name, path, line[:30]
-    ('ser_ref.mfcc.hann_window', 'ser_ref/mfcc.py', 'w[n] = 0.5 - 0.5 cos(2 pi n / ')
+    ('ser_ref.tf_mfcc.hann_window', 'ser_ref/tf_mfcc.py', 'w[n] = 0.5 - 0.5 cos(2 pi n / ')
     """
     func = inspect.unwrap(getattr(func, "py_func", func))
     module = inspect.getmodule(func)
@@ -78,7 +78,7 @@ def _range(a) -> str:
     return f"[{float(a.min()):.4g}, {float(a.max()):.4g}]"
 
 
-# ---------------------------------------------------------------- the front end (ser_ref.mfcc)
+# ---------------------------------------------------------------- the front end (ser_ref.tf_mfcc)
 def stage_waveform(x: np.ndarray, path) -> Stage:
     """The signal as every stage sees it: float32 mono 16 kHz, int16 / 32768.
 
@@ -107,7 +107,8 @@ def stage_framing(x: np.ndarray, win: int, step: int) -> Stage:
     >>> s.data["frames"].shape, s.numbers["step S"]
     ((49, 512), '320 samples (20 ms)')
     """
-    from .mfcc import frame_signal, hann_window
+    from .framing import frame_signal
+    from .tf_mfcc import hann_window
 
     frames = frame_signal(x.astype(np.float64), win, step)
     w = hann_window(win)
@@ -131,7 +132,7 @@ def stage_spectrum(framing: Stage) -> Stage:
     >>> s.data["power"].shape, s.numbers["strongest bin of t*"]     # 200 Hz is between bins 6 and 7
     ((49, 257), '187.5 Hz')
     """
-    from .mfcc import mfcc_reference
+    from .tf_mfcc import mfcc_reference
 
     frames, w = framing.data["frames"], framing.data["window"]
     K = 1 << (frames.shape[1] - 1).bit_length()
@@ -157,15 +158,15 @@ def stage_mel(spectrum: Stage, n_mels: int = 40, fmin: float = 20.0, fmax: float
     >>> s.data["H"].shape, s.data["logmel"].shape
     ((257, 40), (49, 40))
     """
-    from .mfcc import LOG_FLOOR, mel_filterbank
+    from .tf_mfcc import LOG_FLOOR, tf_mel_filterbank
 
     power = spectrum.data["power"]
-    H = mel_filterbank(power.shape[1], SAMPLE_RATE, n_mels, fmin, fmax)
+    H = tf_mel_filterbank(power.shape[1], SAMPLE_RATE, n_mels, fmin, fmax)
     logmel = np.log(np.maximum(np.sqrt(power.astype(np.float64)) @ H, LOG_FLOOR))
     centres = (H * np.arange(H.shape[0])[:, None]).argmax(axis=0) * spectrum.data["df"]
     return Stage("04-mel", "Mel filterbank and log-mel energies",
-                 [(mel_filterbank, "H[k, b(k)] = w(k)"), (mel_filterbank, "filterbank  E_t[c]"),
-                  (mel_filterbank, "log floor   l_t[c]")],
+                 [(tf_mel_filterbank, "H[k, b(k)] = w(k)"), (tf_mel_filterbank, "filterbank  E_t[c]"),
+                  (tf_mel_filterbank, "log floor   l_t[c]")],
                  {"H": H, "df": spectrum.data["df"], "logmel": logmel, "step": spectrum.data["step"]},
                  {"filterbank H": f"{H.shape[0]} bins x {H.shape[1]} triangles, {fmin:g}-{fmax:g} Hz",
                   "peak of the first / last triangle": f"{centres[0]:g} Hz / {centres[-1]:g} Hz",
@@ -173,7 +174,7 @@ def stage_mel(spectrum: Stage, n_mels: int = 40, fmin: float = 20.0, fmax: float
 
 
 def stage_mfcc(x: np.ndarray, mel: Stage, win_ms: float, step_ms: float) -> Stage:
-    """The 26 MFCC of ``ser_ref.mfcc.mfcc``, and their distance from l_t @ D (the DCT of the last stage).
+    """The 26 MFCC of ``ser_ref.tf_mfcc.mfcc``, and their distance from l_t @ D (the DCT of the last stage).
 
     Examples
     --------
@@ -183,7 +184,7 @@ def stage_mfcc(x: np.ndarray, mel: Stage, win_ms: float, step_ms: float) -> Stag
     >>> s.data["mfcc"].shape, float(s.numbers["max abs(mfcc() - log-mel @ D)"].split()[0]) < 1e-3
     ((49, 26), True)
     """
-    from .mfcc import dct_matrix, mfcc
+    from .tf_mfcc import dct_matrix, mfcc
 
     c = mfcc(x, SAMPLE_RATE, win_ms=win_ms, step_ms=step_ms)
     by_hand = mel.data["logmel"] @ dct_matrix(mel.data["logmel"].shape[1], c.shape[1])

@@ -1,7 +1,7 @@
 """sha256 of files and bytes: the identity of audio, weights and model files.
 
 A low module of its own, so that the readers of model files (``deepspeech/``) and the feature
-cache (``features.py``) both use it without importing each other.
+cache (``feature_cache.py``) both use it without importing each other.
 """
 from __future__ import annotations
 

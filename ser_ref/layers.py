@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic, locations
-from .deepspeech.features import LAYER_KINDS
+from .deepspeech.layer_features import LAYER_KINDS
 from .errors import SerRefError
 from .reproduce import CORPORA, load_corpus, say
 
@@ -51,7 +51,7 @@ def _row(res, y, pred, ref_pred, seed):
 
 def study(items, weights, args, executor) -> dict:
     from .corpora import LABELS
-    from .deepspeech.features import cached_layer_features
+    from .deepspeech.layer_features import cached_layer_features
     from .evaluate import loso_folds, metrics, run_loso
     from .systems import Settings, fit_predict_labels
 

@@ -208,7 +208,7 @@ def extract_features(args, items, layer, executor, timings):
     stops the run. Returns (items kept, fold payloads, problems, corpus hash).
     """
     from .corpora import LABELS
-    from .features import extract_all
+    from .feature_cache import extract_all
 
     cache_root = locations.cache_dir()
     paths = [str(it.path) for it in items]
@@ -220,7 +220,7 @@ def extract_features(args, items, layer, executor, timings):
     l1_params = {"weights": layer.source, "weights_sha256": layer.metadata.get("file_sha256", ""),
                  "step_ms": args.step_ms, "mode": args.mode, "device": args.device}
     kind = "layer1"
-    if getattr(args, "features", None):  # a layer of the whole model (ser_ref.deepspeech.features)
+    if getattr(args, "features", None):  # a layer of the whole model (ser_ref.deepspeech.layer_features)
         kind, l1_params = "deepspeech", {**l1_params, "layer": args.features, "device": "cpu"}
     l1_npy, l1_err = extract_all(paths, kind, l1_params, cache_root, executor, desc=getattr(args, "features", None) or "layer 1")
     timings["features:layer1"] = time.perf_counter() - t

@@ -110,7 +110,7 @@ def corpus_features(items, kind: str, params: dict, executor):
     ser_ref.errors.SerRefError: no usable utterances: every file failed, e.g. [...]
     """
     from . import locations
-    from .features import extract_all
+    from .feature_cache import extract_all
 
     npys, errors = extract_all([str(it.path) for it in items], kind, params, locations.cache_dir(), executor,
                                desc=kind)
@@ -151,7 +151,7 @@ def file_list_sha256(items) -> str:
 def _main(args) -> int:
     from .corpora import LABELS
     from .executors import make_executor
-    from .features import FEATURE_VERSIONS
+    from .feature_cache import FEATURE_VERSIONS
     from .reproduce import load_corpus, say
 
     t0 = time.perf_counter()

@@ -10,25 +10,25 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import AudioError, SerRefError
+from .errors import AudioError, command
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="python -m ser_ref.transcribe",
                                  description="greedy CTC transcripts from the DeepSpeech acoustic model")
     ap.add_argument("files", nargs="+", type=Path, help="audio files (any rate; mixed to mono, resampled)")
     ap.add_argument("--model", type=Path, help="a DeepSpeech .tflite or exported .npz")
     ap.add_argument("--mode", choices=("float", "tflite-int8"), default="tflite-int8",
                     help="arithmetic (default: the interpreter's, tflite-int8)")
-    args = ap.parse_args(argv)
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    return ap.parse_args(argv)
+
+
+def _run(args) -> int:
     from .audio import load_audio
     from .deepspeech.load import load_deepspeech
 
-    try:
-        model = load_deepspeech(args.model)
-    except SerRefError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    model = load_deepspeech(args.model)
     failed = 0
     for f in args.files:
         try:
@@ -39,6 +39,9 @@ def main(argv=None) -> int:
             continue
         print(f"{f}\t{text}", flush=True)
     return 1 if failed else 0
+
+
+main = command("transcribe", parse_args, _run)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ SOURCES = ALL_SOURCES()
 
 def test_every_kernel_family_is_listed():
     families = {name.split(".")[0] for name, _ in SOURCES}
-    assert families == {"mfcc", "layer1", "lstm", "softmax_ce", "forest"}
+    assert families == {"tf_mfcc", "layer1", "lstm", "softmax_ce", "forest"}
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not installed (CUDA toolkit needed to compile the kernels)")

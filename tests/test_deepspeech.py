@@ -23,7 +23,7 @@ from ser_ref.deepspeech.layer1 import (ModeError, augment_bias, dense_int8_tflit
                                       dense_relu_clip, dense_relu_clip_fast, quantize_rows)
 from ser_ref.deepspeech.tflite_file import read_tflite
 from ser_ref.errors import AudioError, WeightsError
-from ser_ref.mfcc import mfcc
+from ser_ref.tf_mfcc import mfcc
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +299,7 @@ def test_deepspeech_features_chain(layer, interpreter, rng, step_ms):
     the loop MFCC reference, hand-built windows, float64 min(relu(xW + b), 20) for the float mode,
     and the interpreter's Minimum tensor for the int8 mode (on the same MFCC, bit-exact)."""
     from ser_ref.audit.oracles import model_layers
-    from ser_ref.mfcc import mfcc_reference
+    from ser_ref.tf_mfcc import mfcc_reference
 
     x = rng.normal(0, 0.1, 16000).astype(np.float32)
     n = 1 + (16000 - 512) // (16 * step_ms)

@@ -297,22 +297,22 @@ def test_transcribe_cli(model, ravdess_files, tmp_path, capsys, monkeypatch, mod
 
 def test_layer_features_cached_per_layer(model_path, ravdess_files, tmp_path):
     """One pass caches all five layers under kind "deepspeech" keyed by layer; the per-layer hook of
-    ser_ref.features computes the same arrays; the reproduce option parses."""
-    from ser_ref import features
-    from ser_ref.deepspeech.features import cached_layer_features
+    ser_ref.feature_cache computes the same arrays; the reproduce option parses."""
+    from ser_ref import feature_cache
+    from ser_ref.deepspeech.layer_features import cached_layer_features
     from ser_ref.reproduce import parse_args
 
     npz = export_model(model_path, tmp_path / "w.npz")
     params = {"weights": str(npz), "weights_sha256": "x", "step_ms": 20, "mode": "tflite-int8"}
     npys, err = cached_layer_features(str(ravdess_files[1]), params, tmp_path / "cache")
     assert err is None and sorted(npys) == ["layer1", "layer2", "layer3", "layer4", "layer5"]
-    assert len({features.cache_path(ravdess_files[1], "deepspeech", {**params, "layer": k}, tmp_path)
+    assert len({feature_cache.cache_path(ravdess_files[1], "deepspeech", {**params, "layer": k}, tmp_path)
                 for k in npys}) == 5
     ds = DeepSpeech.from_weights(npz)
     ref = ds.forward(ds.windows(load_audio(ravdess_files[1])), mode="tflite-int8")
     for k in ("layer2", "layer4"):
         np.testing.assert_array_equal(np.load(npys[k]), ref[k])
-        np.testing.assert_array_equal(features.compute(ravdess_files[1], "deepspeech", {**params, "layer": k}), ref[k])
+        np.testing.assert_array_equal(feature_cache.compute(ravdess_files[1], "deepspeech", {**params, "layer": k}), ref[k])
     assert parse_args(["--features", "layer4"]).features == "layer4"
     with pytest.raises(SystemExit):
         parse_args(["--features", "layer6"])

@@ -110,7 +110,7 @@ def test_cli_writes_figures_and_markdown(voiced_wav, model_path, tmp_path, capsy
     md = (out / "explain.md").read_text()
     for p in pngs:
         assert f"({p})" in md
-    assert md.count("\n| F0semitone") + md.count("\n| loudness_sma3") >= 20 and "`ser_ref.mfcc.hann_window`" in md
+    assert md.count("\n| F0semitone") + md.count("\n| loudness_sma3") >= 20 and "`ser_ref.tf_mfcc.hann_window`" in md
 
 
 def test_trained_model_stage(voiced_wav, model_path, tmp_path, layer):

@@ -9,8 +9,8 @@ import pytest
 from _cuda_emulator import GXX, fake_cupy
 from ser_ref.deepspeech import Layer1, context_windows
 from ser_ref.forest import RandomForest
-from ser_ref.gpu import _cuda, forest, layer1, lstm, mfcc, softmax_ce
-from ser_ref.mfcc import mfcc_reference
+from ser_ref.gpu import _cuda, forest, layer1, lstm, softmax_ce, tf_mfcc
+from ser_ref.tf_mfcc import mfcc_reference
 from ser_ref.nn import lstm as lstm_ref
 from ser_ref.nn import softmax_ce as ce_ref
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(GXX is None, reason="g++ is needed to emulate th
 @pytest.fixture
 def emu(monkeypatch):
     fake = fake_cupy()
-    for mod in (_cuda, mfcc, layer1, lstm, softmax_ce, forest):
+    for mod in (_cuda, tf_mfcc, layer1, lstm, softmax_ce, forest):
         monkeypatch.setattr(mod, "cupy", lambda: fake)
     _cuda._module.cache_clear()
     yield fake
@@ -29,14 +29,14 @@ def emu(monkeypatch):
 
 def test_mfcc_batch(emu, rng):
     sigs = [(0.3 * rng.standard_normal(n)).astype(np.float32) for n in (512, 1700, 2900)]
-    feats, n_frames = mfcc.mfcc_batch(sigs)
+    feats, n_frames = tf_mfcc.mfcc_batch(sigs)
     for k, s in enumerate(sigs):
         ref = mfcc_reference(s)
         assert n_frames[k] == len(ref)
         np.testing.assert_allclose(feats[k, : n_frames[k]], ref, rtol=1e-6, atol=1e-5)
         assert not feats[k, n_frames[k]:].any()
     ref = mfcc_reference(sigs[2], step_ms=10, n_mfcc=13)
-    np.testing.assert_allclose(mfcc.mfcc(sigs[2], step_ms=10, n_mfcc=13), ref, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(tf_mfcc.mfcc(sigs[2], step_ms=10, n_mfcc=13), ref, rtol=1e-6, atol=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["float", "tflite-int8"])
@@ -106,7 +106,7 @@ def test_lstm_refuses_mixed_dtypes(emu, rng):
 def test_softmax_ce_refuses_labels_out_of_range(emu, rng):
     """The reference refuses labels outside [0, K) (NumPy would wrap y = -1 to the last class);
     the kernel, which indexes unchecked, would read out of bounds: the GPU entry points refuse them too."""
-    from ser_ref.nn.checks import NNInputError
+    from ser_ref.nn.validation import NNInputError
 
     z = rng.standard_normal((5, 4))
     for y in (np.array([0, 1, 4, 2, 3]), np.array([0, -1, 2, 2, 3])):
@@ -196,17 +196,17 @@ def test_deepspeech_features_batch_gpu_path(emu, rng, monkeypatch, mode):
 
 
 def test_corpus_layer1_extraction_on_device_matches_cpu(emu, rng, monkeypatch, tmp_path):
-    """features.extract_all(device="gpu") batches on the device and caches apart from the CPU's."""
+    """feature_cache.extract_all(device="gpu") batches on the device and caches apart from the CPU's."""
     import soundfile as sf
 
-    from ser_ref import backend, features
+    from ser_ref import backend, feature_cache
     from ser_ref.executors import SerialExecutor
 
     monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
     H = 8
     layer = Layer1(rng.integers(-127, 128, size=(494, H)).astype(np.int8), 0.0129,
                    rng.normal(0, 0.5, H).astype(np.float32))
-    monkeypatch.setattr(features, "_layer1", lambda weights: layer)
+    monkeypatch.setattr(feature_cache, "_layer1", lambda weights: layer)
     paths = []
     for k, n in enumerate((900, 2500, 1600)):
         paths.append(tmp_path / f"u{k}.wav")
@@ -214,8 +214,8 @@ def test_corpus_layer1_extraction_on_device_matches_cpu(emu, rng, monkeypatch, t
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"junk" * 100)
     params = {"weights": "w.npz", "weights_sha256": "x", "step_ms": 20, "mode": "float"}
-    cpu, cpu_err = features.extract_all(paths, "layer1", {**params, "device": "cpu"}, tmp_path / "c", SerialExecutor())
-    gpu, gpu_err = features.extract_all(paths + [bad], "layer1", {**params, "device": "gpu"}, tmp_path / "c", None)
+    cpu, cpu_err = feature_cache.extract_all(paths, "layer1", {**params, "device": "cpu"}, tmp_path / "c", SerialExecutor())
+    gpu, gpu_err = feature_cache.extract_all(paths + [bad], "layer1", {**params, "device": "gpu"}, tmp_path / "c", None)
     assert not cpu_err and len(gpu_err) == 1 and "bad.wav" in gpu_err[0] and gpu[-1] == ""
     assert set(cpu).isdisjoint(gpu[:3])  # the device is part of the cache key
     for c, g in zip(cpu, gpu):
@@ -224,19 +224,19 @@ def test_corpus_layer1_extraction_on_device_matches_cpu(emu, rng, monkeypatch, t
 
 def test_an_all_bad_batch_on_the_device_is_counted_not_fatal(emu, rng, monkeypatch, tmp_path):
     """A batch whose files are all bad (the last one of a corpus, say) leaves them out with their
-    names; it used to reach gpu.mfcc.mfcc_batch([]) and abort the whole run."""
-    from ser_ref import backend, features
+    names; it used to reach gpu.tf_mfcc.mfcc_batch([]) and abort the whole run."""
+    from ser_ref import backend, feature_cache
     from ser_ref.deepspeech import deepspeech_features_batch
 
     monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
     layer = Layer1(rng.integers(-127, 128, size=(494, 8)).astype(np.int8), 0.0129,
                    rng.normal(0, 0.5, 8).astype(np.float32))
-    monkeypatch.setattr(features, "_layer1", lambda weights: layer)
+    monkeypatch.setattr(feature_cache, "_layer1", lambda weights: layer)
     assert deepspeech_features_batch([], layer, device="gpu") == []
     bad = [tmp_path / "empty.wav", tmp_path / "junk.wav"]
     bad[0].write_bytes(b"")
     bad[1].write_bytes(b"junk" * 100)
     params = {"weights": "w.npz", "weights_sha256": "x", "step_ms": 20, "mode": "float", "device": "gpu"}
-    npys, errors = features.extract_all(bad, "layer1", params, tmp_path / "c", None)
+    npys, errors = feature_cache.extract_all(bad, "layer1", params, tmp_path / "c", None)
     assert npys == ["", ""] and len(errors) == 2
     assert "empty.wav" in errors[0] and "junk.wav" in errors[1]

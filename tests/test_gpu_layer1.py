@@ -7,7 +7,7 @@ import pytest
 from ser_ref.audio import load_audio
 from ser_ref.backend import gpu_available
 from ser_ref.deepspeech import Layer1, context_windows
-from ser_ref.mfcc import mfcc as mfcc_ref
+from ser_ref.tf_mfcc import mfcc as mfcc_ref
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")]
 

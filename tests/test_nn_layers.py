@@ -147,7 +147,7 @@ def test_bad_shapes_raise_clear_errors(rng):
 # ---------------------------------------------------------------- PyTorch oracle (float32)
 def test_lstm_matches_torch(rng):
     needs("torch")
-    from ser_ref.audit.checks import lstm_torch_max_abs_diff
+    from ser_ref.audit.oracle_checks import lstm_torch_max_abs_diff
 
     assert lstm_torch_max_abs_diff(rng, B=5) <= 1e-5
 

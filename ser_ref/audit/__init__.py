@@ -4,6 +4,6 @@ References are optional oracles (ai-edge-litert running the model file, opensmil
 scikit-learn) and plain mathematics (float64 finite differences, float64 recomputation). A stage
 whose oracle is not installed is skipped with the reason; any failure gives a non-zero exit code.
 """
-from .checks import CHECKS, Result, Skip, run_all
+from .oracle_checks import CHECKS, Result, Skip, run_all
 
 __all__ = ["CHECKS", "Result", "Skip", "run_all"]

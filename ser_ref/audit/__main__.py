@@ -15,7 +15,7 @@ import sys
 
 from ..reproduce import CORPORA
 from ..errors import SerRefError
-from .checks import CHECKS, Speech, run_all
+from .oracle_checks import CHECKS, Speech, run_all
 
 
 def format_table(rows) -> str:

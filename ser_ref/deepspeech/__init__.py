@@ -9,8 +9,8 @@
     load_deepspeech(model=None)  the same sources as load_layer1, for the whole model
 """
 from .export import export_model
-from .features import deepspeech_features, deepspeech_features_batch
 from .layer1 import Layer1
+from .layer_features import deepspeech_features, deepspeech_features_batch
 from .load import load_deepspeech, load_layer1
 from .model import DeepSpeech
 from .windows import context_windows

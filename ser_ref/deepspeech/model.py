@@ -216,7 +216,7 @@ class DeepSpeech:
     def windows(self, signal, sample_rate: int = 16000):
         """The model's input for a signal: MFCC at its own window / step, then 19-frame windows."""
         from ..audio import resample
-        from ..mfcc import mfcc
+        from ..tf_mfcc import mfcc
         from .windows import context_windows
 
         x = resample(np.asarray(signal), sample_rate, 16000) if sample_rate != 16000 else signal

@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..errors import SerRefError
+from ..errors import command
 from . import EGEMAPS_NAMES, egemaps_files
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog="python -m ser_ref.egemaps", description=__doc__)
     ap.add_argument("files", nargs="+", help="audio files (any rate/channels soundfile reads)")
-    args = ap.parse_args(argv)
-    try:
-        feats = egemaps_files(args.files)
-    except SerRefError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    return ap.parse_args(argv)
+
+
+def _run(args) -> int:
+    feats = egemaps_files(args.files)
     width = max(len(n) for n in EGEMAPS_NAMES)
     print(f"{'feature':{width}s}  " + "  ".join(f"{i:>12d}" for i in range(len(args.files))))
     for j, name in enumerate(EGEMAPS_NAMES):
@@ -24,6 +23,9 @@ def main(argv=None) -> int:
     for i, f in enumerate(args.files):
         print(f"# {i}: {f}")
     return 0
+
+
+main = command("ser_ref.egemaps", parse_args, _run)
 
 
 if __name__ == "__main__":

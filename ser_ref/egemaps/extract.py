@@ -21,8 +21,8 @@ from .energy import equivalent_sound_level, frame_energy
 from .frames import spectrum20ms
 from .loudness import loudness
 from .mel import mel_power
-from .mfcc import mfcc
 from .names import ALL_FRAMES, CONTOUR, EGEMAPS_NAMES, SPECTRAL_UV, SPECTRAL_V, VOICED
+from .opensmile_mfcc import opensmile_mfcc
 from .smoothing import sma3, sma3nz
 from .spectral import alpha_ratio, hammarberg_index, log_power_db, spectral_flux, spectral_slope
 
@@ -56,9 +56,8 @@ def spectral_llds(signal, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarra
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> llds = spectral_llds(x.astype(np.float32))
     >>> len(llds["Loudness"]), sorted(llds)[:3]
     (49, ['Loudness', 'alphaRatio', 'energy'])
@@ -66,7 +65,7 @@ def spectral_llds(signal, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarra
     x = _validated(signal, sample_rate)
     mag, frames, df = spectrum20ms(x, SAMPLE_RATE)
     mel = mel_power(mag, df)
-    c = mfcc(mag, df, mel=mel)
+    c = opensmile_mfcc(mag, df, mel=mel)
     L = log_power_db(mag)
     out = {
         "Loudness": loudness(mag, df, mel=mel),
@@ -93,9 +92,8 @@ def egemaps_from_llds(spec: dict[str, np.ndarray], voice: dict[str, np.ndarray])
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> from ser_ref.egemaps.voice import voice_llds
     >>> x = x.astype(np.float32)
     >>> f = egemaps_from_llds(spectral_llds(x), voice_llds(x))
@@ -161,9 +159,8 @@ def egemaps(signal, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> from ser_ref.egemaps import EGEMAPS_NAMES
     >>> f = egemaps(x.astype(np.float32))
     >>> f.shape, EGEMAPS_NAMES[0], round(float(f[0]), 1)       # F0 mean: 12 log2(200 / 27.5) = 34.4
@@ -192,9 +189,8 @@ def egemaps_files(paths, *, executor=None) -> np.ndarray:
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> import os, tempfile, soundfile as sf
     >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); sf.write(p, x, 16000)
     >>> egemaps_files([p, p]).shape

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .frames import frame_signal, hamming
+from ..framing import frame_signal
+from .frames import hamming
 
 LPC_SR = 11000
 LPC_ORDER = 11
@@ -49,9 +50,8 @@ def lpc_frames(x: np.ndarray, n_out: int, frames=None) -> np.ndarray:
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> lpc_frames(x, 46).shape        # 20 ms Hamming frames at 11 kHz, one per 10 ms frame
     (46, 220)
     """
@@ -191,9 +191,8 @@ def formants(x: np.ndarray, n_out: int, opensmile_sign: bool = True, fast: bool 
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> F, B = formants(x, 46)
     >>> F.shape, B.shape
     ((46, 3), (46, 3))

@@ -1,33 +1,34 @@
 """Framing, windowing and FFT magnitude exactly as openSMILE's eGeMAPS front end does it.
 
 openSMILE cuts frames with ``frameCenterSpecial = left``: frame t covers samples
-[t*hop, t*hop + size). The 20 ms frames (320 samples at 16 kHz) are Hamming-windowed and
-zero-padded to the next power of two (512) before the FFT, so the bin spacing is
-sr / 512 = 31.25 Hz. Samples are the float values in [-1, 1] (openSMILE's wave reader scale).
+[t*hop, t*hop + size), the same cut as TensorFlow's (``ser_ref.framing.frame_signal``). The 20 ms
+frames (320 samples at 16 kHz) are Hamming-windowed and zero-padded to the next power of two (512)
+before the FFT, so the bin spacing is sr / 512 = 31.25 Hz. Samples are the float values in
+[-1, 1] (openSMILE's wave reader scale).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..audio import check_signal
+from ..framing import frame_signal
 
 HOP_SEC = 0.010
 FRAME_SEC = 0.020
 
 
-def frame_signal(x: np.ndarray, size: int, hop: int) -> np.ndarray:
-    """Frames F[t, n] = x[t*hop + n], n < size, for every t with t*hop + size <= len(x).
+def harmonic_tone(f0: float = 200.0, seconds: float = 0.5, sample_rate: int = 16000) -> np.ndarray:
+    """x[n] = 0.3 sum_{k=1..5} sin(2 pi k f0 n / sr) / k: five harmonics falling as 1/k, the voiced
+    signal of the eGeMAPS examples (float64, peak below 1).
 
     Examples
     --------
-    >>> frame_signal(np.arange(7.0), 4, 2)
-    array([[0., 1., 2., 3.],
-           [2., 3., 4., 5.]])
+    >>> x = harmonic_tone()                          # 0.5 s, F0 200 Hz
+    >>> x.shape, bool(np.abs(x).max() < 1)
+    ((8000,), True)
     """
-    n_frames = 1 + (len(x) - size) // hop
-    if n_frames < 1:
-        return np.zeros((0, size), dtype=x.dtype)
-    return np.lib.stride_tricks.sliding_window_view(x, size)[::hop][:n_frames]
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    return sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) * 0.3
 
 
 def hamming(n: int) -> np.ndarray:
@@ -68,9 +69,7 @@ def spectrum20ms(signal, sample_rate: int = 16000):
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> mag, frames, df = spectrum20ms(x)
     >>> mag.shape, frames.shape, df, int(np.argmax(mag[10]) * df)    # the strongest bin: F0
     ((49, 257), (49, 320), 31.25, 187)

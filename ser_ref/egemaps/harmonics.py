@@ -148,11 +148,9 @@ def harmonic_features(mag: np.ndarray, f0_hz: np.ndarray, formant_hz: np.ndarray
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
     >>> from ser_ref.egemaps.pitch import f0_track
-    >>> f0, mag = f0_track(x)
+    >>> f0, mag = f0_track(harmonic_tone())         # 0.5 s, F0 200 Hz
     >>> harmonic_features(mag, f0, np.zeros((len(f0), 3))).shape
     (46, 5)
     """

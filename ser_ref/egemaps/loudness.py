@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mel import mel_filterbank, mel_power
+from .mel import mel_power, opensmile_mel_filterbank
 
 MEL_FLOOR = 0.00000000093
 COMPRESSION = 0.33
 
 
 def equal_loudness_weight(f_hz) -> np.ndarray:
-    """E(f) of Hermansky (1990), scaled to max 1 as openSMILE does (formula in module doc).
+    """E(f) of Hermansky (1990) with openSMILE's factor 1e32 (formula in module doc), which puts it
+    near 1 at 1 kHz (1.004); it is not normalised to a maximum of 1: it peaks at 3.14 near 3.4 kHz.
 
     Examples
     --------
-    >>> w = equal_loudness_weight(np.array([100.0, 1000.0, 3000.0]))
-    >>> bool(w[0] < w[1] < w[2])                        # hearing gains sensitivity up to about 3 kHz
-    True
+    >>> w = equal_loudness_weight(np.array([100.0, 1000.0, 3000.0, 8000.0]))
+    >>> bool(w[0] < w[1] < w[2]), bool(w[3] < w[1])     # hearing gains sensitivity up to about 3 kHz
+    (True, True)
+    >>> np.round(w[1:3], 2), round(float(equal_loudness_weight(np.arange(1.0, 8000.0)).max()), 2)
+    (array([1.  , 3.03]), 3.14)
     """
     w = 2.0 * np.pi * np.asarray(f_hz, dtype=np.float64)
     w2 = w * w
@@ -38,16 +41,13 @@ def loudness(mag: np.ndarray, df: float, mel: np.ndarray | None = None) -> np.nd
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
-    >>> from ser_ref.egemaps.frames import spectrum20ms
-    >>> mag, _, df = spectrum20ms(x)
+    >>> from ser_ref.egemaps.frames import harmonic_tone, spectrum20ms
+    >>> mag, _, df = spectrum20ms(harmonic_tone())  # 0.5 s, F0 200 Hz
     >>> quiet = loudness(mag * 0.1, df)
     >>> bool(np.all(loudness(mag, df)[2:-2] > quiet[2:-2]))
     True
     """
-    _, centres = mel_filterbank(mag.shape[1], float(df), 26)
+    _, centres = opensmile_mel_filterbank(mag.shape[1], float(df), 26)
     B = mel_power(mag, df) if mel is None else mel
     bands = np.maximum(B, MEL_FLOOR) * equal_loudness_weight(centres)
     return np.power(bands, COMPRESSION).mean(axis=1)

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .frames import frame_signal
+from ..framing import frame_signal
 
 SR = 16000
 HOP = 160
@@ -359,9 +359,8 @@ def shs_candidates(ss: np.ndarray, fmin_t: float, step: float, fast: bool = True
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> _, ppo, fmin_t, step, *_ = octave_axis()
     >>> _, mag = gauss_spectrum(pitch_frames(x))
     >>> f0c, voicing, score = shs_candidates(shs_spectrum(octave_spectrum(mag), ppo), fmin_t, step)
@@ -531,10 +530,8 @@ def f0_track(x: np.ndarray, fast: bool = True):
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
-    >>> f0, mag = f0_track(x)
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> f0, mag = f0_track(harmonic_tone())         # 0.5 s, F0 200 Hz
     >>> f0.shape, mag.shape, round(float(np.median(f0[f0 > 0])))
     ((46,), (46, 513), 200)
     """

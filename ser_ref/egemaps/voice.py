@@ -42,9 +42,8 @@ def voice_llds_raw(signal, sample_rate: int = 16000, fast: bool = True) -> dict[
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> raw = voice_llds_raw(x)
     >>> len(raw), round(float(np.median(raw["F0Hz"][raw["F0Hz"] > 0])))
     (16, 200)
@@ -90,9 +89,8 @@ def voice_llds(signal, sample_rate: int = 16000) -> dict[str, np.ndarray]:
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> v = voice_llds(x)
     >>> len(v), v["F0semitoneFrom27.5Hz"].shape
     (15, (46,))

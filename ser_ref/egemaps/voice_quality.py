@@ -192,9 +192,8 @@ def jitter_shimmer(x: np.ndarray, f0_hz: np.ndarray, fast: bool = True):
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> x = harmonic_tone()                         # 0.5 s, F0 200 Hz, five harmonics
     >>> jit, shim = jitter_shimmer(x, np.full(46, 200.0))   # a perfectly periodic voice
     >>> jit.shape, float(jit[10:30].max()) < 0.01, float(shim[10:30].max()) < 0.1
     ((46,), True, True)
@@ -254,11 +253,9 @@ def hnr_acf_db(mag: np.ndarray, f0_hz: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
+    >>> from ser_ref.egemaps.frames import harmonic_tone
     >>> from ser_ref.egemaps.pitch import f0_track
-    >>> f0, mag = f0_track(x)
+    >>> f0, mag = f0_track(harmonic_tone())         # 0.5 s, F0 200 Hz
     >>> hnr = hnr_acf_db(mag, f0)
     >>> hnr.shape, bool(np.median(hnr[10:30]) > 10)          # harmonic: far more periodic than noisy
     ((46,), True)

@@ -87,9 +87,9 @@ def i64(v):
 
 def ALL_SOURCES():
     """Every kernel source, instantiated for each float type it supports: [(name, code)]."""
-    from . import forest, layer1, lstm, mfcc, softmax_ce
+    from . import forest, layer1, lstm, softmax_ce, tf_mfcc
 
     out = []
-    for mod in (mfcc, layer1, lstm, softmax_ce, forest):
+    for mod in (tf_mfcc, layer1, lstm, softmax_ce, forest):
         out.extend(mod.cuda_sources())
     return out

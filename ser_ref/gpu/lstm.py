@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.activations import CELL_ACTIVATIONS
-from ..nn.checks import NNInputError, check_lstm_args
+from ..nn.validation import NNInputError, check_lstm_args
 from ..nn.lstm import lstm_input_grads
 from ._cuda import DEFINES, common_real_dtype, cupy, i32, kernel, launch, with_real
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn.checks import NNInputError, check_ndim
+from ..nn.validation import NNInputError, check_ndim
 from ._cuda import DEFINES, cupy, i32, kernel, launch, with_real
 
 SOFTMAX_CE_SRC = DEFINES + r"""

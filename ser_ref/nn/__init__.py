@@ -1,7 +1,7 @@
 """Neural networks written by hand: dense, relu, softmax cross-entropy and LSTM layers as
 forward/backward function pairs, Adam, and the paper's four architectures (Table 2)."""
 from .activations import relu_backward, relu_forward, sigmoid
-from .checks import NNInputError
+from .validation import NNInputError
 from .dense import dense_backward, dense_forward
 from .lstm import lstm_backward, lstm_forward
 from .models import MODELS, Dense1, Dense1Dense2, Dense1LSTM2, FrameDense, UtteranceLSTM

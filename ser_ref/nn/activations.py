@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from ..backend import array_module
-from .checks import NNInputError
+from .validation import NNInputError
 
 CELL_ACTIVATIONS = ("tanh", "relu")
 

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from .checks import NNInputError, check_ndim
+from .validation import NNInputError, check_ndim
 
 
 def dense_forward(x, W, b):

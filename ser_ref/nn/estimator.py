@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backend import get_xp
 from ..errors import NotFittedError
-from .checks import NNInputError, check_features, check_labels
+from .validation import NNInputError, check_features, check_labels
 from .softmax_ce import log_softmax
 from .train import class_weight_vector, resolve_config, standardize_inplace, standardizer
 

@@ -37,8 +37,8 @@ import numpy as np
 
 from ..backend import array_module
 from .activations import activate, activate_grad_from_output, sigmoid
-from .checks import check_lstm_args
 from .lstm_loop import backward_steps, forward_steps
+from .validation import check_lstm_args
 
 
 def lstm_forward(x, W, U, b, activation="tanh", mask=None):

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..backend import to_host
 from .activations import CELL_ACTIVATIONS
-from .checks import NNInputError
+from .validation import NNInputError
 from .estimator import UtteranceClassifier
 from .frame_nets import shuffled_batches
 from .nets import lstm_clf_init, lstm_clf_logits, lstm_clf_loss_grads

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from .checks import NNInputError, check_labels, check_ndim
+from .validation import NNInputError, check_labels, check_ndim
 
 
 def log_softmax(z):

@@ -10,7 +10,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 from numba import njit
 
-from .checks import NNInputError
+from .validation import NNInputError
 from .optim import adam_init, adam_step, add_weight_decay, clip_grad_norm
 
 

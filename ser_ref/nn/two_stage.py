@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .checks import NNInputError
+from .validation import NNInputError
 from .estimator import UtteranceClassifier, mean_logprob
 from .frame_nets import FrameDense, FrameNet
 from .sequence_nets import SequenceNet, check_activation

@@ -3,7 +3,7 @@
 For a signal x sampled at sr Hz, window length L = win_ms * sr / 1000 (512 at 32 ms) and step
 S = step_ms * sr / 1000 (320 at 20 ms, 160 at 10 ms):
 
-    frames      x_t[n] = x[t*S + n],  n < L,  t < 1 + (N - L) // S        (no padding)
+    frames      x_t[n] = x[t*S + n],  n < L,  t < 1 + (N - L) // S        (no padding; ser_ref.framing)
     window      w[n] = 0.5 - 0.5 cos(2 pi n / L)                          (periodic Hann)
     spectrum    P_t[k] = |sum_n w[n] x_t[n] e^{-2 pi i k n / K}|^2,  K = next power of two >= L
     mel scale   mel(f) = 1127 ln(1 + f / 700)
@@ -11,8 +11,10 @@ S = step_ms * sr / 1000 (320 at 20 ms, 160 at 10 ms):
     log floor   l_t[c] = ln(max(E_t[c], 1e-12))
     DCT         mfcc_t[i] = sqrt(2 / C) sum_c l_t[c] cos(pi / C * i * (c + 0.5)),  i < n_mfcc
 
-H (see ``mel_filterbank``) is TensorFlow's MfccMelFilterbank: C + 1 centres evenly spaced in mel,
-each FFT bin splitting a weight w and 1 - w between the two channels around it. Everything is
+H (see ``tf_mel_filterbank``) is TensorFlow's MfccMelFilterbank: C + 1 centres evenly spaced in mel,
+each FFT bin splitting a weight w and 1 - w between the two channels around it. (openSMILE's eGeMAPS
+front end has its own mel scale and filterbank, ``ser_ref.egemaps.mel``: other rounding, other bins,
+applied to the power; the ``tf_`` names here say which is which.) Everything is
 computed in float64 (as TF does) and returned as float32. The code is backend-generic: a CuPy
 signal gives a CuPy result.
 """
@@ -27,18 +29,20 @@ import numpy as np
 from .audio import check_signal
 from .backend import array_module
 from .errors import AudioError
+from .framing import frame_signal
 
 LOG_FLOOR = 1e-12
 _WORKERS = max(1, min(2, os.cpu_count() or 1))  # threads over blocks (the CI machine has 2 cores)
 _BLOCK = 1024  # frames per block: its samples, spectrum and energies stay in cache
 
 
-def hz_to_mel(f):
-    """mel(f) = 1127 ln(1 + f / 700)   (the HTK mel scale, natural-log form, as in TF).
+def tf_hz_to_mel(f):
+    """mel(f) = 1127 ln(1 + f / 700)   (the HTK mel scale, natural-log form, as TF's MfccMelFilterbank
+    computes it: 1127 log1p(f / 700), which rounds differently from openSMILE's log(1 + f / 700)).
 
     Examples
     --------
-    >>> bool(float(hz_to_mel(700.0)) == 1127.0 * np.log(2.0))
+    >>> bool(float(tf_hz_to_mel(700.0)) == 1127.0 * np.log(2.0))
     True
     """
     return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
@@ -75,13 +79,13 @@ def mel_bands(n_bins: int, sample_rate: int, n_mels: int = 40, fmin: float = 20.
     >>> int(k[0]), int(k[-1]), int(band.min()), int(band.max()), bool(np.all((w >= 0) & (w <= 1)))
     (2, 256, -1, 39, True)
     """
-    mel_lo, mel_hi = float(hz_to_mel(fmin)), float(hz_to_mel(fmax))
+    mel_lo, mel_hi = float(tf_hz_to_mel(fmin)), float(tf_hz_to_mel(fmax))
     spacing = (mel_hi - mel_lo) / (n_mels + 1)
     centres = mel_lo + spacing * np.arange(1, n_mels + 2, dtype=np.float64)
     hz_per_bin = 0.5 * sample_rate / (n_bins - 1)
     k0, k1 = int(1.5 + fmin / hz_per_bin), int(fmax / hz_per_bin)
     k = np.arange(k0, min(k1, n_bins - 1) + 1)
-    mel_k = hz_to_mel(k * hz_per_bin)
+    mel_k = tf_hz_to_mel(k * hz_per_bin)
     # TF walks the channel pointer up while centre < mel_k, stopping at C: a count of centres below
     band = np.minimum(np.searchsorted(centres[:n_mels], mel_k, side="left"), n_mels) - 1
     left = np.where(band >= 0, centres[np.maximum(band, 0)], mel_lo)
@@ -90,13 +94,13 @@ def mel_bands(n_bins: int, sample_rate: int, n_mels: int = 40, fmin: float = 20.
 
 
 @lru_cache(maxsize=16)
-def mel_filterbank(n_bins: int, sample_rate: int, n_mels: int = 40,
-                   fmin: float = 20.0, fmax: float = 8000.0) -> np.ndarray:
+def tf_mel_filterbank(n_bins: int, sample_rate: int, n_mels: int = 40,
+                      fmin: float = 20.0, fmax: float = 8000.0) -> np.ndarray:
     """H (n_bins, n_mels): H[k, b(k)] = w(k), H[k, b(k) + 1] = 1 - w(k) (see ``mel_bands``).
 
     Examples
     --------
-    >>> H = mel_filterbank(257, 16000)
+    >>> H = tf_mel_filterbank(257, 16000)
     >>> H.shape, bool(np.allclose(H[3:240].sum(axis=1), 1.0))   # a bin splits w and 1 - w
     ((257, 40), True)
     """
@@ -123,22 +127,6 @@ def dct_matrix(n_mels: int = 40, n_mfcc: int = 26) -> np.ndarray:
     c = np.arange(n_mels, dtype=np.float64)[:, None]
     i = np.arange(n_mfcc, dtype=np.float64)[None, :]
     return np.sqrt(2.0 / n_mels) * np.cos(np.pi / n_mels * i * (c + 0.5))
-
-
-def frame_signal(x, win: int, step: int):
-    """x_t[n] = x[t*step + n] as a (frames, win) strided view: 1 + (N - win) // step frames.
-
-    Examples
-    --------
-    >>> frame_signal(np.arange(10.0), 4, 3)
-    array([[0., 1., 2., 3.],
-           [3., 4., 5., 6.],
-           [6., 7., 8., 9.]])
-    """
-    xp = array_module(x)
-    n_frames = 1 + (x.shape[0] - win) // step
-    s = x.strides[0]
-    return xp.lib.stride_tricks.as_strided(x, shape=(n_frames, win), strides=(step * s, s))
 
 
 def ms_to_samples(ms: float, sample_rate: int, name: str) -> int:
@@ -196,7 +184,7 @@ def mfcc_reference(signal, sample_rate: int = 16000, *, win_ms: float = 32, step
     """
     x, win, step, n_fft = _prepare(signal, sample_rate, win_ms, step_ms, n_mfcc, n_mels, fmin, fmax)
     xp = array_module(x)
-    H = mel_filterbank(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
+    H = tf_mel_filterbank(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
     k, _, _ = mel_bands(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
     lo, hi = int(k[0]), int(k[-1]) + 1  # only the bins the filterbank uses
     H, D, w = xp.asarray(H[lo:hi]), xp.asarray(dct_matrix(n_mels, n_mfcc)), xp.asarray(hann_window(win))
@@ -285,7 +273,7 @@ def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float
     step_ms=10 gives the 10 ms frame rate the paper's text speaks of; 20 is the model's.
     On the CPU: blocks of frames (float64 FFT of the unwindowed frames, then one Numba pass per frame
     through the DCT, ``_mfcc_frames``) spread over 2 threads, no BLAS call; equal to ``mfcc_reference`` to float32
-    rounding. CuPy input takes the fused CUDA kernels of ``ser_ref.gpu.mfcc`` (checked against
+    rounding. CuPy input takes the fused CUDA kernels of ``ser_ref.gpu.tf_mfcc`` (checked against
     ``mfcc_reference``).
 
     Examples
@@ -297,7 +285,7 @@ def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float
     (97, 26)
     """
     if array_module(signal) is not np:
-        from .gpu.mfcc import mfcc as gpu_mfcc
+        from .gpu.tf_mfcc import mfcc as gpu_mfcc
 
         return gpu_mfcc(signal, sample_rate, win_ms=win_ms, step_ms=step_ms, n_mfcc=n_mfcc,
                         n_mels=n_mels, fmin=fmin, fmax=fmax)

@@ -25,7 +25,7 @@ def check_features(feats, name: str = "feats") -> int:
     >>> check_features([np.zeros((3, 5)), np.zeros((7, 4))])
     Traceback (most recent call last):
     ...
-    ser_ref.nn.checks.NNInputError: feats[1] has 4 features, feats[0] has 5
+    ser_ref.nn.validation.NNInputError: feats[1] has 4 features, feats[0] has 5
     """
     if not isinstance(feats, (list, tuple)) or len(feats) == 0:
         raise NNInputError(f"{name} must be a non-empty list of (T_i, D) arrays, got {type(feats).__name__}")

@@ -1,4 +1,4 @@
-"""GPU MFCC (ser_ref.gpu.mfcc) against the NumPy reference ser_ref.mfcc.mfcc_reference."""
+"""GPU MFCC (ser_ref.gpu.tf_mfcc) against the NumPy reference ser_ref.tf_mfcc.mfcc_reference."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from ser_ref.audio import load_audio
 from ser_ref.backend import gpu_available
 from ser_ref.errors import AudioError
-from ser_ref.mfcc import mfcc_reference as mfcc_ref
+from ser_ref.tf_mfcc import mfcc_reference as mfcc_ref
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")]
 
@@ -17,7 +17,7 @@ TOL = dict(rtol=1e-5, atol=1e-4)
 
 
 def test_batch_matches_reference_on_random_signals(rng):
-    from ser_ref.gpu.mfcc import mfcc_batch
+    from ser_ref.gpu.tf_mfcc import mfcc_batch
 
     sigs = [(0.3 * rng.standard_normal(n)).astype(np.float32) for n in (512, 4000, 16000 + 123)]
     feats, n_frames = mfcc_batch(sigs)
@@ -31,7 +31,7 @@ def test_batch_matches_reference_on_random_signals(rng):
 
 @pytest.mark.parametrize("step_ms,n_mfcc", [(10, 13), (20, 40)])
 def test_other_parameters_match_reference(rng, step_ms, n_mfcc):
-    from ser_ref.gpu.mfcc import mfcc
+    from ser_ref.gpu.tf_mfcc import mfcc
 
     s = (0.1 * rng.standard_normal(7000)).astype(np.float32)
     import cupy as cp
@@ -44,7 +44,7 @@ def test_other_parameters_match_reference(rng, step_ms, n_mfcc):
 def test_padded_array_with_lengths(rng):
     import cupy as cp
 
-    from ser_ref.gpu.mfcc import mfcc_batch
+    from ser_ref.gpu.tf_mfcc import mfcc_batch
 
     x = (0.2 * rng.standard_normal((2, 9000))).astype(np.float32)
     lengths = np.array([9000, 5000])
@@ -53,7 +53,7 @@ def test_padded_array_with_lengths(rng):
 
 
 def test_real_speech(ravdess_files):
-    from ser_ref.gpu.mfcc import mfcc_batch
+    from ser_ref.gpu.tf_mfcc import mfcc_batch
 
     sigs = [load_audio(p) for p in ravdess_files[:4]]
     feats, n_frames = mfcc_batch(sigs)
@@ -62,7 +62,7 @@ def test_real_speech(ravdess_files):
 
 
 def test_bad_input_is_named(rng):
-    from ser_ref.gpu.mfcc import mfcc_batch
+    from ser_ref.gpu.tf_mfcc import mfcc_batch
 
     with pytest.raises(AudioError, match="signal 1"):
         mfcc_batch([np.zeros(1000, np.float32), np.zeros(100, np.float32)])

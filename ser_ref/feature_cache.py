@@ -84,8 +84,8 @@ def compute(path, kind: str, params: dict, audio=None) -> np.ndarray:
 
         layer = _layer1_of(params)
         return deepspeech_features(x, layer, step_ms=params["step_ms"], mode=params["mode"])
-    if kind == "deepspeech":  # the whole model; params["layer"] picks the layer (deepspeech/features.py)
-        from .deepspeech.features import layer_features
+    if kind == "deepspeech":  # the whole model; params["layer"] picks the layer (deepspeech/layer_features.py)
+        from .deepspeech.layer_features import layer_features
 
         return layer_features(x, params, (params["layer"],))[params["layer"]]
     if kind == "egemaps":

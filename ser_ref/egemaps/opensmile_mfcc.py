@@ -26,7 +26,7 @@ def _dct_lifter(n_bands: int, first: int, last: int, lifter: float) -> np.ndarra
     return out
 
 
-def mfcc(mag: np.ndarray, df: float, first: int = 1, last: int = 4, n_bands: int = 26,
+def opensmile_mfcc(mag: np.ndarray, df: float, first: int = 1, last: int = 4, n_bands: int = 26,
          lifter: float = 22.0, mel: np.ndarray | None = None) -> np.ndarray:
     """(T, last - first + 1) liftered MFCCs c_first..c_last (formula in the module doc).
 
@@ -34,12 +34,9 @@ def mfcc(mag: np.ndarray, df: float, first: int = 1, last: int = 4, n_bands: int
 
     Examples
     --------
-    >>> t = np.arange(8000) / 16000
-    >>> x = sum(np.sin(2 * np.pi * 200 * k * t) / k for k in range(1, 6)) * 0.3   # 0.5 s, F0 200 Hz
-
-    >>> from ser_ref.egemaps.frames import spectrum20ms
-    >>> mag, _, df = spectrum20ms(x)
-    >>> mfcc(mag, df).shape               # mfcc1..mfcc4 per frame
+    >>> from ser_ref.egemaps.frames import harmonic_tone, spectrum20ms
+    >>> mag, _, df = spectrum20ms(harmonic_tone())  # 0.5 s, F0 200 Hz
+    >>> opensmile_mfcc(mag, df).shape               # mfcc1..mfcc4 per frame
     (49, 4)
     """
     B = mel_power(mag, df, n_bands) if mel is None else mel

@@ -1,7 +1,7 @@
 import numpy as np
 import soundfile as sf
 
-from ser_ref import features
+from ser_ref import feature_cache
 from ser_ref.executors import SerialExecutor
 
 
@@ -19,9 +19,9 @@ def test_cache_is_keyed_by_content_and_params(tmp_path, rng, monkeypatch):
 
         return load_audio(path)[:10] * params["scale"]
 
-    monkeypatch.setattr(features, "compute", fake_compute)
+    monkeypatch.setattr(feature_cache, "compute", fake_compute)
     a = _wav(tmp_path / "a.wav", rng)
-    npy, err = features.cached_features(a, "egemaps", {"scale": 2}, tmp_path / "cache")
+    npy, err = feature_cache.cached_features(a, "egemaps", {"scale": 2}, tmp_path / "cache")
     assert err is None
     from ser_ref.audio import load_audio
 
@@ -29,14 +29,14 @@ def test_cache_is_keyed_by_content_and_params(tmp_path, rng, monkeypatch):
     # Same bytes under another name: cache hit, no recomputation.
     b = tmp_path / "b.wav"
     b.write_bytes(a.read_bytes())
-    assert features.cached_features(b, "egemaps", {"scale": 2}, tmp_path / "cache")[0] == npy
+    assert feature_cache.cached_features(b, "egemaps", {"scale": 2}, tmp_path / "cache")[0] == npy
     assert len(calls) == 1
     # Another parameter: a new entry.
-    npy3, _ = features.cached_features(a, "egemaps", {"scale": 3}, tmp_path / "cache")
+    npy3, _ = feature_cache.cached_features(a, "egemaps", {"scale": 3}, tmp_path / "cache")
     assert npy3 != npy and len(calls) == 2
     # Edited audio: a new entry.
     _wav(a, rng)
-    assert features.cached_features(a, "egemaps", {"scale": 2}, tmp_path / "cache")[0] != npy
+    assert feature_cache.cached_features(a, "egemaps", {"scale": 2}, tmp_path / "cache")[0] != npy
     assert len(calls) == 3
     # No temporary files are left behind.
     assert not list((tmp_path / "cache").rglob("*.tmp*"))
@@ -48,6 +48,6 @@ def test_bad_files_come_back_as_named_errors(tmp_path, rng):
     good = _wav(tmp_path / "good.wav", rng)
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"not audio" * 100)
-    npys, errors = features.extract_all([junk, good], "egemaps", {}, tmp_path / "c", SerialExecutor())
+    npys, errors = feature_cache.extract_all([junk, good], "egemaps", {}, tmp_path / "c", SerialExecutor())
     assert npys[0] == "" and len(errors) == 1 and "junk.wav" in errors[0] and "good.wav" not in errors[0]
-    np.testing.assert_array_equal(np.load(npys[1]), features.compute(good, "egemaps", {}))
+    np.testing.assert_array_equal(np.load(npys[1]), feature_cache.compute(good, "egemaps", {}))

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..mfcc import mfcc
+from ..tf_mfcc import mfcc
 from .layer1 import Layer1
 from .windows import context_windows
 
@@ -39,7 +39,7 @@ def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mo
                               device: str = "cpu") -> list:
     """``deepspeech_features`` of many signals -> list of (frames_i, H) float32 NumPy arrays.
 
-    On the GPU the whole batch moves to the device once: one batched MFCC (``gpu.mfcc.mfcc_batch``),
+    On the GPU the whole batch moves to the device once: one batched MFCC (``gpu.tf_mfcc.mfcc_batch``),
     the 19-frame windows gathered inside the layer-1 kernel (never materialised on the host), one
     GEMM, one fused bias + ReLU + clip pass, then one copy back.
 
@@ -59,7 +59,7 @@ def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mo
         return []
     from ..backend import get_xp, to_host
     from ..gpu.layer1 import layer1_batch
-    from ..gpu.mfcc import mfcc_batch
+    from ..gpu.tf_mfcc import mfcc_batch
 
     xp = get_xp(device)
     win_ms = layer.metadata.get("win_len_ms", 32)
@@ -95,10 +95,10 @@ def layer_features(signal, params: dict, layers=LAYER_KINDS) -> dict:
 
 def cached_layer_features(path, params: dict, cache_root) -> tuple[dict, str | None]:
     """Every layer's features of one file, cached as kind "deepspeech" with params["layer"] set
-    (``ser_ref.features``); computed in one pass when any is missing. Returns ({layer: npy}, None)
+    (``ser_ref.feature_cache``); computed in one pass when any is missing. Returns ({layer: npy}, None)
     or ({}, error message); top-level so that executors can run it."""
     from ..audio import load_audio
-    from ..features import _fault_of_the_file, _named, _store, cache_path
+    from ..feature_cache import _fault_of_the_file, _named, _store, cache_path
 
     try:
         targets = {k: cache_path(path, "deepspeech", {**params, "layer": k}, cache_root) for k in LAYER_KINDS}

@@ -120,7 +120,7 @@ def _signals_label(speech: Speech, signals) -> str:
 
 @check
 def mfcc_vs_model(full=False, speech=None):
-    from ..mfcc import mfcc
+    from ..tf_mfcc import mfcc
 
     ip = _interpreter(_model())
     worst = 0.0
@@ -138,7 +138,7 @@ def mfcc_vs_model(full=False, speech=None):
 @check
 def layer1_vs_model(full=False, speech=None):
     from ..deepspeech import Layer1, context_windows
-    from ..mfcc import mfcc
+    from ..tf_mfcc import mfcc
 
     model = _model()
     ip = _interpreter(model)
