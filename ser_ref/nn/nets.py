@@ -45,7 +45,7 @@ def orthogonal(rng, rows, cols, dtype=np.float32):
     a = rng.normal(size=(max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(a)
     q = q * np.sign(np.diag(r))
-    return (q if rows >= cols else q.T).astype(dtype)
+    return (q if rows >= cols else q.T).astype(dtype, order="C")  # C order, as every other parameter
 
 
 # ---------------------------------------------------------------- mlp

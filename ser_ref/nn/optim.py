@@ -55,12 +55,15 @@ def adam_step(params, grads, state, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):
     state["t"] += 1
     t = state["t"]
     step = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    consts = {}  # per dtype: the array formula rounds every Python float to the arrays' dtype
     for k, g in grads.items():
         p, m, v = params[k], state["m"][k], state["v"][k]
         if _compilable(p, g, m, v):
-            c = p.dtype.type  # the array formula rounds every Python float to the arrays' dtype
-            _adam_update_compiled(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                                  c(b1), c(1 - b1), c(b2), c(1 - b2), c(step), c(eps), c(np.finfo(c).tiny))
+            c = consts.get(p.dtype)
+            if c is None:
+                t = p.dtype.type
+                c = consts[p.dtype] = (t(b1), t(1 - b1), t(b2), t(1 - b2), t(step), t(eps), t(np.finfo(t).tiny))
+            _adam_update_compiled(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), *c)
         else:
             adam_update_arrays(p, g, m, v, b1, b2, step, eps)
 
@@ -88,9 +91,13 @@ def adam_update_arrays(p, g, m, v, b1, b2, step, eps):
 
 def _compilable(*arrays):
     a0 = arrays[0]
-    return (isinstance(a0, np.ndarray) and a0.dtype in (np.float32, np.float64)
-            and all(isinstance(a, np.ndarray) and a.dtype == a0.dtype and a.shape == a0.shape
-                    and a.flags.c_contiguous for a in arrays))
+    if type(a0) is not np.ndarray or a0.dtype not in _COMPILED_DTYPES:
+        return False
+    return all(type(a) is np.ndarray and a.dtype == a0.dtype and a.shape == a0.shape and a.flags.c_contiguous
+               for a in arrays)
+
+
+_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @njit(cache=True, error_model="numpy")  # numpy error model: IEEE division, so the loop vectorises

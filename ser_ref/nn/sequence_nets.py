@@ -50,6 +50,9 @@ class SequenceNet:
         the (batch, T_max) mask (None when nothing is padded)."""
         seqs = [self._crop(s, r) for s in seqs]
         lens = [s.shape[0] for s in seqs]
+        if min(lens) == max(lens):  # nothing to pad (LSTM2's chunks; utterances cropped to max_len)
+            x = np.stack(seqs).astype(np.float32, copy=False)
+            return self.xp.asarray(self.prep(x)), None
         # np.empty and zeroing only the padding: np.zeros would write the whole 26 MB batch once more
         x = np.empty((len(seqs), max(lens), seqs[0].shape[1]), dtype=np.float32)
         m = np.zeros((len(seqs), max(lens)), dtype=np.float32)
