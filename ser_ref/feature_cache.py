@@ -95,8 +95,12 @@ def compute(path, kind: str, params: dict, audio=None) -> np.ndarray:
     raise ValueError(f"unknown feature kind {kind!r}; expected one of {KINDS}")
 
 
-def _named(path, exc) -> str:
-    """The error's message, led by the file's path unless it already names it."""
+def error_naming(path, exc) -> str:
+    """The error's message, led by the file's path unless it already names it.
+
+    >>> error_naming("a.wav", ValueError("empty audio")), error_naming("a.wav", ValueError("a.wav: empty"))
+    ('a.wav: empty audio', 'a.wav: empty')
+    """
     msg = str(exc)
     return msg if str(path) in msg else f"{path}: {msg}"
 
@@ -150,9 +154,19 @@ def _cached(target: Path, kind: str) -> bool:
         raise machine_error(exc, "feature cache", target) from exc
 
 
-def _store(target: Path, feats, kind: str, name: str) -> None:
+def store_features(target: Path, feats, kind: str, name: str) -> None:
     """Save ``feats`` atomically after checking them: non-finite features are the file's fault
-    (AudioError naming it), a failed write is the machine's (MachineError naming the cache file)."""
+    (AudioError naming it), a failed write is the machine's (MachineError naming the cache file).
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "f.npy"
+    >>> store_features(target, np.ones((3, 2048)), "layer1", "a.wav"); np.load(target).shape
+    (3, 2048)
+    >>> store_features(target, np.full((3, 2048), np.nan), "layer1", "a.wav")
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.AudioError: a.wav: 6144 of the 6144 layer1 feature values are NaN or inf (absurd or degenerate audio?)
+    """
     why = feature_problem(feats, kind)
     if why:
         raise AudioError(f"{name}: {why} (absurd or degenerate audio?)")
@@ -163,8 +177,13 @@ def _store(target: Path, feats, kind: str, name: str) -> None:
         raise machine_error(exc, "feature cache", target) from exc
 
 
-def _fault_of_the_file(exc: Exception) -> bool:
-    """A file's own fault leaves the file out; weights, arguments and the machine stop the run."""
+def is_fault_of_the_file(exc: Exception) -> bool:
+    """A file's own fault leaves the file out; weights, arguments and the machine stop the run.
+
+    >>> from ser_ref.errors import AudioError, MachineError
+    >>> is_fault_of_the_file(AudioError("x.wav: empty")), is_fault_of_the_file(MachineError("disk full"))
+    (True, False)
+    """
     return isinstance(exc, (SerRefError, ValueError)) and not isinstance(exc, (WeightsError, UsageError, MachineError))
 
 
@@ -202,11 +221,11 @@ def cached_features(path, kind: str, params: dict, cache_root) -> tuple[str, str
                 feats = compute(path, kind, params, audio)
             except OSError as exc:  # the input is in memory by now: this is the machine's
                 raise machine_error(exc, f"computing {kind} features of {path}") from exc
-            _store(target, feats, kind, str(path))
+            store_features(target, feats, kind, str(path))
         return str(target), None
     except Exception as exc:
-        if _fault_of_the_file(exc):
-            return "", _named(path, exc)
+        if is_fault_of_the_file(exc):
+            return "", error_naming(path, exc)
         raise
 
 
@@ -223,7 +242,7 @@ def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 6
         try:
             target, data = _entry(p, "layer1", params, cache_root)
         except AudioError as exc:
-            errors.append(_named(p, exc))
+            errors.append(error_naming(p, exc))
             continue
         if _cached(target, "layer1"):
             npys[i] = str(target)
@@ -237,15 +256,15 @@ def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 6
                 signals.append(decode_audio(data, str(p)))
                 ok.append((i, p, target))
             except AudioError as exc:
-                errors.append(_named(p, exc))
+                errors.append(error_naming(p, exc))
         feats = deepspeech_features_batch(signals, layer, step_ms=params["step_ms"], mode=params["mode"],
                                           device="gpu")
         for (i, p, target), f in zip(ok, feats):
             try:
-                _store(target, f, "layer1", str(p))
+                store_features(target, f, "layer1", str(p))
                 npys[i] = str(target)
             except AudioError as exc:
-                errors.append(_named(p, exc))
+                errors.append(error_naming(p, exc))
     return npys, errors
 
 

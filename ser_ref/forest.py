@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import cart
-from .errors import NotFittedError, SerRefError
+from .backend import DEVICES
+from .errors import BackendError, NotFittedError, SerRefError
 from .numba_threads import numba_threads, thread_count
 
 LEAF = cart.LEAF
@@ -194,6 +195,8 @@ class RandomForest:
                [0., 1.]])
         """
         trees = check_fitted(self, "predict_proba")
+        if device not in DEVICES:  # "cuda" or a typo must not quietly mean the CPU
+            raise BackendError(f"device must be one of {DEVICES}, got {device!r}")
         if device == "gpu":
             from .backend import to_host
             from .gpu.forest import forest_predict_proba

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ser_ref.cart import LEAF, Trees
-from ser_ref.errors import NotFittedError, SerRefError
+from ser_ref.errors import BackendError, NotFittedError, SerRefError
 from ser_ref.forest import RandomForest, check_X, check_X_y
 
 FITTED = ("trees_", "n_classes_", "classes_", "n_features_in_")
@@ -160,3 +160,10 @@ def test_gpu_prediction_without_a_gpu_is_a_clear_error(rng):
     rf = RandomForest(n_trees=3, max_depth=2, seed=0).fit(X, (X[:, 0] > 0).astype(int))
     with pytest.raises(BackendError, match="gpu|CuPy|CUDA"):
         rf.predict_proba(X, device="gpu")
+
+
+def test_an_unknown_device_is_refused_not_taken_for_the_cpu():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    rf = RandomForest(n_trees=2).fit(X, np.array([0, 0, 1, 1]))
+    with pytest.raises(BackendError, match="device must be one of .*got 'cuda'"):
+        rf.predict_proba(X, device="cuda")

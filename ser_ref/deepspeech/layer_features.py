@@ -98,15 +98,15 @@ def cached_layer_features(path, params: dict, cache_root) -> tuple[dict, str | N
     (``ser_ref.feature_cache``); computed in one pass when any is missing. Returns ({layer: npy}, None)
     or ({}, error message); top-level so that executors can run it."""
     from ..audio import load_audio
-    from ..feature_cache import _fault_of_the_file, _named, _store, cache_path
+    from ..feature_cache import cache_path, error_naming, is_fault_of_the_file, store_features
 
     try:
         targets = {k: cache_path(path, "deepspeech", {**params, "layer": k}, cache_root) for k in LAYER_KINDS}
         if not all(t.exists() for t in targets.values()):
             for k, f in layer_features(load_audio(path), params).items():
-                _store(targets[k], f, "deepspeech", str(path))  # checked finite; a failed write stops the run
+                store_features(targets[k], f, "deepspeech", str(path))  # checked finite; a failed write stops the run
         return {k: str(t) for k, t in targets.items()}, None
     except Exception as exc:  # a file's own fault comes back as a message, a machine fault is raised
-        if _fault_of_the_file(exc):
-            return {}, _named(path, exc)
+        if is_fault_of_the_file(exc):
+            return {}, error_naming(path, exc)
         raise
