@@ -450,7 +450,10 @@ def _gone_soon(pids, seconds: float = 10) -> list[int]:
 def _start_jobs2_run(corpus, model_path, out, cache):
     env = {**os.environ, "PYTHONPATH": str(REPO), "SER_REF_CACHE": str(cache)}
     argv = [sys.executable, "-m", "ser_ref.reproduce", *_quick(corpus, out, model_path, "--jobs", "2")]
-    argv[argv.index("--chunks") + 1] = "5,10,20"  # enough folds to be interrupted in the middle
+    # the full training settings and four chunk lengths: with --quick a fold's task takes under a
+    # second, and the run could end between the first finished fold and the signal
+    argv.remove("--quick")
+    argv[argv.index("--chunks") + 1] = "2,5,10,20"
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:  # wait until the folds are being trained by the workers
         if line.startswith("training "):
@@ -481,6 +484,7 @@ def test_sigint_stops_promptly_and_keeps_finished_folds(corpus, model_path, tmp_
     while not list((out / "folds").rglob("*.json")) and time.monotonic() < deadline:
         time.sleep(0.1)  # until some folds have finished
     before = len(list((out / "folds").rglob("*.json")))
+    assert proc.poll() is None, "the run ended before it could be interrupted: give it more work"
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=30)[0]
     assert proc.returncode == 130 and "re-run the same command with the same --out to resume" in rest
