@@ -450,11 +450,12 @@ def _gone_soon(pids, seconds: float = 10) -> list[int]:
 def _start_jobs2_run(corpus, model_path, out, cache):
     env = {**os.environ, "PYTHONPATH": str(REPO), "SER_REF_CACHE": str(cache)}
     argv = [sys.executable, "-m", "ser_ref.reproduce", *_quick(corpus, out, model_path, "--jobs", "2")]
-    # the full training settings and four chunk lengths: with --quick a fold's task takes under a
-    # second, and the run could end between the first finished fold and the signal
-    argv.remove("--quick")
-    argv[argv.index("--chunks") + 1] = "2,5,10,20"
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    argv[argv.index("--chunks") + 1] = "5,10,20"  # enough folds to be interrupted in the middle
+    # SIGINT back to its default in the child: a shell that starts the test run in the background
+    # (`cmd &` without job control) leaves SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler, so the run would ignore the test's Ctrl-C
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:  # wait until the folds are being trained by the workers
         if line.startswith("training "):
             break
