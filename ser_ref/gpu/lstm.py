@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn.activations import CELL_ACTIVATIONS
+from ..nn.activations import check_activation
 from ..nn.validation import NNInputError, check_lstm_args
 from ..nn.lstm import lstm_input_grads
 from ._cuda import DEFINES, common_real_dtype, cupy, i32, kernel, launch, with_real
@@ -203,7 +203,6 @@ extern "C" __global__ void __launch_bounds__(MAX_H) lstm_backward_persistent(
 }
 """
 
-ACTIVATIONS = CELL_ACTIVATIONS  # said once, in nn/activations.py
 # The persistent kernels re-read U from L1/L2 every step in every block: a win while U is small
 # (the paper's H = 20: 6.4 KB) and launch latency dominates; past this, the per-step cuBLAS path.
 PERSISTENT_MAX_H = 64
@@ -227,9 +226,7 @@ def _use_persistent(persistent, H):
 
 
 def _relu_flag(activation):
-    if activation not in ACTIVATIONS:
-        raise NNInputError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-    return i32(activation == "relu")
+    return i32(check_activation(activation) == "relu")
 
 
 def lstm_forward(x, W, U, b, activation="tanh", mask=None, *, persistent=None):

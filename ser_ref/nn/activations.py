@@ -12,6 +12,17 @@ from .validation import NNInputError
 CELL_ACTIVATIONS = ("tanh", "relu")
 
 
+def check_activation(name):
+    """``name`` if it is an LSTM cell activation, else NNInputError naming the ones there are.
+
+    >>> check_activation("relu")
+    'relu'
+    """
+    if name not in CELL_ACTIVATIONS:
+        raise NNInputError(f"activation must be one of {CELL_ACTIVATIONS}, got {name!r}")
+    return name
+
+
 def relu_forward(z):
     """y = max(z, 0). Returns (y, cache).
 
@@ -66,9 +77,8 @@ def activate(z, name):
     xp = array_module(z)
     if name == "tanh":
         return xp.tanh(z)
-    if name == "relu":
+    if check_activation(name) == "relu":
         return xp.maximum(z, 0)
-    raise NNInputError(f"activation must be one of {CELL_ACTIVATIONS}, got {name!r}")
 
 
 def activate_grad_from_output(a, name):
@@ -83,6 +93,5 @@ def activate_grad_from_output(a, name):
     """
     if name == "tanh":
         return 1.0 - a * a
-    if name == "relu":
+    if check_activation(name) == "relu":
         return (a > 0).astype(a.dtype)
-    raise NNInputError(f"activation must be one of {CELL_ACTIVATIONS}, got {name!r}")

@@ -36,9 +36,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
-from .activations import CELL_ACTIVATIONS, activate, activate_grad_from_output, sigmoid
+from .activations import activate, activate_grad_from_output, check_activation, sigmoid
 from .lstm_loop import backward_steps, forward_steps
-from .validation import NNInputError, check_lstm_args
+from .validation import check_lstm_args
 
 
 def lstm_forward(x, W, U, b, activation="tanh", mask=None):
@@ -91,9 +91,7 @@ def _mask_or_ones(m, B, T, dt):
 
 
 def _is_relu(activation):
-    if activation not in CELL_ACTIVATIONS:
-        raise NNInputError(f"activation must be one of {CELL_ACTIVATIONS}, got {activation!r}")
-    return activation == "relu"
+    return check_activation(activation) == "relu"
 
 
 def lstm_forward_reference(x, W, U, b, activation="tanh", mask=None):

@@ -11,20 +11,12 @@ from dataclasses import replace
 import numpy as np
 
 from ..backend import to_host
-from .activations import CELL_ACTIVATIONS
-from .validation import NNInputError
+from .activations import check_activation
 from .estimator import UtteranceClassifier
 from .frame_nets import shuffled_batches
 from .nets import lstm_clf_init, lstm_clf_logits, lstm_clf_loss_grads
 from .softmax_ce import log_softmax, softmax_cross_entropy_forward
 from .train import fit_adam, split_by_speaker
-
-
-def check_activation(activation):
-    """The LSTM cell activation, or NNInputError naming the ones there are."""
-    if activation not in CELL_ACTIVATIONS:
-        raise NNInputError(f"activation must be one of {CELL_ACTIVATIONS}, got {activation!r}")
-    return activation
 
 
 class SequenceNet:

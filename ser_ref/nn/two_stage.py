@@ -18,10 +18,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from .activations import check_activation
 from .validation import NNInputError
 from .estimator import UtteranceClassifier, mean_logprob
 from .frame_nets import FrameDense, FrameNet
-from .sequence_nets import SequenceNet, check_activation
+from .sequence_nets import SequenceNet
 from .train import chunk_sequence, split_by_speaker
 
 
