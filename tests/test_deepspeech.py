@@ -454,6 +454,16 @@ def test_load_explicit_tflite_exports_once(model_path, tmp_path, clean_load, cap
     np.testing.assert_array_equal(a.W, c.W)
 
 
+def _copying_fetch(model_path, calls):
+    """A stand-in for the registry download: records each target in ``calls`` and copies the model there."""
+    def fetch(out, log):
+        calls.append(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(model_path, out)
+        return out
+    return fetch
+
+
 def test_load_env_then_cache_then_fetch(model_path, npz, tmp_path, clean_load, monkeypatch):
     monkeypatch.setenv("SER_REF_MODEL", str(tmp_path / "nope.tflite"))
     with pytest.raises(WeightsError, match="SER_REF_MODEL"):
@@ -464,12 +474,7 @@ def test_load_env_then_cache_then_fetch(model_path, npz, tmp_path, clean_load, m
     monkeypatch.delenv("SER_REF_MODEL")
     monkeypatch.setattr(load_mod.locations, "shared_model_path", lambda: None)
     calls = []
-
-    def fake_fetch(out, log):
-        calls.append(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(model_path, out)
-        return out
+    fake_fetch = _copying_fetch(model_path, calls)
 
     wd = tmp_path / "weights"
     first = load_layer1(weights_dir=wd, verbose=False, fetch=fake_fetch)
@@ -495,12 +500,7 @@ def test_model_tflite_is_found_as_the_main_job_finds_it(model_path, tmp_path, mo
     monkeypatch.delenv("SER_REF_MODEL")
     monkeypatch.setattr(load_mod.locations, "shared_model_path", lambda: None)
     calls = []
-
-    def fake_fetch(out, log):
-        calls.append(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(model_path, out)
-        return out
+    fake_fetch = _copying_fetch(model_path, calls)
 
     wd = tmp_path / "weights"
     cached = wd / load_mod.REGISTRY_TFLITE
