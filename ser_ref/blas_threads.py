@@ -45,15 +45,23 @@ def _loaded_openblas() -> list[Path]:
 
 
 @lru_cache(maxsize=None)
-def _control():
-    """(set, get) ctypes functions of NumPy's OpenBLAS, or None (looked up once)."""
+def openblas_library():
+    """NumPy's OpenBLAS as a ctypes library, or None where it cannot be told apart (looked up once)."""
     libs = _loaded_openblas()
     # several OpenBLAS copies (SciPy ships its own) and none of them NumPy's: do not guess
     if not libs or (len(libs) > 1 and libs[0].parent != _NUMPY_LIBS):
         return None
     try:
-        lib = ctypes.CDLL(str(libs[0]))
+        return ctypes.CDLL(str(libs[0]))
     except OSError:
+        return None
+
+
+@lru_cache(maxsize=None)
+def _control():
+    """(set, get) ctypes functions of NumPy's OpenBLAS, or None (looked up once)."""
+    lib = openblas_library()
+    if lib is None:
         return None
     for set_name, get_name in _SYMBOLS:
         if hasattr(lib, set_name) and hasattr(lib, get_name):
@@ -108,3 +116,23 @@ def single_threaded_blas():
             _depth -= 1
             if _depth == 0:
                 setter(_saved)
+
+
+def corename() -> str | None:
+    """The kernel family NumPy's OpenBLAS loaded ('Haswell', 'SkylakeX', 'Zen', ...), or None where
+    it cannot say. OpenBLAS picks it once, at load, from the CPU or from $OPENBLAS_CORETYPE; the
+    family decides the last bits of every product, and so the trained networks' numbers
+    (docs/reliability.md): manifests record it.
+
+    >>> name = corename()
+    >>> name is None or isinstance(name, str)
+    True
+    """
+    lib = openblas_library()
+    for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+        fn = None if lib is None else getattr(lib, symbol, None)
+        if fn is not None:
+            fn.argtypes, fn.restype = [], ctypes.c_char_p
+            raw = fn()
+            return raw.decode().strip() if raw else None
+    return None

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic
+from .blas_threads import corename
 from .experiment import PAPER_ACCURACY, ROW_TITLES
 
 
@@ -23,12 +24,13 @@ def _version(pkg: str) -> str | None:
 
 
 def machine() -> dict:
-    """Platform, Python, logical CPU count and CPU model (from /proc/cpuinfo where it exists).
+    """Platform, Python, logical CPU count, CPU model (from /proc/cpuinfo where it exists) and the
+    OpenBLAS kernel family NumPy runs (the networks' last bits depend on it: ``blas_kernels``).
 
     Examples
     --------
     >>> sorted(machine())
-    ['cpu_count', 'cpu_model', 'platform', 'python']
+    ['cpu_count', 'cpu_model', 'openblas_kernels', 'platform', 'python']
     """
     import os
 
@@ -41,7 +43,7 @@ def machine() -> dict:
     except OSError:
         pass
     return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "cpu_model": cpu}
+            "cpu_count": os.cpu_count(), "cpu_model": cpu, "openblas_kernels": corename()}
 
 
 def manifest(args, settings, items, file_list_hash, layer, timings) -> dict:
