@@ -76,3 +76,12 @@ def test_layer_error_in_a_worker_is_raised_and_threads_restored():
     with pytest.raises(ValueError):
         dense_relu_clip_fast(x, np.ones((400, 2048), np.float32), 20.0, 256, 100)  # wrong K
     assert blas_threads.blas_threads() == before
+
+
+def test_corename_agrees_with_threadpoolctl(controllable):
+    """The kernel family the manifests record is the one an independent reader of the library sees."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")  # comes with scikit-learn (dev extra)
+    numpy_libs = [i for i in threadpoolctl.threadpool_info()
+                  if i["internal_api"] == "openblas" and "numpy" in i["filepath"]]
+    assert numpy_libs, "threadpoolctl does not see NumPy's OpenBLAS although blas_threads does"
+    assert blas_threads.corename().lower() == numpy_libs[0]["architecture"].lower()

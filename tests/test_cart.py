@@ -150,6 +150,8 @@ def test_one_tree_without_bootstrap_is_sklearns_cart(rng, depth, min_leaf):
     # continuous features: the root split has no ties, so it is the same split
     assert ours.feature[0] == ref.tree_.feature[0]
     assert ours.threshold[0] == pytest.approx(ref.tree_.threshold[0], abs=1e-6)
+    # the same stopping rules (depth, leaf size, purity) grow the same number of nodes
+    assert len(ours.feature) == ref.tree_.node_count
     # deeper down, equal-score splits may be broken differently; predictions still agree closely
     Xt = rng.normal(size=(1000, 5))
     for Z, share in ((Xt, 0.95), (X, 0.98)):
