@@ -32,6 +32,7 @@ import numpy as np
 
 from . import atomic
 from .errors import MACHINE_ERRNOS, machine_error
+from .feature_cache import load_many
 from .splits import fold_seed
 from .systems import FEATURES, N_CLASSES, TWO_STAGE, Settings, make
 
@@ -149,10 +150,7 @@ def _load(kind, X, train_idx, test_idx, norm_groups):
         return np.zeros((len(train_idx), 0)), np.zeros((len(test_idx), 0))
     idx = np.concatenate([train_idx, test_idx])
     if kind == "layer1":
-        # mapped, not read: a task holds ~1 GB of RAVDESS frames, and reading them into fresh memory
-        # cost ~2 s of page faults per task; the mapped pages come straight from the page cache.
-        # Plain ndarray views: np.memmap's Python-level indexing cost ~2 s per task in frame draws.
-        feats = [np.load(X[i], mmap_mode="r").view(np.ndarray) for i in idx]
+        feats = load_many([X[i] for i in idx])  # one block: ~2 s of page faults less per task
     else:
         feats = np.asarray(X)[idx]
     if norm_groups is not None:

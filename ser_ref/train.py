@@ -110,14 +110,14 @@ def corpus_features(items, kind: str, params: dict, executor):
     ser_ref.errors.SerRefError: no usable utterances: every file failed, e.g. [...]
     """
     from . import locations
-    from .feature_cache import extract_all
+    from .feature_cache import extract_all, load_many
 
     npys, errors = extract_all([str(it.path) for it in items], kind, params, locations.cache_dir(), executor,
                                desc=kind)
     keep = [i for i, p in enumerate(npys) if p]
     if not keep:
         raise SerRefError(f"no usable utterances: every file failed, e.g. {errors[:3]}")
-    feats = [np.load(npys[i], mmap_mode=None if kind == "egemaps" else "r") for i in keep]
+    feats = load_many([npys[i] for i in keep])
     if kind == "egemaps":
         feats = np.stack(feats)
     return [items[i] for i in keep], feats, errors

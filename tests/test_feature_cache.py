@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import numpy as np
+import pytest
 import soundfile as sf
 
 from ser_ref import feature_cache
@@ -51,3 +54,24 @@ def test_bad_files_come_back_as_named_errors(tmp_path, rng):
     npys, errors = feature_cache.extract_all([junk, good], "egemaps", {}, tmp_path / "c", SerialExecutor())
     assert npys[0] == "" and len(errors) == 1 and "junk.wav" in errors[0] and "good.wav" not in errors[0]
     np.testing.assert_array_equal(np.load(npys[1]), feature_cache.compute(good, "egemaps", {}))
+
+
+def test_load_many_equals_np_load_and_falls_back_where_it_must(tmp_path, rng):
+    def save(name, a):
+        np.save(tmp_path / name, a)
+        return str(tmp_path / name)
+
+    same = [save(f"{k}.npy", rng.normal(size=(int(rng.integers(0, 9)), 5)).astype(np.float32)) for k in range(6)]
+    for group in (same, [save("d.npy", rng.normal(size=(3, 2)))],  # float64 stays float64
+                  same + [save("f64.npy", rng.normal(size=(2, 5)))],  # mixed dtypes: np.load
+                  same + [save("fortran.npy", np.asfortranarray(rng.normal(size=(4, 3)).astype(np.float32)))]):
+        got = feature_cache.load_many(group)
+        for a, p in zip(got, group, strict=True):
+            ref = np.load(p)
+            assert a.dtype == ref.dtype and a.shape == ref.shape
+            np.testing.assert_array_equal(a, ref)
+    whole = save("whole.npy", np.ones((4, 5), np.float32))
+    cut = tmp_path / "cut.npy"
+    cut.write_bytes(Path(whole).read_bytes()[:-4])  # the header says 80 bytes of data, 76 follow
+    with pytest.raises(ValueError, match="cut.npy: truncated .npy file \\(76 of 80"):
+        feature_cache.load_many([whole, str(cut)])

@@ -66,13 +66,17 @@ def test_runner_equals_a_plain_loop_of_fresh_fits(dataset, tmp_path):
         np.testing.assert_array_equal(got[e.key], want[e.key], err_msg=e.key)
 
 
-def test_layer1_features_are_mapped_read_only_plain_arrays(dataset):
-    """A task maps the cached files: the values are the files', no system can write into the cache
-    through them, and they are plain ndarrays (np.memmap's Python-level indexing is slow)."""
-    train, test = runner._load("layer1", dataset.features["layer1"], np.arange(12), np.arange(12, 18), None)
-    for i, a in enumerate(train + test):
-        assert type(a) is np.ndarray and not a.flags.writeable
-        np.testing.assert_array_equal(a, np.load(dataset.features["layer1"][i]))
+def test_layer1_features_are_the_files_in_one_block(dataset):
+    """A task reads its split's files into one block (few page faults): the values are the files',
+    and writing into them leaves the cached files as they were."""
+    paths = dataset.features["layer1"]
+    train, test = runner._load("layer1", paths, np.arange(12), np.arange(12, 18), None)
+    feats = train + test
+    assert len({id(a.base) for a in feats}) == 1
+    for a, p in zip(feats, paths):
+        np.testing.assert_array_equal(a, np.load(p))
+    feats[0][:] = 0
+    assert np.load(paths[0]).any()
 
 
 def test_resume_and_a_corrupt_checkpoint(dataset, tmp_path, capsys):
