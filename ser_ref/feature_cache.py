@@ -294,21 +294,68 @@ def extract_all(paths, kind: str, params: dict, cache_root, executor, *, desc: s
     return [r[0] for r in results], [r[1] for r in results if r[1]]
 
 
-def load_many(paths) -> list[np.ndarray]:
-    """The arrays of many cached .npy files, read into one contiguous block of memory (each a view).
+OPEN_FILES_SPARE = 256  # open files left for everything else while a task's features are mapped
 
-    Why one block: a task reads all of its split's frames (~1 GB on RAVDESS). As separate arrays of
-    ~1.5 MB each in fresh memory, np.load cost ~2 s of page faults per task; one large block is
-    backed by huge pages where the kernel allows (NumPy asks for them), so it costs a tenth of that.
-    np.load(mmap_mode="r") would avoid the copy but keeps one open file per array: thousands for a
-    corpus such as CREMA-D, beyond the common limit of 1024 open files. Files that are not
-    C-ordered arrays of the first file's (non-object) dtype in a version 1 or 2 header go through
-    np.load; a file shorter than its header says is a ValueError naming it.
+
+def load_many(paths) -> list[np.ndarray]:
+    """The arrays of many cached .npy files, mapped read-only (plain ndarray views of the mappings).
+
+    Why mapped: a task holds all of its split's frames (~1 GB on RAVDESS). Read with np.load into
+    fresh memory, that cost ~2 s of page faults per task; mapped, the pages come from the page
+    cache (and two workers share them). Plain ndarray views, because np.memmap's Python-level
+    indexing is slow in the frame draws. Each mapping keeps its file open, so where the limit of
+    open files, raised to its hard limit if need be, leaves less than OPEN_FILES_SPARE besides
+    them, the files are read into one block instead (``read_into_one_block``).
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
     >>> for k in range(2): np.save(os.path.join(d, f"{k}.npy"), np.full((k + 1, 3), k, np.float32))
-    >>> [a.tolist() for a in load_many([os.path.join(d, "0.npy"), os.path.join(d, "1.npy")])]
+    >>> a = load_many([os.path.join(d, "0.npy"), os.path.join(d, "1.npy")])
+    >>> [x.tolist() for x in a], a[0].flags.writeable
+    ([[[0.0, 0.0, 0.0]], [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]], False)
+    """
+    paths = list(paths)
+    if not room_for_open_files(len(paths) + OPEN_FILES_SPARE):
+        return read_into_one_block(paths)
+    return [np.load(p, mmap_mode="r").view(np.ndarray) for p in paths]
+
+
+def room_for_open_files(n: int) -> bool:
+    """Whether this process may hold ``n`` more open files, raising its soft limit towards the hard
+    one if that is what it takes (where the OS has no such limit, True)."""
+    import os
+
+    try:
+        import resource
+    except ImportError:
+        return True
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        open_now = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        open_now = 64
+    want = open_now + n
+    if soft == resource.RLIM_INFINITY or want <= soft:
+        return True
+    if hard != resource.RLIM_INFINITY and want > hard:
+        return False
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def read_into_one_block(paths) -> list[np.ndarray]:
+    """The arrays of many .npy files read into one contiguous block of memory, each a view of it
+    (writable; the files stay as they are). One large block costs fewer page faults than many arrays.
+    Files that are not C-ordered arrays of the first file's (non-object) dtype in a version 1 or 2
+    header go through np.load; a file shorter than its header says is a ValueError naming it.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> for k in range(2): np.save(os.path.join(d, f"{k}.npy"), np.full((k + 1, 3), k, np.float32))
+    >>> [a.tolist() for a in read_into_one_block([os.path.join(d, "0.npy"), os.path.join(d, "1.npy")])]
     [[[0.0, 0.0, 0.0]], [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]]
     """
     from numpy.lib import format as npy

@@ -56,7 +56,7 @@ def test_bad_files_come_back_as_named_errors(tmp_path, rng):
     np.testing.assert_array_equal(np.load(npys[1]), feature_cache.compute(good, "egemaps", {}))
 
 
-def test_load_many_equals_np_load_and_falls_back_where_it_must(tmp_path, rng):
+def test_read_into_one_block_equals_np_load_and_falls_back_where_it_must(tmp_path, rng):
     def save(name, a):
         np.save(tmp_path / name, a)
         return str(tmp_path / name)
@@ -65,7 +65,7 @@ def test_load_many_equals_np_load_and_falls_back_where_it_must(tmp_path, rng):
     for group in (same, [save("d.npy", rng.normal(size=(3, 2)))],  # float64 stays float64
                   same + [save("f64.npy", rng.normal(size=(2, 5)))],  # mixed dtypes: np.load
                   same + [save("fortran.npy", np.asfortranarray(rng.normal(size=(4, 3)).astype(np.float32)))]):
-        got = feature_cache.load_many(group)
+        got = feature_cache.read_into_one_block(group)
         for a, p in zip(got, group, strict=True):
             ref = np.load(p)
             assert a.dtype == ref.dtype and a.shape == ref.shape
@@ -74,4 +74,30 @@ def test_load_many_equals_np_load_and_falls_back_where_it_must(tmp_path, rng):
     cut = tmp_path / "cut.npy"
     cut.write_bytes(Path(whole).read_bytes()[:-4])  # the header says 80 bytes of data, 76 follow
     with pytest.raises(ValueError, match="cut.npy: truncated .npy file \\(76 of 80"):
-        feature_cache.load_many([whole, str(cut)])
+        feature_cache.read_into_one_block([whole, str(cut)])
+
+
+def test_load_many_maps_within_the_open_file_limit_and_reads_beyond_it(tmp_path):
+    """Run in a child whose hard limit of open files is low: 300 files fit (the soft limit is raised
+    to make room), 3000 do not and are read into one block instead; both equal np.load."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("resource", reason="no POSIX limit of open files on this OS")
+    code = f"""
+import os, resource, numpy as np
+from ser_ref import feature_cache
+d = {str(tmp_path)!r}
+paths = []
+for k in range(3000):
+    paths.append(os.path.join(d, f"{{k}}.npy")); np.save(paths[-1], np.full((2, 3), k, np.float32))
+resource.setrlimit(resource.RLIMIT_NOFILE, (100, 1000))
+small = feature_cache.load_many(paths[:300])
+assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] > 300 and not small[0].flags.writeable
+big = feature_cache.load_many(paths)
+assert big[0].flags.writeable and len({{id(a.base) for a in big}}) == 1
+assert all(int(a[0, 0]) == k for k, a in enumerate(big)) and all(int(a[1, 2]) == k for k, a in enumerate(small))
+print("ok")
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.stdout.strip() == "ok", res.stderr

@@ -66,17 +66,26 @@ def test_runner_equals_a_plain_loop_of_fresh_fits(dataset, tmp_path):
         np.testing.assert_array_equal(got[e.key], want[e.key], err_msg=e.key)
 
 
-def test_layer1_features_are_the_files_in_one_block(dataset):
-    """A task reads its split's files into one block (few page faults): the values are the files',
-    and writing into them leaves the cached files as they were."""
+@pytest.mark.parametrize("mapped", [True, False])
+def test_layer1_features_are_the_files_mapped_or_read_into_one_block(dataset, mapped, monkeypatch):
+    """A task maps its split's files read-only (plain ndarrays: np.memmap indexes slowly), or, where
+    the open-file limit is too low for one mapping each, reads them into one block; either way the
+    values are the files' and the cached files cannot change through them."""
+    from ser_ref import feature_cache
+
+    monkeypatch.setattr(feature_cache, "room_for_open_files", lambda n: mapped)
     paths = dataset.features["layer1"]
     train, test = runner._load("layer1", paths, np.arange(12), np.arange(12, 18), None)
     feats = train + test
-    assert len({id(a.base) for a in feats}) == 1
     for a, p in zip(feats, paths):
+        assert type(a) is np.ndarray
         np.testing.assert_array_equal(a, np.load(p))
-    feats[0][:] = 0
-    assert np.load(paths[0]).any()
+    if mapped:
+        assert not any(a.flags.writeable for a in feats)
+    else:
+        assert len({id(a.base) for a in feats}) == 1
+        feats[0][:] = 0
+        assert np.load(paths[0]).any()
 
 
 def test_resume_and_a_corrupt_checkpoint(dataset, tmp_path, capsys):
