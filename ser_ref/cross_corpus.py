@@ -214,17 +214,12 @@ def heatmaps(out: Path, entries, names, systems) -> list[str]:
 
 
 def manifest(args, settings, loaded, dataset, layer, timings) -> dict:
-    from dataclasses import asdict
+    """cross_corpus's manifest.json: ``report.run_manifest`` plus the corpora and the data digest."""
+    from .report import run_manifest
 
-    from .report import _version, machine
-
-    return {"command": " ".join(["python -m ser_ref.cross_corpus", *sys.argv[1:]]),
-            "args": {k: str(v) for k, v in vars(args).items()}, "settings": asdict(settings),
-            "corpora": {n: {"root": str(r.root), "n_files": r.kept} for n, (_, r) in loaded.items()},
-            "data_digest": dataset.digest, "model": {k: v for k, v in layer.metadata.items() if k != "alphabet"},
-            "versions": {p: _version(p) for p in ("ser_ref", "numpy", "scipy", "numba", "soundfile")},
-            "machine": machine(),
-            "wall_time_s": {k: round(v, 3) for k, v in timings.items()}}
+    return run_manifest("cross_corpus", args, settings, layer, timings,
+                        corpora={n: {"root": str(r.root), "n_files": r.kept} for n, (_, r) in loaded.items()},
+                        data_digest=dataset.digest)
 
 
 def say(msg: str) -> None:

@@ -46,23 +46,32 @@ def machine() -> dict:
             "cpu_count": os.cpu_count(), "cpu_model": cpu, "openblas_kernels": corename()}
 
 
-def manifest(args, settings, items, file_list_hash, layer, timings) -> dict:
+def run_manifest(prog: str, args, settings, layer, timings, **specific) -> dict:
+    """What every command's manifest.json holds: the command line, its arguments and settings, the
+    DeepSpeech weights (file_sha256: the weight file's bytes as loaded; source_sha256: the .tflite it
+    came from), package versions, the machine (with its BLAS kernels) and the wall time per stage;
+    ``specific`` adds what only that command knows (its corpus, its backend)."""
     from dataclasses import asdict
 
     return {
-        "command": " ".join(["python -m ser_ref.reproduce", *sys.argv[1:]]),
+        "command": " ".join([f"python -m ser_ref.{prog}", *sys.argv[1:]]),
         "args": {k: str(v) for k, v in vars(args).items()},
         "settings": asdict(settings),
-        "corpus": {"name": args.corpus, "n_files": len(items), "file_list_sha256_16": file_list_hash,
-                   "synthetic": args.corpus == "synthetic"},
-        # file_sha256: the weight file's bytes as loaded; source_sha256: the .tflite it came from
+        **specific,
         "model": {"weights_file": layer.source} | {k: v for k, v in layer.metadata.items() if k != "alphabet"},
-        "backend": {"device": args.device, "layer1_mode": args.mode},
         "versions": {p: _version(p) for p in ("ser_ref", "numpy", "scipy", "numba", "soundfile", "cupy-cuda13x", "cupy-cuda12x")}
         | {"python": platform.python_version()},
         "machine": machine(),
         "wall_time_s": {k: round(v, 3) for k, v in timings.items()},
     }
+
+
+def manifest(args, settings, items, file_list_hash, layer, timings) -> dict:
+    """reproduce's manifest.json: ``run_manifest`` plus the corpus and the backend."""
+    return run_manifest("reproduce", args, settings, layer, timings,
+                        corpus={"name": args.corpus, "n_files": len(items), "file_list_sha256_16": file_list_hash,
+                                "synthetic": args.corpus == "synthetic"},
+                        backend={"device": args.device, "layer1_mode": args.mode})
 
 
 def row_summary(y, proba, rf_pred, seed: int) -> dict:
