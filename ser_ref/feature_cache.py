@@ -348,7 +348,7 @@ def room_for_open_files(n: int) -> bool:
 
 def read_into_one_block(paths) -> list[np.ndarray]:
     """The arrays of many .npy files read into one contiguous block of memory, each a view of it
-    (writable; the files stay as they are). One large block costs fewer page faults than many arrays.
+    (writable; the files stay as they are): the fallback of ``load_many``, as slow as np.load.
     Files that are not C-ordered arrays of the first file's (non-object) dtype in a version 1 or 2
     header go through np.load; a file shorter than its header says is a ValueError naming it.
 
