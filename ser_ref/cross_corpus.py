@@ -41,7 +41,9 @@ def parse_args(argv=None):
     ap.add_argument("--scheduler", help="HOST:PORT of a Dask scheduler")
     ap.add_argument("--out", type=Path, help="output folder (default results/cross-corpus-<timestamp>)")
     ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the manifest's command line
+    return args
 
 
 def parse_corpora(specs) -> list[tuple[str, Path | None]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import platform
+import shlex
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -50,12 +51,13 @@ def run_manifest(prog: str, args, settings, layer, timings, **specific) -> dict:
     """What every command's manifest.json holds: the command line, its arguments and settings, the
     DeepSpeech weights (file_sha256: the weight file's bytes as loaded; source_sha256: the .tflite it
     came from), package versions, the machine (with its BLAS kernels) and the wall time per stage;
-    ``specific`` adds what only that command knows (its corpus, its backend)."""
+    the command line is the one the command parsed (``args.argv``, quoted for a shell), not the
+    process's: they differ when ``main(argv)`` is called from Python. ``specific`` adds what only that command knows (its corpus, its backend)."""
     from dataclasses import asdict
 
     return {
-        "command": " ".join([f"python -m ser_ref.{prog}", *sys.argv[1:]]),
-        "args": {k: str(v) for k, v in vars(args).items()},
+        "command": " ".join([f"python -m ser_ref.{prog}", shlex.join(getattr(args, "argv", sys.argv[1:]))]).strip(),
+        "args": {k: str(v) for k, v in vars(args).items() if k != "argv"},
         "settings": asdict(settings),
         **specific,
         "model": {"weights_file": layer.source} | {k: v for k, v in layer.metadata.items() if k != "alphabet"},

@@ -98,6 +98,7 @@ def parse_args(argv=None):
     ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = ap.parse_args(argv)
     _check_paths(ap, args)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the manifest's command line
     return args
 
 

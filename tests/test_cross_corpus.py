@@ -160,7 +160,8 @@ def test_speaker_normalisation_is_another_experiment(quick_run, tmp_path):
     plain, norm = (json.loads((d / "manifest.json").read_text()) for d in (out, tmp_path / "norm"))
     assert plain["data_digest"] != norm["data_digest"]  # never served the other's checkpoints
     # the manifest every command shares (report.run_manifest), plus the corpora of this one
-    assert norm["command"].startswith("python -m ser_ref.cross_corpus ") and norm["args"]["normalize"] == "speaker"
+    assert norm["command"] == "python -m ser_ref.cross_corpus " + " ".join([*argv, "--normalize", "speaker"])
+    assert norm["args"]["normalize"] == "speaker" and "argv" not in norm["args"]
     assert {"model", "versions", "machine", "wall_time_s", "corpora"} <= set(norm)
     assert "openblas_kernels" in norm["machine"] and norm["model"]["file_sha256"]
     assert "normalisation: speaker" in (tmp_path / "norm" / "matrix.md").read_text()

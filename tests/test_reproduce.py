@@ -16,7 +16,7 @@ def quick_run(tmp_path_factory, model_path, cache):
 
 
 def test_quick_run_writes_every_report(quick_run):
-    out, _ = quick_run
+    out, argv = quick_run
     for name in ("table2.md", "table2.json", "figure3.json", "per_speaker.csv", "manifest.json", "problems.json"):
         assert (out / name).stat().st_size > 0, name
     table = json.loads((out / "table2.json").read_text())
@@ -28,6 +28,9 @@ def test_quick_run_writes_every_report(quick_run):
     assert "SYNTHETIC" in (out / "table2.md").read_text()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["corpus"]["synthetic"] is True and manifest["wall_time_s"]["total"] > 0
+    # the command this run parsed (not pytest's own command line), and the machine's BLAS kernels
+    assert manifest["command"] == "python -m ser_ref.reproduce " + " ".join(argv)
+    assert "openblas_kernels" in manifest["machine"]
 
 
 def test_resume_recomputes_missing_folds_identically(quick_run):
