@@ -129,8 +129,10 @@ def corename() -> str | None:
     True
     """
     lib = openblas_library()
+    if lib is None:
+        return None
     for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
-        fn = None if lib is None else getattr(lib, symbol, None)
+        fn = getattr(lib, symbol, None)
         if fn is not None:
             fn.argtypes, fn.restype = [], ctypes.c_char_p
             raw = fn()

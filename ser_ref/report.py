@@ -26,7 +26,7 @@ def _version(pkg: str) -> str | None:
 
 def machine() -> dict:
     """Platform, Python, logical CPU count, CPU model (from /proc/cpuinfo where it exists) and the
-    OpenBLAS kernel family NumPy runs (the networks' last bits depend on it: ``blas_kernels``).
+    OpenBLAS kernel family NumPy runs (the networks' last bits depend on it: ``blas_threads.corename``).
 
     Examples
     --------
@@ -50,9 +50,10 @@ def machine() -> dict:
 def run_manifest(prog: str, args, settings, layer, timings, **specific) -> dict:
     """What every command's manifest.json holds: the command line, its arguments and settings, the
     DeepSpeech weights (file_sha256: the weight file's bytes as loaded; source_sha256: the .tflite it
-    came from), package versions, the machine (with its BLAS kernels) and the wall time per stage;
-    the command line is the one the command parsed (``args.argv``, quoted for a shell), not the
-    process's: they differ when ``main(argv)`` is called from Python. ``specific`` adds what only that command knows (its corpus, its backend)."""
+    came from), package versions, the machine (with its BLAS kernels) and the wall time per stage.
+    The command line is the one the command parsed (``args.argv``, quoted for a shell), not the
+    process's: they differ when ``main(argv)`` is called from Python. ``specific`` adds what only
+    that command knows (its corpus, its backend)."""
     from dataclasses import asdict
 
     return {

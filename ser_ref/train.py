@@ -117,9 +117,10 @@ def corpus_features(items, kind: str, params: dict, executor):
     keep = [i for i, p in enumerate(npys) if p]
     if not keep:
         raise SerRefError(f"no usable utterances: every file failed, e.g. {errors[:3]}")
-    feats = load_many([npys[i] for i in keep])
-    if kind == "egemaps":
-        feats = np.stack(feats)
+    if kind == "egemaps":  # one small vector per file, stacked: nothing to map
+        feats = np.stack([np.load(npys[i]) for i in keep])
+    else:
+        feats = load_many([npys[i] for i in keep])
     return [items[i] for i in keep], feats, errors
 
 
