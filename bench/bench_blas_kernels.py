@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from machine_info import machine  # noqa: E402
-from ser_ref.atomic import write_json  # noqa: E402
+from ser_ref.files.atomic import write_json  # noqa: E402
 
 # (name, m, k, n, transpose A): C (m, n) = A (m, k) B (k, n)
 SHAPES = (("lstm x W", 3200, 2048, 80, False), ("lstm dW = x^T dZ", 2048, 3200, 80, True),
@@ -36,7 +36,7 @@ SHAPES = (("lstm x W", 3200, 2048, 80, False), ("lstm dW = x^T dZ", 2048, 3200, 
 CHILD = r"""
 import json, statistics, sys, time
 import numpy as np
-from ser_ref.blas_threads import corename, single_threaded_blas
+from ser_ref.runtime.blas_threads import corename, single_threaded_blas
 shapes, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
 rng = np.random.default_rng(0)
 out = {"kernels": corename(), "gflops": {}}

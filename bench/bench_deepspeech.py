@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_ref import locations
-from ser_ref.atomic import write_json
-from ser_ref.audio import load_audio
+from ser_ref.files import locations
+from ser_ref.files.atomic import write_json
+from ser_ref.frontend.audio import load_audio
 from ser_ref.deepspeech import DeepSpeech
 
 OUT = Path(__file__).resolve().parent / "results" / "deepspeech-cpu.json"

@@ -27,9 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from machine_info import machine  # noqa: E402
 
-from ser_ref.atomic import write_json  # noqa: E402
-from ser_ref.audio import load_audio  # noqa: E402
-from ser_ref.locations import ravdess_root  # noqa: E402
+from ser_ref.files.atomic import write_json  # noqa: E402
+from ser_ref.frontend.audio import load_audio  # noqa: E402
+from ser_ref.files.locations import ravdess_root  # noqa: E402
 
 _FIRST_CALL = r"""
 import time, numpy as np

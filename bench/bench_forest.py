@@ -1,4 +1,4 @@
-"""Random forest fit/predict time: ser_ref.forest.RandomForest against scikit-learn, same data, same run.
+"""Random forest fit/predict time: ser_ref.forest.random_forest.RandomForest against scikit-learn, same data, same run.
 
     python bench/bench_forest.py                  # 1300 x 88, 4 classes, 1000 trees, depth 10
     python bench/bench_forest.py --quick          # 200 trees, one repeat
@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine_info import machine  # noqa: E402
 
-from ser_ref import atomic  # noqa: E402
-from ser_ref.forest import RandomForest  # noqa: E402
+from ser_ref.files import atomic  # noqa: E402
+from ser_ref.forest.random_forest import RandomForest  # noqa: E402
 
 
 def data(n=1300, d=88, n_classes=4, seed=0):

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_ref import locations
-from ser_ref.atomic import write_json
-from ser_ref.audio import load_audio
+from ser_ref.files import locations
+from ser_ref.files.atomic import write_json
+from ser_ref.frontend.audio import load_audio
 from ser_ref.deepspeech import Layer1, context_windows, deepspeech_features, load_layer1
-from ser_ref.tf_mfcc import mfcc, mfcc_reference
+from ser_ref.frontend.tf_mfcc import mfcc, mfcc_reference
 
 OUT = Path(__file__).resolve().parent / "results" / "frontend-cpu.json"
 

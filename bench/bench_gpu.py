@@ -5,7 +5,7 @@
 Stages (each row: time, throughput, GFLOP/s where it is a GEMM, ratio to the CPU path, to every
 reference library measured in the same run, and to the device's measured ceiling):
 
-    mfcc      batch of 3.5 s utterances          numpy (ser_ref.tf_mfcc.mfcc_reference), numba (ser_ref.tf_mfcc.mfcc),
+    mfcc      batch of 3.5 s utterances          numpy (ser_ref.frontend.tf_mfcc.mfcc_reference), numba (ser_ref.frontend.tf_mfcc.mfcc),
                                                  cupy-generic (the reference on CuPy), cupy-fused
                                                  (ser_ref.gpu.tf_mfcc), librosa, torch
     layer1    context windows + layer 1, float and tflite-int8; numpy, cupy-generic, cupy-fused, torch
@@ -36,8 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ser_ref.atomic import write_json  # noqa: E402
-from ser_ref.backend import gpu_available  # noqa: E402
+from ser_ref.files.atomic import write_json  # noqa: E402
+from ser_ref.runtime.backend import gpu_available  # noqa: E402
 
 SR = 16000
 UTT_S = 3.5  # a typical RAVDESS utterance
@@ -155,8 +155,8 @@ def format_row(r) -> str:
 # ---------------------------------------------------------------- inputs
 def speech_signals(n, rng):
     """n utterances of UTT_S seconds: real RAVDESS speech when the corpus is there, noise otherwise."""
-    from ser_ref import locations
-    from ser_ref.audio import load_audio
+    from ser_ref.files import locations
+    from ser_ref.frontend.audio import load_audio
 
     root = locations.ravdess_root()
     L = int(UTT_S * SR)
@@ -195,7 +195,7 @@ def bench_ceilings(b: Bench):
 
 def _torch_mfcc_fn(sigs, device):
     """The same MFCC math in PyTorch (float64 FFT, the reference's filterbank and DCT matrices)."""
-    from ser_ref import tf_mfcc as ref
+    from ser_ref.frontend import tf_mfcc as ref
 
     win, step, n_fft = 512, 320, 512
     H = ref.tf_mel_filterbank(n_fft // 2 + 1, SR, 40, 20.0, 8000.0)
@@ -213,7 +213,7 @@ def _torch_mfcc_fn(sigs, device):
 
 
 def bench_mfcc(b: Bench, sizes, rng):
-    from ser_ref.tf_mfcc import mfcc, mfcc_reference
+    from ser_ref.frontend.tf_mfcc import mfcc, mfcc_reference
 
     librosa = _optional("librosa")
     for n in sizes:
@@ -406,7 +406,7 @@ def bench_softmax(b: Bench, sizes, rng):
 
 
 def bench_forest(b: Bench, sizes, rng, n_trees=200):
-    from ser_ref.forest import RandomForest
+    from ser_ref.forest.random_forest import RandomForest
 
     n_train, n_feat = 672, 88  # the RAVDESS 4-class corpus on eGeMAPS
     Xtr = rng.standard_normal((n_train, n_feat)).astype(np.float32)
@@ -426,7 +426,7 @@ def bench_forest(b: Bench, sizes, rng, n_trees=200):
         if HAS_GPU:
             import cupy as cp
 
-            from ser_ref.gpu.forest import forest_to_device, predict_proba
+            from ser_ref.gpu.random_forest import forest_to_device, predict_proba
 
             flat, Xd = forest_to_device(rf), cp.asarray(X)
             fused = lambda: predict_proba(Xd, *flat)  # noqa: E731
@@ -440,7 +440,7 @@ def bench_reproduce(b: Bench, how: str):
     import tempfile
 
     for device in ("cpu", "gpu"):
-        cmd = [sys.executable, "-m", "ser_ref.reproduce", "--corpus", "ravdess", "--device", device]
+        cmd = [sys.executable, "-m", "ser_ref.commands.reproduce", "--corpus", "ravdess", "--device", device]
         cmd += ["--quick"] if how == "quick" else []
         row = {"stage": "reproduce", "size": f"ravdess {how}", "backend": f"ser_ref --device {device}",
                "device": device, "unit": "runs/s", "work": 1, "command": " ".join(cmd[1:])}

@@ -31,10 +31,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from machine_info import machine  # noqa: E402
-from ser_ref.atomic import write_json  # noqa: E402
+from ser_ref.files.atomic import write_json  # noqa: E402
 from ser_ref.nn import FrameDense, TrainConfig  # noqa: E402
-from ser_ref.nn.lstm import (lstm_backward, lstm_backward_reference, lstm_forward,  # noqa: E402
-                             lstm_forward_reference)
+from ser_ref.nn.lstm import lstm_backward, lstm_backward_reference, lstm_forward, lstm_forward_reference
 from ser_ref.nn.nets import lstm_clf_init, lstm_clf_loss_grads, mlp_init, mlp_loss_grads  # noqa: E402
 from ser_ref.nn.optim import adam_init, adam_step, adam_update_arrays  # noqa: E402
 

@@ -20,10 +20,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ser_ref.atomic import write_json, write_text  # noqa: E402
-from ser_ref.audio import load_audio  # noqa: E402
+from ser_ref.files.atomic import write_json, write_text  # noqa: E402
+from ser_ref.frontend.audio import load_audio  # noqa: E402
 from ser_ref.egemaps import EGEMAPS_NAMES, egemaps  # noqa: E402
-from ser_ref.locations import ravdess_root  # noqa: E402
+from ser_ref.files.locations import ravdess_root  # noqa: E402
 
 
 def opensmile_features(files) -> np.ndarray:

@@ -32,10 +32,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from machine_info import machine  # noqa: E402
 
-from ser_ref.atomic import write_json  # noqa: E402
-from ser_ref.audio import load_audio  # noqa: E402
+from ser_ref.files.atomic import write_json  # noqa: E402
+from ser_ref.frontend.audio import load_audio  # noqa: E402
 from ser_ref.egemaps import voice  # noqa: E402
-from ser_ref.locations import ravdess_root  # noqa: E402
+from ser_ref.files.locations import ravdess_root  # noqa: E402
 
 GATED = {f"F{i}{k}" for i in (1, 2, 3) for k in ("frequency", "bandwidth")}
 _COMPILE = r"""

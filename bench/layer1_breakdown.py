@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_frontend import CPU, best, machine
-from ser_ref.atomic import write_json
+from ser_ref.files.atomic import write_json
 from ser_ref.deepspeech import context_windows
 from ser_ref.deepspeech.layer1 import _relu_clip_inplace, _rows_through_layer, augment_bias, dense_relu_clip_fast
 

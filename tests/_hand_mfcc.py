@@ -35,7 +35,7 @@ def mfcc_stats(x, sr=16000):
 
 
 def corpus_matrix(items):
-    from ser_ref.audio import load_audio
+    from ser_ref.frontend.audio import load_audio
     from ser_ref.corpora import LABELS
 
     X = np.stack([mfcc_stats(load_audio(it.path)) for it in items])

@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pytest
 
-from ser_ref import locations
+from ser_ref.files import locations
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):

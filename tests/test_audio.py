@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_ref.audio import check_signal, load_audio, resample
+from ser_ref.frontend.audio import check_signal, load_audio, resample
 from ser_ref.errors import AudioError
 
 

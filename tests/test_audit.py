@@ -3,7 +3,7 @@ import soundfile as sf
 from conftest import needs
 
 from ser_ref.audit import oracle_checks as checks
-from ser_ref.audit.__main__ import format_table, main
+from ser_ref.commands.audit import format_table, main
 from ser_ref.audit.oracles import Skip
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ser_ref import backend
+from ser_ref.runtime import backend
 from ser_ref.errors import BackendError
 
 

@@ -1,4 +1,4 @@
-"""ser_ref.blas_threads: NumPy's OpenBLAS made single-threaded for a block, and put back exactly."""
+"""ser_ref.runtime.blas_threads: NumPy's OpenBLAS made single-threaded for a block, and put back exactly."""
 from __future__ import annotations
 
 import threading
@@ -6,8 +6,8 @@ import threading
 import numpy as np
 import pytest
 
-from ser_ref import blas_threads
-from ser_ref.blas_threads import single_threaded_blas
+from ser_ref.runtime import blas_threads
+from ser_ref.runtime.blas_threads import single_threaded_blas
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""CART trees (ser_ref.cart): the Numba split scan and tree walk against their plain references, the
+"""CART trees (ser_ref.forest.cart): the Numba split scan and tree walk against their plain references, the
 Gini proxy against the impurity decrease, the grown trees' layout and limits, one tree against sklearn."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 
 from conftest import needs
 
-from ser_ref import cart
-from ser_ref.cart import LEAF
+from ser_ref.forest.random_forest import cart
+from ser_ref.forest.cart import LEAF
 
 
 def _grow(X, y, n_classes, n_trees=1, seed=0, **kw):

@@ -209,7 +209,7 @@ def test_synthetic_deterministic_and_resumable(tmp_path):
 
 def test_synthetic_follows_the_acoustic_correlates(tmp_path):
     """Anger louder and faster than sadness (shorter), higher zero-crossing (flatter tilt) than sadness."""
-    from ser_ref.audio import load_audio
+    from ser_ref.frontend.audio import load_audio
 
     root = synthetic.generate(tmp_path, n_speakers=4, n_per_emotion=3, seed=0)
     stats = {lab: [] for lab in LABELS}

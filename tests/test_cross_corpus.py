@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_ref import corpora, cross_corpus
+from ser_ref import corpora
+from ser_ref.commands import cross_corpus
 
 RAVDESS_CODES = {"anger": "05", "happiness": "03", "sadness": "04", "neutral": "01", "fear": "06"}
 URDU_CODES = {"anger": ("Angry", "A"), "happiness": ("Happy", "H"), "sadness": ("Sad", "S"), "neutral": ("Neutral", "N")}
@@ -77,7 +78,7 @@ def test_urdu_loader_reads_its_layout(tmp_path):
 
 
 def test_shared_urdu_corpus():
-    from ser_ref.locations import SHARED
+    from ser_ref.files.locations import SHARED
 
     root = SHARED / "corpora" / "urdu-4class-16k"
     if not root.is_dir():
@@ -135,7 +136,7 @@ def test_quick_run_resumes_identically(quick_run):
 def test_ravdess_and_urdu_forest(tmp_path, model_path, ravdess_root):
     """The real pair with the forest: the RAVDESS diagonal is reproduce's Table 2 row (same folds,
     seeds and settings), as committed in docs/results/ravdess/table2.json."""
-    from ser_ref.locations import REPO_ROOT, SHARED
+    from ser_ref.files.locations import REPO_ROOT, SHARED
 
     urdu = SHARED / "corpora" / "urdu-4class-16k"
     if not urdu.is_dir():

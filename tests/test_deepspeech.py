@@ -11,19 +11,19 @@ import numpy as np
 import pytest
 
 from conftest import needs
-from ser_ref import locations
-from ser_ref.audio import load_audio
-from ser_ref.backend import gpu_available
+from ser_ref.files import locations
+from ser_ref.frontend.audio import load_audio
+from ser_ref.runtime.backend import gpu_available
 from ser_ref.deepspeech import Layer1, context_windows, deepspeech_features, export_model, load_layer1
 from ser_ref.deepspeech import fetch as fetch_mod
 from ser_ref.deepspeech import load as load_mod
-from ser_ref.deepspeech.__main__ import main as cli_main
-from ser_ref.deepspeech.export import export_arrays, parse_alphabet
+from ser_ref.commands.export import main as cli_main
+from ser_ref.deepspeech.npz_export import export_arrays, parse_alphabet
 from ser_ref.deepspeech.layer1 import (ModeError, augment_bias, dense_int8_tflite, dense_int8_tflite_fast,
                                       dense_relu_clip, dense_relu_clip_fast, quantize_rows)
 from ser_ref.deepspeech.tflite_file import read_tflite
 from ser_ref.errors import AudioError, WeightsError
-from ser_ref.tf_mfcc import mfcc
+from ser_ref.frontend.tf_mfcc import mfcc
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +167,7 @@ def test_threaded_fast_path_matches_float64(n):
     """Rows shared out over threads (each a single-threaded GEMM + in-cache clip) or kept in one
     block loop: every split and block size gives the float64 equation's answer. Random weights of
     the model's shape, so this runs without the model file."""
-    from ser_ref.blas_threads import blas_threads
+    from ser_ref.runtime.blas_threads import blas_threads
 
     rng = np.random.default_rng(n)
     W = rng.normal(0, 0.05, size=(494, 2048)).astype(np.float32)
@@ -299,7 +299,7 @@ def test_deepspeech_features_chain(layer, interpreter, rng, step_ms):
     the loop MFCC reference, hand-built windows, float64 min(relu(xW + b), 20) for the float mode,
     and the interpreter's Minimum tensor for the int8 mode (on the same MFCC, bit-exact)."""
     from ser_ref.audit.oracles import model_layers
-    from ser_ref.tf_mfcc import mfcc_reference
+    from ser_ref.frontend.tf_mfcc import mfcc_reference
 
     x = rng.normal(0, 0.1, 16000).astype(np.float32)
     n = 1 + (16000 - 512) // (16 * step_ms)

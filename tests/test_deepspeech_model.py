@@ -9,16 +9,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ser_ref.audio import load_audio
+from ser_ref.frontend.audio import load_audio
 from ser_ref.deepspeech import DeepSpeech, export_model
 from ser_ref.deepspeech.ctc import greedy_decode
-from ser_ref.deepspeech.export import _graph
+from ser_ref.deepspeech.npz_export import _graph
 from ser_ref.deepspeech.layer1 import Layer1
-from ser_ref.deepspeech.lstm import LSTMWeights, lstm_tflite_int8
+from ser_ref.deepspeech.tflite_lstm import LSTMWeights, lstm_tflite_int8
 from ser_ref.deepspeech.tflite_file import read_tflite
 from ser_ref.deepspeech.tflite_math import CHUNK, exact_int_matmul, logistic_tflite, tanh_tflite
 from ser_ref.errors import WeightsError
-from ser_ref.transcribe import main as transcribe_main
+from ser_ref.commands.transcribe import main as transcribe_main
 
 PAIRS = (("layer1", "Minimum"), ("layer2", "Minimum_1"), ("layer3", "Minimum_2"), ("layer4", "h"),
          ("layer5", "Minimum_3"), ("probs", "logits"))
@@ -265,7 +265,7 @@ def test_bad_graphs_name_what_is_missing(graph, case, message):
 
 
 def test_wrong_shapes_are_weights_errors(model_path):
-    from ser_ref.deepspeech.export import export_arrays
+    from ser_ref.deepspeech.npz_export import export_arrays
 
     d = export_arrays(model_path)
     d["W6_q"], d["b6"] = d["W6_q"][:, :30], d["b6"][:30]
@@ -297,10 +297,10 @@ def test_transcribe_cli(model, ravdess_files, tmp_path, capsys, monkeypatch, mod
 
 def test_layer_features_cached_per_layer(model_path, ravdess_files, tmp_path):
     """One pass caches all five layers under kind "deepspeech" keyed by layer; the per-layer hook of
-    ser_ref.feature_cache computes the same arrays; the reproduce option parses."""
-    from ser_ref import feature_cache
+    ser_ref.evaluation.feature_cache computes the same arrays; the reproduce option parses."""
+    from ser_ref.evaluation import feature_cache
     from ser_ref.deepspeech.layer_features import cached_layer_features
-    from ser_ref.reproduce import parse_args
+    from ser_ref.commands.reproduce import parse_args
 
     npz = export_model(model_path, tmp_path / "w.npz")
     params = {"weights": str(npz), "weights_sha256": "x", "step_ms": 20, "mode": "tflite-int8"}
@@ -326,7 +326,7 @@ def test_layer_features_cached_per_layer(model_path, ravdess_files, tmp_path):
 def test_layers_cli_on_the_synthetic_corpus(tmp_path, model_path, monkeypatch):
     import json
 
-    from ser_ref.layers import main as layers_main
+    from ser_ref.commands.layers import main as layers_main
 
     monkeypatch.setenv("SER_REF_MODEL", str(model_path))
     assert layers_main(["--corpus", "synthetic", "--quick", "--jobs", "1", "--out", str(tmp_path)]) == 0
@@ -341,8 +341,8 @@ def test_layers_cli_on_the_synthetic_corpus(tmp_path, model_path, monkeypatch):
 
 
 def test_float_lstm_matmul_does_not_depend_on_thread_count(rng):
-    from ser_ref.blas_threads import single_threaded_blas
-    from ser_ref.deepspeech.lstm import det_matmul
+    from ser_ref.runtime.blas_threads import single_threaded_blas
+    from ser_ref.deepspeech.tflite_lstm import det_matmul
 
     A = rng.normal(size=(37, 2048)).astype(np.float32)
     B = rng.normal(size=(2048, 8192)).astype(np.float32)
@@ -357,7 +357,7 @@ def test_quantising_the_halves_equals_quantising_the_concatenated_row(rng):
     """The LSTM's row [x_t, h] is quantised as one row; quantising each half with the row's maximum
     (how lstm_tflite_int8 reuses the x half) gives the same int8 values, whichever half holds it."""
     from ser_ref.deepspeech.layer1 import quantize_rows
-    from ser_ref.deepspeech.lstm import _quantize_given_max
+    from ser_ref.deepspeech.tflite_lstm import _quantize_given_max
 
     x = rng.uniform(0, 2, (50, 2048)).astype(np.float32)
     x[:10] *= 0.3                                  # rows where h holds the maximum

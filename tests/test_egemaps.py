@@ -13,7 +13,7 @@ import pytest
 
 from conftest import needs
 from ser_ref.errors import AudioError
-from ser_ref.framing import frame_signal
+from ser_ref.frontend.framing import frame_signal
 from ser_ref.egemaps import EGEMAPS_NAMES, egemaps, egemaps_files, egemaps_from_llds, spectral_llds
 from ser_ref.egemaps import extract, functionals as fn
 from ser_ref.egemaps.energy import equivalent_sound_level, frame_energy
@@ -196,7 +196,7 @@ def speech(request):
         from ser_ref.corpora.synthetic import utterance
 
         return "synthetic", utterance(0, "anger")
-    from ser_ref.audio import load_audio
+    from ser_ref.frontend.audio import load_audio
 
     return "ravdess", load_audio(request.getfixturevalue("ravdess_files")[0])
 
@@ -323,7 +323,7 @@ def test_files_batch_names_the_bad_file(stub_voice, tmp_path):
 
 def test_cli_prints_a_table(stub_voice, tmp_path, capsys):
     import soundfile as sf
-    from ser_ref.egemaps.__main__ import main
+    from ser_ref.commands.egemaps import main
 
     p = tmp_path / "a.wav"
     sf.write(p, tone(200, 0.5), SR)

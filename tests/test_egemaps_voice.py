@@ -299,7 +299,7 @@ def _opensmile_llds(opensmile, x):
 
 
 def test_agrees_with_opensmile_on_real_speech(ravdess_files):
-    from ser_ref.audio import load_audio
+    from ser_ref.frontend.audio import load_audio
 
     for path in ravdess_files[:: max(1, len(ravdess_files) // 2)][:2]:
         _check_voice_llds(load_audio(path))
@@ -337,7 +337,7 @@ def _check_voice_llds(x):
 @pytest.mark.slow
 def test_all_ravdess_files_agree_with_opensmile(ravdess_files):
     opensmile = needs("opensmile")
-    from ser_ref.audio import load_audio
+    from ser_ref.frontend.audio import load_audio
 
     smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
                             feature_level=opensmile.FeatureLevel.LowLevelDescriptors)

@@ -9,7 +9,7 @@ import pytest
 from conftest import needs
 from scipy import stats
 
-from ser_ref import evaluate, systems
+from ser_ref.evaluation import metrics as evaluate, systems
 from ser_ref.errors import SerRefError
 
 MAJORITY = partial(systems.fit_predict_labels, name="majority")

@@ -1,6 +1,6 @@
 import pytest
 
-from ser_ref.executors import SerialExecutor, make_executor
+from ser_ref.evaluation.executors import SerialExecutor, make_executor
 
 
 def _square(x):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_ref import explain
+from ser_ref.commands import explain
 from ser_ref.errors import SerRefError
 
 SR = 16000
@@ -51,7 +51,7 @@ def test_every_panel_names_a_function_and_an_equation_of_its_docstring(stages):
 
 
 def test_spectrum_peaks_at_the_tone_and_matches_numpys_fft(stages, voiced_wav):
-    from ser_ref.audio import load_audio
+    from ser_ref.frontend.audio import load_audio
 
     s = stages["03-spectrum"]
     t = stages["02-framing"].data["t"]
@@ -88,7 +88,7 @@ def test_window_is_the_19_frames_around_t_and_layer1_matches_float64(stages, lay
 
 
 def test_functionals_are_the_packages_egemaps(stages, voiced_wav):
-    from ser_ref.audio import load_audio
+    from ser_ref.frontend.audio import load_audio
     from ser_ref.egemaps import EGEMAPS_NAMES, egemaps
 
     s = stages["09-functionals"]
@@ -110,12 +110,12 @@ def test_cli_writes_figures_and_markdown(voiced_wav, model_path, tmp_path, capsy
     md = (out / "explain.md").read_text()
     for p in pngs:
         assert f"({p})" in md
-    assert md.count("\n| F0semitone") + md.count("\n| loudness_sma3") >= 20 and "`ser_ref.tf_mfcc.hann_window`" in md
+    assert md.count("\n| F0semitone") + md.count("\n| loudness_sma3") >= 20 and "`ser_ref.frontend.tf_mfcc.hann_window`" in md
 
 
 def test_trained_model_stage(voiced_wav, model_path, tmp_path, layer):
     from ser_ref.nn import FrameDense
-    from ser_ref.predict import Trained, probabilities
+    from ser_ref.commands.predict import Trained, probabilities
 
     rng = np.random.default_rng(0)
     feats = [rng.gamma(1.0, 1.0, size=(20, 2048)).astype(np.float32) * (1 + i % 4) for i in range(8)]
@@ -146,16 +146,16 @@ def test_bad_audio_gets_the_same_error_as_reproduce(tmp_path, model_path, capsys
 
 def test_missing_matplotlib_is_one_clear_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.delitem(sys.modules, "ser_ref.explain_plots", raising=False)
+    monkeypatch.delitem(sys.modules, "ser_ref.walkthrough.figures", raising=False)
     with pytest.raises(SerRefError, match=r"pip install -e '\.\[plot\]'"):
-        import ser_ref.explain_plots  # noqa: F401
+        import ser_ref.walkthrough.figures  # noqa: F401
 
 
 def test_cli_with_a_forest_model_file(voiced_wav, model_path, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     from ser_ref.egemaps import egemaps
-    from ser_ref.audio import load_audio
-    from ser_ref.forest import RandomForest
+    from ser_ref.frontend.audio import load_audio
+    from ser_ref.forest.random_forest import RandomForest
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(80, 88)); y = np.arange(80) % 4
@@ -175,7 +175,7 @@ def test_cli_with_a_forest_model_file(voiced_wav, model_path, tmp_path, capsys):
 
 def test_lstm_running_decision_ends_in_its_utterance_decision(voiced_wav, layer, stages):
     from ser_ref.nn import UtteranceLSTM
-    from ser_ref.predict import Trained
+    from ser_ref.commands.predict import Trained
 
     rng = np.random.default_rng(1)
     feats = [rng.gamma(1.0, 1.0, size=(int(rng.integers(20, 40)), 2048)).astype(np.float32) for _ in range(8)]

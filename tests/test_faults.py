@@ -20,11 +20,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_ref import atomic, corpora, feature_cache, reproduce
-from ser_ref.audio import decode_audio, load_audio
+from ser_ref.files import atomic
+from ser_ref import corpora
+from ser_ref.evaluation import feature_cache
+from ser_ref.commands import reproduce
+from ser_ref.frontend.audio import decode_audio, load_audio
 from ser_ref.corpora import synthetic
 from ser_ref.errors import AudioError, CorpusError, MachineError, WeightsError
-from ser_ref.executors import SerialExecutor
+from ser_ref.evaluation.executors import SerialExecutor
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -357,7 +360,7 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
 
 
 def test_the_exporter_names_a_bad_out(model_path, tmp_path, capsys, monkeypatch):
-    from ser_ref.deepspeech.__main__ import main as export_main
+    from ser_ref.commands.export import main as export_main
 
     assert export_main(["export", "--model", str(model_path), "--out", str(tmp_path)]) == 2
     assert f"--out {tmp_path}: is a folder" in _one_error_line(capsys.readouterr().err)
@@ -372,9 +375,9 @@ def test_the_exporter_names_a_bad_out(model_path, tmp_path, capsys, monkeypatch)
 
 
 def test_the_exporter_reuses_the_verified_download(model_path, tmp_path, monkeypatch, capsys):
-    from ser_ref import locations
+    from ser_ref.files import locations
     from ser_ref.deepspeech import fetch, load
-    from ser_ref.deepspeech.__main__ import main as export_main
+    from ser_ref.commands.export import main as export_main
 
     if hashlib.sha256(Path(model_path).read_bytes()).hexdigest() != fetch.MODEL_SHA256:
         pytest.skip("the model at hand is not the registry's armspeech-0.1.4")
@@ -449,7 +452,7 @@ def _gone_soon(pids, seconds: float = 10) -> list[int]:
 
 def _start_jobs2_run(corpus, model_path, out, cache):
     env = {**os.environ, "PYTHONPATH": str(REPO), "SER_REF_CACHE": str(cache)}
-    argv = [sys.executable, "-m", "ser_ref.reproduce", *_quick(corpus, out, model_path, "--jobs", "2")]
+    argv = [sys.executable, "-m", "ser_ref.commands.reproduce", *_quick(corpus, out, model_path, "--jobs", "2")]
     argv[argv.index("--chunks") + 1] = "5,10,20"  # enough folds to be interrupted in the middle
     # SIGINT back to its default in the child: a shell that starts the test run in the background
     # (`cmd &` without job control) leaves SIGINT ignored, and Python then installs no
@@ -514,7 +517,7 @@ def test_load_with_no_root_is_a_corpus_error():
 
 def test_integer_samples_are_refused_with_the_fix(rng):
     from ser_ref.egemaps import egemaps
-    from ser_ref.tf_mfcc import mfcc
+    from ser_ref.frontend.tf_mfcc import mfcc
 
     x = (rng.uniform(-0.5, 0.5, 16000) * 32767).astype(np.int16)
     for fn in (mfcc, egemaps):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_ref import feature_cache
-from ser_ref.executors import SerialExecutor
+from ser_ref.evaluation import feature_cache
+from ser_ref.evaluation.executors import SerialExecutor
 
 
 def _wav(path, rng, n=4000):
@@ -18,7 +18,7 @@ def test_cache_is_keyed_by_content_and_params(tmp_path, rng, monkeypatch):
 
     def fake_compute(path, kind, params, audio=None):
         calls.append((path, params["scale"]))
-        from ser_ref.audio import load_audio
+        from ser_ref.frontend.audio import load_audio
 
         return load_audio(path)[:10] * params["scale"]
 
@@ -26,7 +26,7 @@ def test_cache_is_keyed_by_content_and_params(tmp_path, rng, monkeypatch):
     a = _wav(tmp_path / "a.wav", rng)
     npy, err = feature_cache.cached_features(a, "egemaps", {"scale": 2}, tmp_path / "cache")
     assert err is None
-    from ser_ref.audio import load_audio
+    from ser_ref.frontend.audio import load_audio
 
     np.testing.assert_array_equal(np.load(npy), load_audio(a)[:10] * 2)
     # Same bytes under another name: cache hit, no recomputation.
@@ -86,7 +86,7 @@ def test_load_many_maps_within_the_open_file_limit_and_reads_beyond_it(tmp_path)
     pytest.importorskip("resource", reason="no POSIX limit of open files on this OS")
     code = f"""
 import os, resource, numpy as np
-from ser_ref import feature_cache
+from ser_ref.evaluation import feature_cache
 d = {str(tmp_path)!r}
 paths = []
 for k in range(3000):

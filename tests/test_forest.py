@@ -1,4 +1,4 @@
-"""The random-forest estimator (ser_ref.forest): known answers, determinism, scikit-learn's conventions
+"""The random-forest estimator (ser_ref.forest.random_forest): known answers, determinism, scikit-learn's conventions
 (arguments kept as given, fitted attributes with a trailing underscore, one validation, NotFittedError)
 and errors that name the argument. The CART math itself: tests/test_cart.py."""
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ser_ref.cart import LEAF, Trees
+from ser_ref.forest.cart import LEAF, Trees
 from ser_ref.errors import BackendError, NotFittedError, SerRefError
-from ser_ref.forest import RandomForest, check_X, check_X_y
+from ser_ref.forest.random_forest import RandomForest, check_X, check_X_y
 
 FITTED = ("trees_", "n_classes_", "classes_", "n_features_in_")
 
@@ -151,7 +151,7 @@ def test_bad_data_is_named():
 
 
 def test_gpu_prediction_without_a_gpu_is_a_clear_error(rng):
-    from ser_ref.backend import gpu_available
+    from ser_ref.runtime.backend import gpu_available
     from ser_ref.errors import BackendError
 
     if gpu_available():

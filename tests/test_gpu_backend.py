@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ser_ref.backend import gpu_available
+from ser_ref.runtime.backend import gpu_available
 from ser_ref.errors import BackendError
 
 pytestmark = pytest.mark.skipif(gpu_available(),
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(gpu_available(),
 
 
 def test_gpu_entry_points_raise_backend_error(rng):
-    from ser_ref.gpu import forest, layer1, lstm, softmax_ce, tf_mfcc
+    from ser_ref.gpu import layer1, lstm, random_forest, softmax_ce, tf_mfcc
 
     x = rng.standard_normal(1600).astype(np.float32)
     calls = [
@@ -23,7 +23,7 @@ def test_gpu_entry_points_raise_backend_error(rng):
         lambda: layer1.layer1_batch(np.zeros((5, 26), np.float32), np.zeros((494, 4), np.float32), np.zeros(4)),
         lambda: lstm.lstm_forward(np.zeros((1, 2, 3)), np.zeros((3, 8)), np.zeros((2, 8)), np.zeros(8)),
         lambda: softmax_ce.softmax_cross_entropy_fused(np.zeros((2, 3)), np.zeros(2, int)),
-        lambda: forest.predict_proba(np.zeros((1, 1)), *[np.zeros(1)] * 6),
+        lambda: random_forest.predict_proba(np.zeros((1, 1)), *[np.zeros(1)] * 6),
     ]
     for call in calls:
         with pytest.raises(BackendError, match="gpu"):
@@ -31,6 +31,6 @@ def test_gpu_entry_points_raise_backend_error(rng):
 
 
 def test_cpu_path_unaffected(rng):
-    from ser_ref.tf_mfcc import mfcc
+    from ser_ref.frontend.tf_mfcc import mfcc
 
     assert mfcc(rng.standard_normal(1600).astype(np.float32) * 0.1).shape == (4, 26)

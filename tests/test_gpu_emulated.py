@@ -8,9 +8,9 @@ import pytest
 
 from _cuda_emulator import GXX, fake_cupy
 from ser_ref.deepspeech import Layer1, context_windows
-from ser_ref.forest import RandomForest
-from ser_ref.gpu import _cuda, forest, layer1, lstm, softmax_ce, tf_mfcc
-from ser_ref.tf_mfcc import mfcc_reference
+from ser_ref.forest.random_forest import RandomForest
+from ser_ref.gpu import _cuda, layer1, lstm, random_forest, softmax_ce, tf_mfcc
+from ser_ref.frontend.tf_mfcc import mfcc_reference
 from ser_ref.nn import lstm as lstm_ref
 from ser_ref.nn import softmax_ce as ce_ref
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(GXX is None, reason="g++ is needed to emulate th
 @pytest.fixture
 def emu(monkeypatch):
     fake = fake_cupy()
-    for mod in (_cuda, tf_mfcc, layer1, lstm, softmax_ce, forest):
+    for mod in (_cuda, tf_mfcc, layer1, lstm, softmax_ce, random_forest):
         monkeypatch.setattr(mod, "cupy", lambda: fake)
     _cuda._module.cache_clear()
     yield fake
@@ -142,7 +142,7 @@ def test_forest(emu, rng):
     y = (X[:, 0] > 0).astype(int) + 2 * (X[:, 2] > 0.3)
     rf = RandomForest(n_trees=7, max_depth=6, seed=1).fit(X, y)
     Xt = rng.standard_normal((60, 6)).astype(np.float32)
-    np.testing.assert_array_equal(forest.forest_predict_proba(rf, Xt), rf.predict_proba(Xt))
+    np.testing.assert_array_equal(random_forest.forest_predict_proba(rf, Xt), rf.predict_proba(Xt))
 
 
 def test_bench_gpu_rows_run(emu, monkeypatch, rng):
@@ -179,7 +179,7 @@ def test_bench_gpu_rows_run(emu, monkeypatch, rng):
 def test_deepspeech_features_batch_gpu_path(emu, rng, monkeypatch, mode):
     """The batched GPU feature path (one MFCC batch, windows gathered in the layer-1 kernel) equals
     the per-utterance CPU path."""
-    from ser_ref import backend
+    from ser_ref.runtime import backend
     from ser_ref.deepspeech import deepspeech_features_batch
 
     monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
@@ -199,8 +199,9 @@ def test_corpus_layer1_extraction_on_device_matches_cpu(emu, rng, monkeypatch, t
     """feature_cache.extract_all(device="gpu") batches on the device and caches apart from the CPU's."""
     import soundfile as sf
 
-    from ser_ref import backend, feature_cache
-    from ser_ref.executors import SerialExecutor
+    from ser_ref.runtime import backend
+    from ser_ref.evaluation import feature_cache
+    from ser_ref.evaluation.executors import SerialExecutor
 
     monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
     H = 8
@@ -225,7 +226,8 @@ def test_corpus_layer1_extraction_on_device_matches_cpu(emu, rng, monkeypatch, t
 def test_an_all_bad_batch_on_the_device_is_counted_not_fatal(emu, rng, monkeypatch, tmp_path):
     """A batch whose files are all bad (the last one of a corpus, say) leaves them out with their
     names; it used to reach gpu.tf_mfcc.mfcc_batch([]) and abort the whole run."""
-    from ser_ref import backend, feature_cache
+    from ser_ref.runtime import backend
+    from ser_ref.evaluation import feature_cache
     from ser_ref.deepspeech import deepspeech_features_batch
 
     monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)

@@ -1,20 +1,20 @@
-"""GPU random-forest prediction (ser_ref.gpu.forest) against the Numba path and the plain reference."""
+"""GPU random-forest prediction (ser_ref.gpu.random_forest) against the Numba path and the plain reference."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ser_ref.audio import load_audio
-from ser_ref.backend import gpu_available
-from ser_ref.cart import predict_proba_reference
-from ser_ref.forest import RandomForest
-from ser_ref.tf_mfcc import mfcc as mfcc_ref
+from ser_ref.frontend.audio import load_audio
+from ser_ref.runtime.backend import gpu_available
+from ser_ref.forest.cart import predict_proba_reference
+from ser_ref.forest.random_forest import RandomForest
+from ser_ref.frontend.tf_mfcc import mfcc as mfcc_ref
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")]
 
 
 def test_matches_numba_exactly_random(rng):
-    from ser_ref.gpu.forest import forest_predict_proba
+    from ser_ref.gpu.random_forest import forest_predict_proba
 
     X = rng.standard_normal((400, 12)).astype(np.float32)
     y = (X[:, 0] + 0.5 * X[:, 3] > 0).astype(int) + 2 * (X[:, 5] > 0.5)
@@ -30,7 +30,7 @@ def test_matches_numba_exactly_random(rng):
 
 
 def test_real_speech_features(ravdess_files):
-    from ser_ref.gpu.forest import forest_predict_proba
+    from ser_ref.gpu.random_forest import forest_predict_proba
 
     feats = []
     for p in ravdess_files[:24]:

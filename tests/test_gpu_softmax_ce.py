@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ser_ref.audio import load_audio
-from ser_ref.backend import gpu_available
-from ser_ref.tf_mfcc import mfcc as mfcc_ref
+from ser_ref.frontend.audio import load_audio
+from ser_ref.runtime.backend import gpu_available
+from ser_ref.frontend.tf_mfcc import mfcc as mfcc_ref
 from ser_ref.nn import softmax_ce as ref
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")]

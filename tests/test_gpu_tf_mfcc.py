@@ -1,13 +1,13 @@
-"""GPU MFCC (ser_ref.gpu.tf_mfcc) against the NumPy reference ser_ref.tf_mfcc.mfcc_reference."""
+"""GPU MFCC (ser_ref.gpu.tf_mfcc) against the NumPy reference ser_ref.frontend.tf_mfcc.mfcc_reference."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ser_ref.audio import load_audio
-from ser_ref.backend import gpu_available
+from ser_ref.frontend.audio import load_audio
+from ser_ref.runtime.backend import gpu_available
 from ser_ref.errors import AudioError
-from ser_ref.tf_mfcc import mfcc_reference as mfcc_ref
+from ser_ref.frontend.tf_mfcc import mfcc_reference as mfcc_ref
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="no CUDA device (needs CuPy and a GPU)")]
 

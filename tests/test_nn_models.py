@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ser_ref.backend import gpu_available
+from ser_ref.runtime.backend import gpu_available
 from ser_ref.errors import NotFittedError
 from ser_ref.nn import MODELS, QUICK, NNInputError, TrainConfig
-from ser_ref.nn.train import chunk_sequence, class_weight_vector, fit_adam, split_by_speaker
+from ser_ref.nn.training import chunk_sequence, class_weight_vector, fit_adam, split_by_speaker
 
 K, D = 4, 24
 

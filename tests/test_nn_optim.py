@@ -80,7 +80,7 @@ def test_clip_scales_all_gradients_together(rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_standardisation_is_bit_identical_to_the_array_operations(rng, dtype):
-    from ser_ref.nn.train import standardize_inplace
+    from ser_ref.nn.training import standardize_inplace
 
     X = (rng.normal(size=(7, 30, 11)) * 10.0 ** rng.integers(-30, 20, size=(7, 30, 11))).astype(dtype)
     mu = rng.normal(size=11).astype(dtype)

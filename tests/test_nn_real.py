@@ -15,7 +15,7 @@ EMOTION = {"01": 0, "03": 1, "04": 2, "05": 3}  # RAVDESS codes: neutral, happy,
 def real_features(request):
     files = request.getfixturevalue("ravdess_files")
     model = request.getfixturevalue("model_path")
-    from ser_ref.audio import load_audio
+    from ser_ref.frontend.audio import load_audio
     from ser_ref.deepspeech import deepspeech_features, load_layer1
 
     layer = load_layer1(model, verbose=False)

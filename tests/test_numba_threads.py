@@ -1,11 +1,11 @@
-"""n_jobs as Numba threads (ser_ref.numba_threads): the count inside the block, restored after, bad values named."""
+"""n_jobs as Numba threads (ser_ref.forest.numba_threads): the count inside the block, restored after, bad values named."""
 from __future__ import annotations
 
 import numba
 import pytest
 
 from ser_ref.errors import SerRefError
-from ser_ref.numba_threads import numba_threads, thread_count
+from ser_ref.forest.numba_threads import numba_threads, thread_count
 
 
 def test_count_inside_and_restored_after():

@@ -6,10 +6,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from ser_ref import modelfile
-from ser_ref.cart import predict_proba_reference
-from ser_ref.forest import RandomForest
-from ser_ref.modelfile import ModelFileError
+from ser_ref.files import modelfile
+from ser_ref.forest.cart import predict_proba_reference
+from ser_ref.forest.random_forest import RandomForest
+from ser_ref.files.modelfile import ModelFileError
 from ser_ref.nn import MODELS
 from ser_ref.nn.persist import load_model
 

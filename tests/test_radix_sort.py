@@ -1,10 +1,10 @@
-"""The node sort of the tree grower (ser_ref.radix_sort) against NumPy's sort, on both of its paths."""
+"""The node sort of the tree grower (ser_ref.forest.radix_sort) against NumPy's sort, on both of its paths."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ser_ref.radix_sort import INSERTION_MAX, rank_bits, sort_keys
+from ser_ref.forest.radix_sort import INSERTION_MAX, rank_bits, sort_keys
 
 
 @pytest.mark.parametrize("m,n_ranks", [(5, 3), (47, 1000), (49, 2), (300, 200), (900, 70000), (2000, 2**20),

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from ser_ref import reproduce
+from ser_ref.commands import reproduce
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ser_ref import runner, splits, systems
+from ser_ref.evaluation import runner, splits, systems
 from ser_ref.errors import SerRefError
-from ser_ref.executors import SerialExecutor
-from ser_ref.runner import Dataset, Entry
+from ser_ref.evaluation.executors import SerialExecutor
+from ser_ref.evaluation.runner import Dataset, Entry
 
 D = 16
 TINY = systems.Settings(rf_trees=20, chunk_len=6,
@@ -71,7 +71,7 @@ def test_layer1_features_are_the_files_mapped_or_read_into_one_block(dataset, ma
     """A task maps its split's files read-only (plain ndarrays: np.memmap indexes slowly), or, where
     the open-file limit is too low for one mapping each, reads them into one block; either way the
     values are the files' and the cached files cannot change through them."""
-    from ser_ref import feature_cache
+    from ser_ref.evaluation import feature_cache
 
     monkeypatch.setattr(feature_cache, "room_for_open_files", lambda n: mapped)
     paths = dataset.features["layer1"]

@@ -1,10 +1,10 @@
-"""The forest's random numbers (ser_ref.splitmix) against splitmix64 written with Python integers."""
+"""The forest's random numbers (ser_ref.forest.splitmix) against splitmix64 written with Python integers."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ser_ref.splitmix import bootstrap_counts, next_u64, randint
+from ser_ref.forest.splitmix import bootstrap_counts, next_u64, randint
 
 _M = (1 << 64) - 1
 

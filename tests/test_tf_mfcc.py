@@ -7,12 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from ser_ref.audio import load_audio
-from ser_ref.backend import gpu_available
+from ser_ref.frontend.audio import load_audio
+from ser_ref.runtime.backend import gpu_available
 from ser_ref.errors import AudioError
-from ser_ref.framing import frame_signal
-from ser_ref.tf_mfcc import (dct_matrix, hann_window, mel_bands, mfcc, mfcc_reference, tf_hz_to_mel,
-                             tf_mel_filterbank)
+from ser_ref.frontend.framing import frame_signal
+from ser_ref.frontend.tf_mfcc import dct_matrix, hann_window, mel_bands, mfcc, mfcc_reference, tf_hz_to_mel, tf_mel_filterbank
 
 TOL = 1e-4  # max |ours - model's mfccs|: float32 rounding of the log-mel, far below any feature's scale (measured: 0)
 
@@ -72,7 +71,7 @@ def test_numba_path_matches_numpy_reference(kwargs, rng):
 
 
 def test_blocks_and_threads_change_nothing(rng, monkeypatch):
-    import ser_ref.tf_mfcc as m
+    import ser_ref.frontend.tf_mfcc as m
 
     x = rng.normal(0, 0.2, 40000).astype(np.float32)
     whole = mfcc(x)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_ref import modelfile, predict, train
+from ser_ref.files import modelfile
+from ser_ref.commands import predict, train
 from ser_ref.corpora import LABELS
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import locations
+from ..files import locations
 from ..errors import CorpusError, WeightsError
 from ..nn.activations import CELL_ACTIVATIONS
 from .oracles import (Skip, model_layers, model_mfcc, numeric_grad, opensmile_egemaps, rel_err, require,
@@ -101,7 +101,7 @@ def synthetic_voices(n_speakers: int):
 
 def _speech_signals(speech: Speech, n_files: int):
     """A seeded chirp + noise, two synthetic voices, and up to n_files of the real speech."""
-    from ..audio import load_audio
+    from ..frontend.audio import load_audio
 
     speech = speech or Speech()
 
@@ -120,7 +120,7 @@ def _signals_label(speech: Speech, signals) -> str:
 
 @check
 def mfcc_vs_model(full=False, speech=None):
-    from ..tf_mfcc import mfcc
+    from ..frontend.tf_mfcc import mfcc
 
     ip = _interpreter(_model())
     worst = 0.0
@@ -138,7 +138,7 @@ def mfcc_vs_model(full=False, speech=None):
 @check
 def layer1_vs_model(full=False, speech=None):
     from ..deepspeech import Layer1, context_windows
-    from ..tf_mfcc import mfcc
+    from ..frontend.tf_mfcc import mfcc
 
     model = _model()
     ip = _interpreter(model)
@@ -166,7 +166,7 @@ def layer1_vs_model(full=False, speech=None):
 def egemaps_vs_opensmile(full=False, speech=None):
     """Per-feature Pearson r over files: real speech when there is some, else the synthetic
     corpus' voices (every emotion of 6 speakers; 10 with --full)."""
-    from ..audio import load_audio
+    from ..frontend.audio import load_audio
     from ..egemaps import EGEMAPS_NAMES, egemaps
 
     speech = speech or Speech()
@@ -257,7 +257,7 @@ def forest_vs_sklearn(full=False, speech=None):
 
     from sklearn.ensemble import RandomForestClassifier
 
-    from ..evaluate import run_loso
+    from ..evaluation.metrics import run_loso
 
     rng = np.random.default_rng(7)
     n_spk, per = (10, 60) if full else (6, 40)
@@ -276,7 +276,7 @@ def forest_vs_sklearn(full=False, speech=None):
 
 
 def _ours(X_train, y_train, X_test, seed, n_trees):
-    from ..systems import Settings, fit_predict_labels
+    from ..evaluation.systems import Settings, fit_predict_labels
 
     return fit_predict_labels(X_train, y_train, X_test, seed, "rf-egemaps", Settings(rf_trees=n_trees))
 

@@ -30,7 +30,7 @@ import soundfile as sf
 from scipy.signal import lfilter
 
 from . import LABELS, Item, LoadReport
-from .. import atomic
+from ..files import atomic
 from ..errors import CorpusError
 
 VERSION = 1

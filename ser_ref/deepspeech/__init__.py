@@ -8,7 +8,7 @@
     DeepSpeech                   the whole acoustic model: layers 1-6, streaming, greedy transcripts
     load_deepspeech(model=None)  the same sources as load_layer1, for the whole model
 """
-from .export import export_model
+from .npz_export import export_model
 from .layer1 import Layer1
 from .layer_features import deepspeech_features, deepspeech_features_batch
 from .load import load_deepspeech, load_layer1

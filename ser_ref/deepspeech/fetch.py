@@ -12,9 +12,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from ..atomic import atomic_path
+from ..files.atomic import atomic_path
 from ..errors import MachineError, WeightsError
-from ..hashing import file_sha256 as sha256_file
+from ..files.hashing import file_sha256 as sha256_file
 
 PACKAGE = "armspeech==0.1.4"
 SDIST_NAME = "armspeech-0.1.4.tar.gz"

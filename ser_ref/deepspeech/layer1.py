@@ -23,8 +23,8 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from ..backend import array_module
-from ..blas_threads import blas_threads, single_threaded_blas
+from ..runtime.backend import array_module
+from ..runtime.blas_threads import blas_threads, single_threaded_blas
 from ..errors import MACHINE_ERRNOS, SerRefError, WeightsError, machine_error
 from .integrity import verify_file
 
@@ -115,7 +115,7 @@ def dense_relu_clip_fast(x, Wb, clip: float = 20.0, rows: int = 1024, min_rows_p
     """min(relu(x @ W + b), clip) with the bias folded into the GEMM (``augment_bias``).
 
     On the CPU the rows go in fixed blocks of ``rows``, each through a single-threaded GEMM and an
-    in-cache clip, the blocks shared out over one thread per core (``ser_ref.blas_threads`` says
+    in-cache clip, the blocks shared out over one thread per core (``ser_ref.runtime.blas_threads`` says
     why). The blocks depend on n alone, so the bits are the same whatever the thread count, --jobs
     or OPENBLAS_NUM_THREADS; they may differ in the last float32 bits from one multi-threaded GEMM.
     NumPy only: ``Layer1`` sends CuPy windows to ``ser_ref.gpu.layer1``.
@@ -341,13 +341,13 @@ class Layer1:
         ...
         ser_ref.errors.WeightsError: ...x.tflite: not a TFLite model (missing 'TFL3' identifier)
         """
-        from .export import export_arrays
+        from .npz_export import export_arrays
 
         return cls._from_arrays(export_arrays(path), str(path))
 
     @classmethod
     def _from_arrays(cls, d: dict, source: str) -> "Layer1":
-        from ..audio import SAMPLE_RATE
+        from ..frontend.audio import SAMPLE_RATE
 
         if int(d["sample_rate"]) != SAMPLE_RATE:
             raise WeightsError(f"{source}: the model expects {int(d['sample_rate'])} Hz audio, but the MFCC "

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..tf_mfcc import mfcc
+from ..frontend.tf_mfcc import mfcc
 from .layer1 import Layer1
 from .windows import context_windows
 
@@ -57,7 +57,7 @@ def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mo
         return [deepspeech_features(x, layer, step_ms=step_ms, mode=mode) for x in signals]
     if not signals:  # e.g. a final batch whose files were all left out: nothing to send to the device
         return []
-    from ..backend import get_xp, to_host
+    from ..runtime.backend import get_xp, to_host
     from ..gpu.layer1 import layer1_batch
     from ..gpu.tf_mfcc import mfcc_batch
 
@@ -95,10 +95,10 @@ def layer_features(signal, params: dict, layers=LAYER_KINDS) -> dict:
 
 def cached_layer_features(path, params: dict, cache_root) -> tuple[dict, str | None]:
     """Every layer's features of one file, cached as kind "deepspeech" with params["layer"] set
-    (``ser_ref.feature_cache``); computed in one pass when any is missing. Returns ({layer: npy}, None)
+    (``ser_ref.evaluation.feature_cache``); computed in one pass when any is missing. Returns ({layer: npy}, None)
     or ({}, error message); top-level so that executors can run it."""
-    from ..audio import load_audio
-    from ..feature_cache import cache_path, error_naming, is_fault_of_the_file, store_features
+    from ..frontend.audio import load_audio
+    from ..evaluation.feature_cache import cache_path, error_naming, is_fault_of_the_file, store_features
 
     try:
         targets = {k: cache_path(path, "deepspeech", {**params, "layer": k}, cache_root) for k in LAYER_KINDS}

@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .. import locations
+from ..files import locations
 from ..errors import WeightsError
-from .export import export_model, sha256_file
+from .npz_export import export_model, sha256_file
 from .fetch import MODEL_SHA256, fetch_model
 from .layer1 import Layer1
 
@@ -94,7 +94,7 @@ def load_layer1(model=None, *, verbose: bool = True, weights_dir=None, fetch=fet
     Traceback (most recent call last):
     ...
     ser_ref.errors.WeightsError: ...missing.tflite: model file not found
-    >>> from ser_ref import locations
+    >>> from ser_ref.files import locations
     >>> p = locations.shared_model_path()         # ../shared or $SER_REF_MODEL, if present
     >>> p is None or load_layer1(p, verbose=False).hidden == 2048
     True

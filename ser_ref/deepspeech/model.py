@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WeightsError
-from ..hashing import file_sha256 as sha256_file
+from ..files.hashing import file_sha256 as sha256_file
 from .ctc import greedy_decode
 from .integrity import verify_arrays
 from .layer1 import MODES, Layer1, ModeError, augment_bias, dense_int8_tflite_fast, dense_relu_clip_fast
-from .lstm import LSTMWeights, lstm_float, lstm_tflite_int8
+from .tflite_lstm import LSTMWeights, lstm_float, lstm_tflite_int8
 from .tflite_math import EXACT_F32_INT, hybrid_fc, softmax_rows
 
 f32 = np.float32
@@ -107,12 +107,12 @@ class DeepSpeech:
     def from_model(cls, path) -> "DeepSpeech":
         """Read every layer straight from a DeepSpeech .tflite file (nothing written to disk).
 
-        >>> from ser_ref import locations
+        >>> from ser_ref.files import locations
         >>> p = locations.shared_model_path()
         >>> p is None or len(DeepSpeech.from_model(p).alphabet) + 1 == DeepSpeech.from_model(p).W6.shape[1]
         True
         """
-        from .export import export_arrays
+        from .npz_export import export_arrays
 
         return cls(export_arrays(path), str(path))
 
@@ -193,7 +193,7 @@ class DeepSpeech:
         n_labels + 1), "state": (c, h) after the last frame}. ``state`` continues a stream.
 
         >>> import numpy as np
-        >>> from ser_ref import locations
+        >>> from ser_ref.files import locations
         >>> p = locations.shared_model_path()
         >>> p is None or DeepSpeech.from_model(p).forward(np.zeros((3, 494), np.float32))["probs"].shape == (3, 41)
         True
@@ -215,8 +215,8 @@ class DeepSpeech:
 
     def windows(self, signal, sample_rate: int = 16000):
         """The model's input for a signal: MFCC at its own window / step, then 19-frame windows."""
-        from ..audio import resample
-        from ..tf_mfcc import mfcc
+        from ..frontend.audio import resample
+        from ..frontend.tf_mfcc import mfcc
         from .windows import context_windows
 
         x = resample(np.asarray(signal), sample_rate, 16000) if sample_rate != 16000 else signal

@@ -79,7 +79,7 @@ class TFLiteModel:
 
         Examples
         --------
-        >>> from ser_ref import locations
+        >>> from ser_ref.files import locations
         >>> p = locations.shared_model_path()
         >>> m = p and read_tflite(p)
         >>> p is None or any(m.array(t).dtype == np.int8 for t in m.tensors if t.type == 9 and m.raw(t))

@@ -8,7 +8,7 @@ padded.ravel()[t * 26 : t * 26 + 494], so all T windows are one strided view of 
 """
 from __future__ import annotations
 
-from ..backend import array_module
+from ..runtime.backend import array_module
 from ..errors import AudioError
 
 

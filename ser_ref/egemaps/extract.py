@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE, check_signal, load_audio, resample
+from ..frontend.audio import SAMPLE_RATE, check_signal, load_audio, resample
 from ..errors import AudioError, SerRefError
 from . import functionals as fn
 from .energy import equivalent_sound_level, frame_energy

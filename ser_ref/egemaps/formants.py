@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..framing import frame_signal
+from ..frontend.framing import frame_signal
 from .frames import hamming
 
 LPC_SR = 11000

@@ -1,7 +1,7 @@
 """Framing, windowing and FFT magnitude exactly as openSMILE's eGeMAPS front end does it.
 
 openSMILE cuts frames with ``frameCenterSpecial = left``: frame t covers samples
-[t*hop, t*hop + size), the same cut as TensorFlow's (``ser_ref.framing.frame_signal``). The 20 ms
+[t*hop, t*hop + size), the same cut as TensorFlow's (``ser_ref.frontend.framing.frame_signal``). The 20 ms
 frames (320 samples at 16 kHz) are Hamming-windowed and zero-padded to the next power of two (512)
 before the FFT, so the bin spacing is sr / 512 = 31.25 Hz. Samples are the float values in
 [-1, 1] (openSMILE's wave reader scale).
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio import check_signal
-from ..framing import frame_signal
+from ..frontend.audio import check_signal
+from ..frontend.framing import frame_signal
 
 HOP_SEC = 0.010
 FRAME_SEC = 0.020

@@ -15,7 +15,7 @@ import numpy as np
 
 def opensmile_hz_to_mel(f):
     """mel = 1127 ln(1 + f / 700), computed as openSMILE does, log(1 + f / 700) (TensorFlow's
-    ``ser_ref.tf_mfcc.tf_hz_to_mel`` is the same scale through log1p: other rounding, so each stays its own).
+    ``ser_ref.frontend.tf_mfcc.tf_hz_to_mel`` is the same scale through log1p: other rounding, so each stays its own).
 
     Examples
     --------

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..framing import frame_signal
+from ..frontend.framing import frame_signal
 
 SR = 16000
 HOP = 160

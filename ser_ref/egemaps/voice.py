@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..audio import check_signal
+from ..frontend.audio import check_signal
 from ..errors import AudioError
 from . import formants as _formants
 from . import harmonics as _harmonics
@@ -50,7 +50,7 @@ def voice_llds_raw(signal, sample_rate: int = 16000, fast: bool = True) -> dict[
     """
     if sample_rate != _pitch.SR:
         raise AudioError(f"signal: voice LLDs need {_pitch.SR} Hz audio, got {sample_rate} Hz "
-                         "(resample with ser_ref.audio.resample)")
+                         "(resample with ser_ref.frontend.audio.resample)")
     x = check_signal(signal, sample_rate, name="signal", min_samples=MIN_SAMPLES).astype(np.float64)
     f0, mag = _pitch.f0_track(x, fast=fast)
     t = f0.shape[0]

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..backend import get_xp
+from ..runtime.backend import get_xp
 from ..errors import BackendError
 
 BLOCK = 256  # threads per block of every 1-D launch (a power of two: the reductions halve it)
@@ -87,9 +87,9 @@ def i64(v):
 
 def ALL_SOURCES():
     """Every kernel source, instantiated for each float type it supports: [(name, code)]."""
-    from . import forest, layer1, lstm, softmax_ce, tf_mfcc
+    from . import layer1, lstm, random_forest, softmax_ce, tf_mfcc
 
     out = []
-    for mod in (tf_mfcc, layer1, lstm, softmax_ce, forest):
+    for mod in (tf_mfcc, layer1, lstm, softmax_ce, random_forest):
         out.extend(mod.cuda_sources())
     return out

@@ -1,4 +1,4 @@
-"""MFCC of a batch of utterances on the GPU: the math of ``ser_ref.tf_mfcc.mfcc_reference`` (the reference).
+"""MFCC of a batch of utterances on the GPU: the math of ``ser_ref.frontend.tf_mfcc.mfcc_reference`` (the reference).
 
 For utterance b with N_b samples, window L, step S, FFT length K, frames t < T_b = 1 + (N_b - L) // S:
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import tf_mfcc as ref
-from ..audio import check_signal
+from ..frontend import tf_mfcc as ref
+from ..frontend.audio import check_signal
 from ..errors import AudioError
 from ._cuda import DEFINES, cupy, i32, i64, kernel, launch
 
@@ -113,7 +113,7 @@ def mfcc_batch(signals, sample_rate: int = 16000, *, win_ms: float = 32, step_ms
 
     ``signals``: a list of 1-D arrays (NumPy or CuPy), or a 2-D (B, N) array (NumPy or CuPy) with
     ``lengths`` (B,) giving each row's real length. feats[b, :n_frames[b]] equals
-    ``ser_ref.tf_mfcc.mfcc_reference(signals[b], ...)``; rows past n_frames[b] are 0.
+    ``ser_ref.frontend.tf_mfcc.mfcc_reference(signals[b], ...)``; rows past n_frames[b] are 0.
     """
     cp = cupy()
     win = ref.ms_to_samples(win_ms, sample_rate, "win_ms")
@@ -165,7 +165,7 @@ def mfcc_batch(signals, sample_rate: int = 16000, *, win_ms: float = 32, step_ms
 
 def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float = 20,
          n_mfcc: int = 26, n_mels: int = 40, fmin: float = 20.0, fmax: float = 8000.0):
-    """``ser_ref.tf_mfcc.mfcc`` / ``mfcc_reference`` on the GPU for one signal -> (frames, n_mfcc) cupy float32.
+    """``ser_ref.frontend.tf_mfcc.mfcc`` / ``mfcc_reference`` on the GPU for one signal -> (frames, n_mfcc) cupy float32.
 
     A CuPy signal stays on the device (unvalidated, as in the reference); a NumPy one is checked."""
     on_device = type(signal).__module__.startswith("cupy") and signal.ndim == 1

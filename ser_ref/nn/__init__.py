@@ -6,7 +6,7 @@ from .dense import dense_backward, dense_forward
 from .lstm import lstm_backward, lstm_forward
 from .models import MODELS, Dense1, Dense1Dense2, Dense1LSTM2, FrameDense, UtteranceLSTM
 from .softmax_ce import log_softmax, softmax, softmax_cross_entropy_backward, softmax_cross_entropy_forward
-from .train import DEFAULT, QUICK, TrainConfig
+from .training import DEFAULT, QUICK, TrainConfig
 
 __all__ = [
     "dense_forward", "dense_backward", "relu_forward", "relu_backward", "sigmoid",

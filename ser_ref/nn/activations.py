@@ -6,7 +6,7 @@
 """
 from __future__ import annotations
 
-from ..backend import array_module
+from ..runtime.backend import array_module
 from .validation import NNInputError
 
 CELL_ACTIVATIONS = ("tanh", "relu")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_xp
+from ..runtime.backend import get_xp
 from ..errors import NotFittedError
 from .validation import NNInputError, check_features, check_labels
 from .softmax_ce import log_softmax
-from .train import class_weight_vector, resolve_config, standardize_inplace, standardizer
+from .training import class_weight_vector, resolve_config, standardize_inplace, standardizer
 
 
 def mean_logprob(logp, counts):

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import array_module
+from ..runtime.backend import array_module
 from .activations import activate, activate_grad_from_output, check_activation, sigmoid
 from .lstm_loop import backward_steps, forward_steps
 from .validation import check_lstm_args

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import array_module
+from ..runtime.backend import array_module
 from .activations import relu_backward, relu_forward
 from .dense import dense_backward, dense_forward
 from .lstm import lstm_backward, lstm_forward

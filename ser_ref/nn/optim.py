@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..backend import array_module
+from ..runtime.backend import array_module
 
 
 def adam_init(params):

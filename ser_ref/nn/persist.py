@@ -1,4 +1,4 @@
-"""Save and load the four fitted networks of ``ser_ref.nn.models`` as plain arrays (``ser_ref.modelfile``).
+"""Save and load the four fitted networks of ``ser_ref.nn.models`` as plain arrays (``ser_ref.files.modelfile``).
 
 What a fitted model needs to predict, and nothing else:
     settings     the class and its constructor arguments (hidden, units, chunk_len, activation, ...)
@@ -14,13 +14,13 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .. import modelfile
-from ..backend import to_host
+from ..files import modelfile
+from ..runtime.backend import to_host
 from ..errors import NotFittedError
 from .frame_nets import FrameNet
 from .models import MODELS
 from .sequence_nets import SequenceNet
-from .train import TrainConfig
+from .training import TrainConfig
 
 KIND = "network"
 # the sub-networks of each model: (name, "frame" | "seq", on the standardised frames?); the fitted model holds
@@ -152,7 +152,7 @@ def save_model(model, path, meta: dict | None = None) -> None:
 
 
 def load_model(path, device: str = "cpu"):
-    """The network ``save_model`` wrote; ``ser_ref.modelfile.ModelFileError`` naming the file if not one.
+    """The network ``save_model`` wrote; ``ser_ref.files.modelfile.ModelFileError`` naming the file if not one.
 
     Examples
     --------
@@ -162,7 +162,7 @@ def load_model(path, device: str = "cpu"):
     >>> load_model(p)
     Traceback (most recent call last):
     ...
-    ser_ref.modelfile.ModelFileError: ...x.npz: corrupt or not a ser_ref model file (not an .npz archive)
+    ser_ref.files.modelfile.ModelFileError: ...x.npz: corrupt or not a ser_ref model file (not an .npz archive)
     """
     arrays, meta = modelfile.read(path, kind=KIND)
     return model_from_arrays(arrays, meta["network"], device=device, source=str(path))

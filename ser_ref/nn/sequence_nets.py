@@ -10,13 +10,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..backend import to_host
+from ..runtime.backend import to_host
 from .activations import check_activation
 from .estimator import UtteranceClassifier
 from .frame_nets import shuffled_batches
 from .nets import lstm_clf_init, lstm_clf_logits, lstm_clf_loss_grads
 from .softmax_ce import log_softmax, softmax_cross_entropy_forward
-from .train import fit_adam, split_by_speaker
+from .training import fit_adam, split_by_speaker
 
 
 class SequenceNet:

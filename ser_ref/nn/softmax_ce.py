@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import array_module
+from ..runtime.backend import array_module
 from .validation import NNInputError, check_labels, check_ndim
 
 

@@ -8,7 +8,7 @@
     utterance     log P(c | utt) = log softmax_c(mean over its chunks of log P(c | chunk))
 
 Dense1 depends on neither the second stage nor the chunk length, so one fitted Dense1 is handed to
-``fit(..., dense1=...)`` of both models and every chunk length (ser_ref.runner does, once per fold). It
+``fit(..., dense1=...)`` of both models and every chunk length (ser_ref.evaluation.runner does, once per fold). It
 carries the random generator's state after its own training, so a handed Dense1 gives the numbers,
 bit for bit, of a fit that trains its own.
 """
@@ -23,7 +23,7 @@ from .validation import NNInputError
 from .estimator import UtteranceClassifier, mean_logprob
 from .frame_nets import FrameDense, FrameNet
 from .sequence_nets import SequenceNet
-from .train import chunk_sequence, split_by_speaker
+from .training import chunk_sequence, split_by_speaker
 
 
 class Dense1(FrameDense):

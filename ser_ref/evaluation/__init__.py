@@ -1,0 +1,1 @@
+"""The experiment: splits, systems, the runner, the feature cache, metrics, reports, executors."""

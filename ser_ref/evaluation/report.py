@@ -1,0 +1,208 @@
+"""Reports of a reproduction run: Table 2 (markdown + JSON), Figure 3, confusion matrices,
+per-speaker results and the manifest that pins what produced them."""
+from __future__ import annotations
+
+import csv
+import io
+import platform
+import shlex
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from ..files import atomic
+from ..runtime.blas_threads import corename
+from .table2 import PAPER_ACCURACY, ROW_TITLES
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict:
+    """Platform, Python, logical CPU count, CPU model (from /proc/cpuinfo where it exists) and the
+    OpenBLAS kernel family NumPy runs (the networks' last bits depend on it: ``blas_threads.corename``).
+
+    Examples
+    --------
+    >>> sorted(machine())
+    ['cpu_count', 'cpu_model', 'openblas_kernels', 'platform', 'python']
+    """
+    import os
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpu_count": os.cpu_count(), "cpu_model": cpu, "openblas_kernels": corename()}
+
+
+def run_manifest(prog: str, args, settings, layer, timings, **specific) -> dict:
+    """What every command's manifest.json holds: the command line, its arguments and settings, the
+    DeepSpeech weights (file_sha256: the weight file's bytes as loaded; source_sha256: the .tflite it
+    came from), package versions, the machine (with its BLAS kernels) and the wall time per stage.
+    The command line is the one the command parsed (``args.argv``, quoted for a shell), not the
+    process's: they differ when ``main(argv)`` is called from Python. ``specific`` adds what only
+    that command knows (its corpus, its backend)."""
+    from dataclasses import asdict
+
+    return {
+        "command": " ".join([f"python -m ser_ref.{prog}", shlex.join(getattr(args, "argv", sys.argv[1:]))]).strip(),
+        "args": {k: str(v) for k, v in vars(args).items() if k != "argv"},
+        "settings": asdict(settings),
+        **specific,
+        "model": {"weights_file": layer.source} | {k: v for k, v in layer.metadata.items() if k != "alphabet"},
+        "versions": {p: _version(p) for p in ("ser_ref", "numpy", "scipy", "numba", "soundfile", "cupy-cuda13x", "cupy-cuda12x")}
+        | {"python": platform.python_version()},
+        "machine": machine(),
+        "wall_time_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def manifest(args, settings, items, file_list_hash, layer, timings) -> dict:
+    """reproduce's manifest.json: ``run_manifest`` plus the corpus and the backend."""
+    return run_manifest("reproduce", args, settings, layer, timings,
+                        corpus={"name": args.corpus, "n_files": len(items), "file_list_sha256_16": file_list_hash,
+                                "synthetic": args.corpus == "synthetic"},
+                        backend={"device": args.device, "layer1_mode": args.mode})
+
+
+def row_summary(y, proba, rf_pred, seed: int) -> dict:
+    from .metrics import bootstrap_ci, mcnemar, metrics
+
+    pred = np.argmax(proba, axis=1)
+    m = metrics(y, pred, n_classes=4)
+    out = {k: (np.asarray(v).tolist() if k == "confusion" else float(v)) for k, v in m.items()}
+    out["accuracy_ci95"] = [float(v) for v in bootstrap_ci(y, pred, metric="accuracy", seed=seed)]
+    out["ua_ci95"] = [float(v) for v in bootstrap_ci(y, pred, metric="ua", seed=seed)]
+    out["mcnemar_p_vs_rf"] = None if rf_pred is None else float(mcnemar(y, pred, rf_pred))
+    return out
+
+
+def _pct(v) -> str:
+    return f"{100 * v:.1f}"
+
+
+def used_line(problems: dict) -> str:
+    """"N of M utterances used; K left out, see problems.json": what the table rests on."""
+    n, m = problems["n_used"], problems["n_items"]
+    return f"{n} of {m} utterances used; {m - n} left out, see problems.json."
+
+
+def table_markdown(corpus: str, rows: dict, problems: dict | None = None) -> str:
+    lines = []
+    if corpus == "synthetic":
+        lines.append("**SYNTHETIC corpus** (generated voices): not comparable with the paper's IEMOCAP numbers.\n")
+    if problems is not None:
+        lines.append(used_line(problems) + "\n")
+    lines.append(f"Table 2 on `{corpus}`, leave-one-speaker-out; accuracy and UA in %, 95 % bootstrap CIs.\n")
+    lines.append("| Model | Paper acc. (IEMOCAP) | Accuracy [95 % CI] | UA [95 % CI] | macro F1 | McNemar p vs RF |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        p = r["mcnemar_p_vs_rf"]
+        lines.append(
+            f"| {ROW_TITLES[name]} | {PAPER_ACCURACY[name]} | {_pct(r['accuracy'])} "
+            f"[{_pct(r['accuracy_ci95'][0])}, {_pct(r['accuracy_ci95'][1])}] | {_pct(r['ua'])} "
+            f"[{_pct(r['ua_ci95'][0])}, {_pct(r['ua_ci95'][1])}] | {_pct(r['macro_f1'])} | "
+            f"{'-' if p is None else f'{p:.3g}'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def per_speaker_csv(y, speakers, probas: dict) -> str:
+    """One row per (model, speaker): the LOSO fold of that speaker (``evaluate.summarize``).
+
+    Examples
+    --------
+    >>> y = np.array([0, 1, 0, 1]); spk = np.array(["a", "a", "b", "b"])
+    >>> print(per_speaker_csv(y, spk, {"dense": np.eye(4)[[0, 1, 1, 1]]}).strip())
+    model,speaker,n,accuracy,ua
+    dense,a,2,1.0000,1.0000
+    dense,b,2,0.5000,0.5000
+    """
+    from .metrics import loso_folds, summarize
+
+    folds = loso_folds(speakers)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["model", "speaker", "n", "accuracy", "ua"])
+    for name, proba in probas.items():
+        for f in summarize(y, np.argmax(proba, axis=1), speakers, folds).folds:
+            w.writerow([name, f["test_speaker"], f["n"], f"{f['accuracy']:.4f}", f"{f['ua']:.4f}"])
+    return buf.getvalue()
+
+
+def _plots(out: Path, rows: dict, fig3: dict) -> list[str]:
+    """PNG figures when matplotlib is installed (the 'plot' extra); the JSON files hold the same data."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return ["matplotlib not installed (pip install 'ser_ref[plot]'): PNG figures skipped"]
+    from ..corpora import LABELS
+
+    chunks = sorted(fig3)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(chunks, [100 * fig3[c]["accuracy"] for c in chunks], "o-", label="accuracy")
+    ax.plot(chunks, [100 * fig3[c]["ua"] for c in chunks], "s--", label="UA")
+    ax.set_xlabel("chunk length (frames)")
+    ax.set_ylabel("%")
+    ax.set_title("Figure 3: Dense1+LSTM2 vs chunk length")
+    ax.legend()
+    fig.tight_layout()
+    with atomic.atomic_path(out / "figure3.png", suffix=".png") as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+    for name, r in rows.items():
+        cm = np.asarray(r["confusion"])
+        fig, ax = plt.subplots(figsize=(4, 3.6))
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm):
+            ax.text(j, i, str(int(v)), ha="center", va="center")
+        ax.set_xticks(range(4), LABELS, rotation=30)
+        ax.set_yticks(range(4), LABELS)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(ROW_TITLES[name])
+        fig.tight_layout()
+        with atomic.atomic_path(out / f"confusion-{name.replace('+', '_')}.png", suffix=".png") as tmp:
+            fig.savefig(tmp)
+        plt.close(fig)
+    return []
+
+
+def write_all(out: Path, corpus, y, speakers, probas: dict, fig3_probas: dict, manifest, problems, *, seed=0) -> str:
+    from .metrics import metrics
+
+    rf_pred = np.argmax(probas["rf-egemaps"], axis=1)
+    rows = {name: row_summary(y, p, None if name == "rf-egemaps" else rf_pred, seed) for name, p in probas.items()}
+    fig3 = {}
+    for c, p in fig3_probas.items():
+        m = metrics(y, np.argmax(p, axis=1), n_classes=4)
+        fig3[c] = {"accuracy": float(m["accuracy"]), "ua": float(m["ua"])}
+    md = table_markdown(corpus, rows, problems)
+    atomic.write_text(out / "table2.md", md)
+    atomic.write_json(out / "table2.json", {"corpus": corpus, "rows": rows, "paper_accuracy": PAPER_ACCURACY,
+                                            "n_utterances": int(len(y)), "problems": problems},
+                      sort_keys=False)  # rows in the paper's order
+    atomic.write_json(out / "figure3.json", {"corpus": corpus, "model": "dense1+lstm2",
+                                             "chunk_len": {str(c): v for c, v in sorted(fig3.items())}})
+    atomic.write_text(out / "per_speaker.csv", per_speaker_csv(y, speakers, probas))
+    notes = _plots(out, rows, fig3)
+    manifest["notes"] = notes
+    atomic.write_json(out / "manifest.json", manifest)
+    fig_lines = "\n".join(f"  chunk {c:>3}: accuracy {_pct(v['accuracy'])} %, UA {_pct(v['ua'])} %"
+                          for c, v in sorted(fig3.items()))
+    return md + "\nFigure 3 (Dense1+LSTM2 vs chunk length):\n" + fig_lines + ("\n" + "\n".join(notes) if notes else "")

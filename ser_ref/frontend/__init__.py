@@ -1,0 +1,1 @@
+"""Audio in, MFCC out: reading and checking audio, framing, DeepSpeech's TensorFlow MFCC."""

@@ -1,0 +1,1 @@
+"""One utterance through every stage, with the figures of docs/walkthrough.md."""
