@@ -44,6 +44,29 @@ def gpu_available() -> bool:
     return True
 
 
+def resolve_device(device: str) -> str:
+    """The one place a ``device`` value is checked: "cpu", or "gpu" when CuPy and a CUDA device answer.
+
+    Every estimator's ``device`` parameter, the feature specification's ``device`` field and every
+    command's ``--device`` end here, so a typo ("cuda") or a missing GPU is one BackendError, said
+    before any work.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    >>> resolve_device("cuda")
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.BackendError: device must be one of ('cpu', 'gpu'), got 'cuda'
+    """
+    if device not in DEVICES:
+        raise BackendError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "gpu":
+        _import_cupy()
+    return device
+
+
 def get_xp(device: str = "cpu"):
     """The array module for ``device``: numpy for "cpu", cupy for "gpu" (clear error if absent).
 
@@ -56,9 +79,7 @@ def get_xp(device: str = "cpu"):
     ...
     ser_ref.errors.BackendError: device must be one of ('cpu', 'gpu'), got 'tpu'
     """
-    if device not in DEVICES:
-        raise BackendError(f"device must be one of {DEVICES}, got {device!r}")
-    return np if device == "cpu" else _import_cupy()
+    return np if resolve_device(device) == "cpu" else _import_cupy()
 
 
 def array_module(*arrays):
