@@ -91,8 +91,8 @@ def run(seed=0, S=24, n=28, theta0=0.6, sigmas=(0.0, 0.5, 1.0), taus=(0.0, 0.5),
 
 
 def markdown(res) -> str:
-    lines = ["| sigma (speaker sd, logit) | theta | coverage utt. | coverage spk. | mean width utt. | mean width spk. |",
-             "|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| sigma (speaker sd, logit) | theta | coverage utt. | coverage spk. | mean width utt. "
+             "| mean width spk. |", "|---:|---:|---:|---:|---:|---:|"]
     for r in res["intervals"]:
         c, w = r["coverage"], r["mean_width"]
         lines.append(f"| {r['sigma']} | {r['theta']:.3f} | {c['utterance']:.3f} | {c['speaker']:.3f} | "
