@@ -54,6 +54,13 @@ def write_csv(path: Path, items, folds) -> Path:
     return path
 
 
+def write_folds(folder: Path, layout: str, items, folds, name="corpus") -> Path:
+    """The folds in EmoBox's layout (a folder) or as one path,fold,label CSV."""
+    if layout == "emobox":
+        return write_emobox(folder, items, folds, name=name, prefix=f"downloads/{name}")
+    return write_csv(folder.with_suffix(".csv"), items, folds)
+
+
 def assert_partition(split_list, n):
     """Every utterance tested exactly once, trained on in every other fold."""
     tested = np.concatenate([s.test_idx for s in split_list])
@@ -67,9 +74,7 @@ def assert_partition(split_list, n):
 def test_clean_folds_are_speaker_disjoint(tmp_path, layout):
     items = generated_items()
     folds = by_speaker(items, 3)
-    path = write_emobox(tmp_path / "f", items, folds) if layout == "emobox" else write_csv(tmp_path / "f.csv",
-                                                                                            items, folds)
-    specs = fold_files.read(path)
+    specs = fold_files.read(write_folds(tmp_path / "f", layout, items, folds))
     assert [s.name for s in specs] == ["fold_1", "fold_2", "fold_3"]
     report = fold_files.check(specs, items)
     assert report.speaker_disjoint
@@ -89,9 +94,8 @@ def test_clean_folds_are_speaker_disjoint(tmp_path, layout):
 def test_leaky_folds_name_the_shared_speakers(tmp_path, layout):
     items = generated_items()
     folds = by_utterance(items, 4)
-    path = write_emobox(tmp_path / "f", items, folds) if layout == "emobox" else write_csv(tmp_path / "f.csv",
-                                                                                            items, folds)
-    report = fold_files.check(fold_files.read(path), items)
+    specs = fold_files.read(write_folds(tmp_path / "f", layout, items, folds))
+    report = fold_files.check(specs, items)
     assert not report.speaker_disjoint
     speakers = np.array([it.speaker for it in items])
     for f, k in zip(report.folds, (1, 2, 3, 4)):
@@ -100,7 +104,7 @@ def test_leaky_folds_name_the_shared_speakers(tmp_path, layout):
         assert f.overlap == sorted(in_test & in_train) != []
     assert report.lines()[-1].startswith("NOT speaker-independent: speakers ")
     assert report.as_dict()["speaker_disjoint"] is False
-    assert_partition(fold_files.splits(fold_files.read(path), items), len(items))
+    assert_partition(fold_files.splits(specs, items), len(items))
 
 
 def test_unmatched_other_emotions_label_disagreements_and_files_in_both(tmp_path):
@@ -129,12 +133,12 @@ def test_matching_by_longer_path_and_by_stem():
     items = [Item(Path("a/x/u.wav"), "s1", "anger"), Item(Path("b/x/u.wav"), "s2", "anger"),
              Item(Path("c/v.flac"), "s3", "sadness")]
     index = fold_files._Index(items)
-    assert index.find(fold_files.Entry("f", 1, "data/b/x/u.wav")) == 1
-    assert index.find(fold_files.Entry("f", 2, "C:\\corpus\\a\\x\\u.wav")) == 0
-    assert index.find(fold_files.Entry("f", 3, "v.wav")) == 2           # converted copy
-    assert index.find(fold_files.Entry("f", 4, "w.wav")) is None
+    assert index.find(fold_files.Entry("f:1", "data/b/x/u.wav")) == 1
+    assert index.find(fold_files.Entry("f:2", "C:\\corpus\\a\\x\\u.wav")) == 0
+    assert index.find(fold_files.Entry("f:3", "v.wav")) == 2           # converted copy
+    assert index.find(fold_files.Entry("f:4", "w.wav")) is None
     with pytest.raises(SerRefError, match=r"^f:5: x/u.wav matches 2 corpus files"):
-        index.find(fold_files.Entry("f", 5, "x/u.wav"))
+        index.find(fold_files.Entry("f:5", "x/u.wav"))
 
 
 def test_splits_run_through_the_runner(tmp_path):
@@ -237,11 +241,7 @@ def test_shared_corpus_clean_and_leaky_folds(tmp_path, corpus, layout):
     items = _shared(corpus)
     n_speakers = len({it.speaker for it in items})
     for kind, folds in (("clean", by_speaker(items, 4)), ("leaky", by_utterance(items, 4))):
-        if layout == "emobox":
-            path = write_emobox(tmp_path / kind, items, folds, name=corpus, prefix=f"downloads/{corpus}")
-        else:
-            path = write_csv(tmp_path / f"{kind}.csv", items, folds)
-        specs = fold_files.read(path)
+        specs = fold_files.read(write_folds(tmp_path / kind, layout, items, folds, name=corpus))
         report = fold_files.check(specs, items)
         assert all(f.unmatched == [] and f.label_disagreements == [] for f in report.folds)
         assert sum(f.n_test for f in report.folds) == len(items)

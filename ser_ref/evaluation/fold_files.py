@@ -46,10 +46,9 @@ LABEL_COLUMNS = ("label", "emo", "emotion")
 
 @dataclass(frozen=True)
 class Entry:
-    """One file named by a fold file: where (``source``, 1-based ``line``), its path and label as written."""
+    """One file named by a fold file: ``where`` ("fold file:line", 1-based), its path and label as written."""
 
-    source: str
-    line: int
+    where: str
     path: str
     label: str | None = None
 
@@ -196,7 +195,7 @@ def _read_jsonl(path: Path) -> tuple:
         if not isinstance(wav, str) or not wav.strip():
             raise SerRefError(f"{path}:{no}: no 'wav' path (each line needs a JSON object with 'wav' and 'emo')")
         emo = obj.get("emo")
-        entries.append(Entry(str(path), no, wav.strip(), None if emo is None else str(emo)))
+        entries.append(Entry(f"{path}:{no}", wav.strip(), None if emo is None else str(emo)))
     return tuple(entries)
 
 
@@ -258,7 +257,7 @@ def _csv_rows(path: Path, reader, header: list, key: str) -> list:
         if not value:
             raise SerRefError(f"{path}:{no}: empty fold")
         label = None if label_col is None else row[label_col].strip() or None
-        rows.append((value.lower() if key == "split" else value, Entry(str(path), no, file, label)))
+        rows.append((value.lower() if key == "split" else value, Entry(f"{path}:{no}", file, label)))
     if not rows:
         raise SerRefError(f"{path}: no rows under the header")
     return rows
@@ -298,7 +297,7 @@ class _Index:
                 break
             found, k = narrower, k + 1
         if len(found) > 1:
-            raise SerRefError(f"{entry.source}:{entry.line}: {entry.path} matches {len(found)} corpus files "
+            raise SerRefError(f"{entry.where}: {entry.path} matches {len(found)} corpus files "
                               f"({', '.join('/'.join(self.parts[i][-2:]) for i in found[:3])}); name it by a "
                               f"longer path")
         return found[0] if found else None
@@ -345,8 +344,8 @@ def splits(specs, items) -> list[Split]:
     --------
     >>> from ser_ref.corpora import Item
     >>> items = [Item(Path(f"s{k % 2}/u{k}.wav"), f"s{k % 2}", "sadness") for k in range(4)]
-    >>> spec = FoldSpec("fold_1", (Entry("f.csv", 2, "x/u0.wav"), Entry("f.csv", 3, "u2.wav")),
-    ...                 (Entry("f.csv", 4, "u1.wav"), Entry("f.csv", 5, "u9.wav")))
+    >>> spec = FoldSpec("fold_1", (Entry("f.csv:2", "x/u0.wav"), Entry("f.csv:3", "u2.wav")),
+    ...                 (Entry("f.csv:4", "u1.wav"), Entry("f.csv:5", "u9.wav")))
     >>> [(s.name, s.train_idx.tolist(), s.test_idx.tolist()) for s in splits([spec], items)]
     [('fold_1', [0, 2], [1])]
     """
@@ -382,8 +381,8 @@ def check(specs, items) -> ProtocolCheck:
     --------
     >>> from ser_ref.corpora import Item
     >>> items = [Item(Path(f"s{k % 2}/u{k}.wav"), f"s{k % 2}", "anger") for k in range(4)]
-    >>> spec = FoldSpec("fold_1", (Entry("f", 1, "u0.wav", "ang"), Entry("f", 2, "u1.wav", "sad")),
-    ...                 (Entry("f", 3, "u3.wav", "ang"), Entry("f", 4, "u7.wav", "fear")))
+    >>> spec = FoldSpec("fold_1", (Entry("f:1", "u0.wav", "ang"), Entry("f:2", "u1.wav", "sad")),
+    ...                 (Entry("f:3", "u3.wav", "ang"), Entry("f:4", "u7.wav", "fear")))
     >>> f = check([spec], items).folds[0]
     >>> f.overlap, f.other_classes, f.label_disagreements
     (['s1'], [{'file': 'f:4: u7.wav', 'label': 'fear'}], [{'file': 'f:2: u1.wav', 'fold_label': 'sad', 'corpus_label': 'anger'}])
@@ -407,4 +406,4 @@ def check(specs, items) -> ProtocolCheck:
 
 
 def _where(e: Entry) -> str:
-    return f"{e.source}:{e.line}: {e.path}"
+    return f"{e.where}: {e.path}"
