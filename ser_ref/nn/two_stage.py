@@ -123,7 +123,31 @@ def dense2_config(cfg):
     return replace(cfg, max_frames=None, frame_batch_size=cfg.batch_size)
 
 
-class Dense1Dense2(UtteranceClassifier):
+class TwoStage(UtteranceClassifier):
+    """What Dense1+Dense2 and Dense1+LSTM2 share: Dense1 (``dense1_``, which standardises the frames)
+    and a second net ``<second>_`` on its chunks of probabilities."""
+
+    second = None  # the second net's name: "dense2" or "lstm2"
+
+    def make_dense1(self) -> Dense1:
+        return dense1_for(self)
+
+    def _subnets(self):
+        return {"dense1": self.dense1_.net_, self.second: getattr(self, self.second + "_")}
+
+    def _standardiser(self):
+        return self.dense1_
+
+    def _restore(self, arrays, source):
+        self.dense1_ = restored_dense1(self, arrays, source)
+        setattr(self, self.second + "_", self._second_net(self._net_params(arrays, self.second, source)))
+
+    def _second_net(self, params):
+        """The second net around its saved ``params``."""
+        raise NotImplementedError
+
+
+class Dense1Dense2(TwoStage):
     """Table 2 'Dense1+Dense2': Dense2 is a dense softmax on the flattened chunk_len x K probabilities.
 
     Examples
@@ -136,14 +160,11 @@ class Dense1Dense2(UtteranceClassifier):
     (20, 4)
     """
 
-    system = "dense1+dense2"
+    system, second = "dense1+dense2", "dense2"
 
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204, chunk_len=20):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
         self.hidden, self.chunk_len = hidden, chunk_len
-
-    def make_dense1(self) -> Dense1:
-        return dense1_for(self)
 
     def fit(self, feats, y, groups=None, stats=None, dense1: Dense1 | None = None):
         """Dense1 (trained here, or the fitted ``dense1`` of these same utterances), then Dense2."""
@@ -158,18 +179,11 @@ class Dense1Dense2(UtteranceClassifier):
         C, n_chunks = chunked(self.dense1_.frame_probs(feats), self.chunk_len)
         return mean_logprob(self.dense2_.frame_logprobs([C.reshape(len(C), -1)]), n_chunks)
 
-    def _subnets(self):
-        return {"dense1": self.dense1_.net_, "dense2": self.dense2_}
-
-    def _standardiser(self):
-        return self.dense1_
-
-    def _restore(self, arrays, source):
-        self.dense1_ = restored_dense1(self, arrays, source)
-        self.dense2_ = FrameNet.restored(self._net_params(arrays, "dense2", source), self.config_, self.xp_)
+    def _second_net(self, params):
+        return FrameNet.restored(params, self.config_, self.xp_)
 
 
-class Dense1LSTM2(UtteranceClassifier):
+class Dense1LSTM2(TwoStage):
     """Table 2 'Dense1+LSTM2': LSTM(units, relu) -> dense softmax over each chunk of probabilities.
 
     Examples
@@ -181,16 +195,13 @@ class Dense1LSTM2(UtteranceClassifier):
     (4, 12)
     """
 
-    system = "dense1+lstm2"
+    system, second = "dense1+lstm2", "lstm2"
 
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204, units=20,
                  chunk_len=20, activation="relu"):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
         self.hidden, self.chunk_len = hidden, chunk_len
         self.units, self.activation = units, activation
-
-    def make_dense1(self) -> Dense1:
-        return dense1_for(self)
 
     def fit(self, feats, y, groups=None, stats=None, dense1: Dense1 | None = None):
         """Dense1 (trained here, or the fitted ``dense1`` of these same utterances), then LSTM2."""
@@ -204,14 +215,6 @@ class Dense1LSTM2(UtteranceClassifier):
         C, n_chunks = chunked(self.dense1_.frame_probs(feats), self.chunk_len)
         return mean_logprob(self.lstm2_.logprobs(list(C)), n_chunks)
 
-    def _subnets(self):
-        return {"dense1": self.dense1_.net_, "lstm2": self.lstm2_}
-
-    def _standardiser(self):
-        return self.dense1_
-
-    def _restore(self, arrays, source):
-        self.dense1_ = restored_dense1(self, arrays, source)
+    def _second_net(self, params):
         # LSTM2 reads probabilities, not frames: nothing to standardise, and its chunks are never cropped
-        self.lstm2_ = SequenceNet.restored(self._net_params(arrays, "lstm2", source), self.activation, self.config_,
-                                           self.xp_)
+        return SequenceNet.restored(params, self.activation, self.config_, self.xp_)
