@@ -183,8 +183,8 @@ class RandomForest(Params):
     def predict_proba(self, X) -> np.ndarray:
         """P(c | x) = (1/T) sum_t value[leaf_t(x), c]: the mean of the leaves' class frequencies.
 
-        ``device="gpu"`` (the constructor's) walks the same flat trees in a CUDA kernel (``ser_ref.gpu.random_forest``), one
-        thread per sample; the result comes back as a NumPy array.
+        With ``device="gpu"`` (the constructor's) a CUDA kernel (``ser_ref.gpu.random_forest``) walks the
+        same flat trees, one thread per sample; the result comes back as a NumPy array.
 
         Examples
         --------

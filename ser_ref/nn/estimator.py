@@ -161,7 +161,8 @@ class UtteranceClassifier(Params):
         --------
         >>> from ser_ref.nn import FrameDense
         >>> rng = np.random.default_rng(0)
-        >>> m = FrameDense(hidden=4, config={"epochs": 1}).fit([rng.normal(size=(9, 5)) for _ in range(8)], np.arange(8) % 4)
+        >>> feats = [rng.normal(size=(9, 5)) for _ in range(8)]
+        >>> m = FrameDense(hidden=4, config={"epochs": 1}).fit(feats, np.arange(8) % 4)
         >>> arrays, settings = m.to_arrays()
         >>> sorted(arrays), settings["system"], settings["hidden"]
         (['mu', 'net/W0', 'net/W1', 'net/b0', 'net/b1', 'sd'], 'dense', 4)
@@ -196,7 +197,8 @@ class UtteranceClassifier(Params):
         True
         """
         if settings["system"] != cls.system:
-            raise NNInputError(f"{source}: holds a {settings['system']!r} network, not a {cls.__name__} ({cls.system!r})")
+            raise NNInputError(f"{source}: holds a {settings['system']!r} network, "
+                               f"not a {cls.__name__} ({cls.system!r})")
         cfg = dict(settings["config"])
         if isinstance(cfg.get("class_weights"), list):
             cfg["class_weights"] = tuple(cfg["class_weights"])

@@ -20,7 +20,8 @@ def model_arrays(model) -> tuple[dict, dict]:
     >>> import numpy as np
     >>> from ser_ref.nn import FrameDense
     >>> rng = np.random.default_rng(0)
-    >>> m = FrameDense(hidden=4, config={"epochs": 1}).fit([rng.normal(size=(9, 5)) for _ in range(8)], np.arange(8) % 4)
+    >>> feats = [rng.normal(size=(9, 5)) for _ in range(8)]
+    >>> m = FrameDense(hidden=4, config={"epochs": 1}).fit(feats, np.arange(8) % 4)
     >>> arrays, settings = model_arrays(m)
     >>> sorted(arrays), settings["system"]
     (['mu', 'net/W0', 'net/W1', 'net/b0', 'net/b1', 'sd'], 'dense')

@@ -78,10 +78,12 @@ def dense1_for(model) -> Dense1:
 def _check_handed(model, dense1, feats, y, groups):
     mine, name = dense1_for(model).get_params(), type(model).__name__
     theirs = dense1.get_params()
-    mine["config"], theirs["config"] = resolve_config(mine["config"]), resolve_config(theirs["config"])  # "quick" is QUICK
+    for params in (mine, theirs):  # "quick" and QUICK are one config
+        params["config"] = resolve_config(params["config"])
     for attr in ("n_classes", "seed", "device", "config", "hidden"):
         if mine[attr] != theirs[attr]:
-            raise NNInputError(f"the Dense1 handed to {name} has {attr}={theirs[attr]!r}, this model has {mine[attr]!r}")
+            raise NNInputError(f"the Dense1 handed to {name} has {attr}={theirs[attr]!r}, "
+                               f"this model has {mine[attr]!r}")
     if getattr(dense1, "trained_on_", None) != training_set_id(feats, y, groups):  # unfitted or loaded: None
         raise NNInputError(f"the Dense1 handed to {name} was not fitted on these utterances")
 
