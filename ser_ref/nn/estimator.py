@@ -189,12 +189,15 @@ class UtteranceClassifier(Params):
 
         Examples
         --------
-        >>> from ser_ref.nn import FrameDense
-        >>> rng = np.random.default_rng(0)
-        >>> feats = [rng.normal(size=(9, 5)) for _ in range(8)]
-        >>> m = FrameDense(hidden=4, config={"epochs": 1}).fit(feats, np.arange(8) % 4)
-        >>> bool(np.array_equal(FrameDense.from_arrays(*m.to_arrays()).predict_proba(feats), m.predict_proba(feats)))
-        True
+        >>> from ser_ref.nn import FrameDense, UtteranceLSTM
+        >>> feats = [np.random.default_rng(k).normal(size=(9, 5)) for k in range(8)]
+        >>> arrays, settings = UtteranceLSTM(units=3, config={"epochs": 1}).fit(feats, np.arange(8) % 4).to_arrays()
+        >>> UtteranceLSTM.from_arrays(arrays, settings).net_.params_["W"].shape     # 5 inputs, 4 gates x 3 units
+        (5, 12)
+        >>> FrameDense.from_arrays(arrays, settings, source="m.npz")
+        Traceback (most recent call last):
+        ...
+        ser_ref.nn.validation.NNInputError: m.npz: holds a 'lstm' network, not a FrameDense ('dense')
         """
         if settings["system"] != cls.system:
             raise NNInputError(f"{source}: holds a {settings['system']!r} network, "
