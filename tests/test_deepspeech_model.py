@@ -296,30 +296,33 @@ def test_transcribe_cli(model, ravdess_files, tmp_path, capsys, monkeypatch, mod
 # ---------- the layer study's features and CLI ----------
 
 def test_layer_features_cached_per_layer(model_path, ravdess_files, tmp_path):
-    """One pass caches all five layers under kind "deepspeech" keyed by layer; the per-layer hook of
-    ser_ref.evaluation.feature_cache computes the same arrays; the reproduce option parses."""
-    from ser_ref.evaluation import feature_cache
-    from ser_ref.deepspeech.layer_features import cached_layer_features
+    """One pass caches all five layers under kind "deepspeech" keyed by layer (the layer study's
+    specs, computed together); a single layer computes the same arrays; the reproduce option parses."""
+    from types import SimpleNamespace
+
+    from ser_ref.evaluation import feature_cache, feature_kinds
+    from ser_ref.evaluation.dataset import FeatureSpec
     from ser_ref.commands.reproduce import parse_args
 
+    kind = feature_kinds.KINDS["deepspeech"]
     npz = export_model(model_path, tmp_path / "w.npz")
-    params = {"weights": str(npz), "weights_sha256": "x", "step_ms": 20, "mode": "tflite-int8"}
-    npys, err = cached_layer_features(str(ravdess_files[1]), params, tmp_path / "cache")
-    assert err is None and sorted(npys) == ["layer1", "layer2", "layer3", "layer4", "layer5"]
-    assert len({feature_cache.cache_path(ravdess_files[1], "deepspeech", {**params, "layer": k}, tmp_path)
-                for k in npys}) == 5
+    weights = SimpleNamespace(source=str(npz), metadata={"file_sha256": "x"})  # as a loaded Layer1 says
+    layers = ["layer1", "layer2", "layer3", "layer4", "layer5"]
+    params = [FeatureSpec.deepspeech(weights, step_ms=20, mode="tflite-int8", device=None, layer=k).params for k in layers]
+    npys, err = feature_cache.cached_features(str(ravdess_files[1]), kind, params, tmp_path / "cache")
+    assert err is None and len(set(npys)) == 5
     ds = DeepSpeech.from_weights(npz)
     ref = ds.forward(ds.windows(load_audio(ravdess_files[1])), mode="tflite-int8")
-    for k in ("layer2", "layer4"):
-        np.testing.assert_array_equal(np.load(npys[k]), ref[k])
-        np.testing.assert_array_equal(feature_cache.compute(ravdess_files[1], "deepspeech", {**params, "layer": k}), ref[k])
+    for k in (1, 3):
+        np.testing.assert_array_equal(np.load(npys[k]), ref[layers[k]])
+        np.testing.assert_array_equal(feature_kinds.compute(ravdess_files[1], "deepspeech", params[k]), ref[layers[k]])
     assert parse_args(["--features", "layer4"]).features == "layer4"
     with pytest.raises(SystemExit):
         parse_args(["--features", "layer6"])
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF0000WAVE")
-    npys, err = cached_layer_features(str(bad), params, tmp_path / "cache")
-    assert npys == {} and "bad.wav" in err
+    npys, err = feature_cache.cached_features(str(bad), kind, params, tmp_path / "cache")
+    assert npys == [] and "bad.wav" in err
 
 
 @pytest.mark.slow

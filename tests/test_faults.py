@@ -22,12 +22,14 @@ import soundfile as sf
 
 from ser_ref.files import atomic
 from ser_ref import corpora
-from ser_ref.evaluation import feature_cache
+from ser_ref.evaluation import feature_cache, feature_kinds
 from ser_ref.commands import reproduce
 from ser_ref.frontend.audio import decode_audio, load_audio
 from ser_ref.corpora import synthetic
 from ser_ref.errors import AudioError, CorpusError, MachineError, WeightsError
 from ser_ref.evaluation.executors import SerialExecutor
+
+LAYER1 = feature_kinds.KINDS["layer1"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -174,8 +176,8 @@ def test_the_cache_keys_on_the_weight_file_loaded(model_path, tmp_path, rng):
     sf.write(str(wav), rng.uniform(-0.3, 0.3, 8000).astype(np.float32), 16000)
     params = lambda lay: {"weights": lay.source, "weights_sha256": lay.metadata["file_sha256"],  # noqa: E731
                           "step_ms": 20, "mode": "float", "device": "cpu"}
-    a, err_a = feature_cache.cached_features(wav, "layer1", params(layer), tmp_path / "c")
-    b, err_b = feature_cache.cached_features(wav, "layer1", params(other), tmp_path / "c")
+    (a,), err_a = feature_cache.cached_features(wav, LAYER1, [params(layer)], tmp_path / "c")
+    (b,), err_b = feature_cache.cached_features(wav, LAYER1, [params(other)], tmp_path / "c")
     assert err_a is None and err_b is None and a != b
     assert not np.array_equal(np.load(a), np.load(b))
 
@@ -187,9 +189,9 @@ def test_weights_that_change_during_the_run_are_refused(model_path, tmp_path, rn
     wav = tmp_path / "a.wav"
     sf.write(str(wav), rng.uniform(-0.3, 0.3, 8000).astype(np.float32), 16000)
     params = {"weights": layer.source, "weights_sha256": "0" * 64, "step_ms": 20, "mode": "float", "device": "cpu"}
-    feature_cache._layer1.cache_clear()
+    feature_kinds._layer1.cache_clear()
     with pytest.raises(WeightsError, match=r"changed during the run \(sha256 [0-9a-f]{12}\.\.\., the run started with 000000000000"):
-        feature_cache.cached_features(wav, "layer1", params, tmp_path / "c")
+        feature_cache.cached_features(wav, LAYER1, [params], tmp_path / "c")
 
 
 def test_clip_and_sample_rate_are_checked():
@@ -240,7 +242,7 @@ def test_jobs_1_and_jobs_2_give_byte_identical_tables(corpus, model_path, tmp_pa
     tables, probas = [], []
     for jobs in ("1", "2"):
         monkeypatch.setenv("SER_REF_CACHE", str(tmp_path / f"cache{jobs}"))  # empty caches
-        feature_cache._layer1.cache_clear()
+        feature_kinds._layer1.cache_clear()
         out = tmp_path / f"out{jobs}"
         assert reproduce.main(_quick(corpus, out, model_path, "--jobs", jobs)) == 0
         tables.append((out / "table2.json").read_bytes())
@@ -276,17 +278,17 @@ def test_float_audio_far_beyond_full_scale_is_refused(tmp_path, rng):
     path.write_bytes(_wav_bytes(x, "FLOAT"))
     with pytest.raises(AudioError, match=rf"^{path}: samples reach 1e\+20, far outside \[-1, 1\]"):
         load_audio(path)
-    npy, err = feature_cache.cached_features(path, "egemaps", {}, tmp_path / "c")
-    assert npy == "" and err.startswith(f"{path}: samples reach 1e+20")
+    npys, err = feature_cache.cached_features(path, feature_kinds.KINDS["egemaps"], [{}], tmp_path / "c")
+    assert npys == [] and err.startswith(f"{path}: samples reach 1e+20")
     assert not (tmp_path / "c").exists() or not list((tmp_path / "c").rglob("*.npy"))
 
 
-def test_non_finite_features_are_never_cached(tmp_path, rng, monkeypatch):
+def test_non_finite_features_are_never_cached(tmp_path, rng):
     path = tmp_path / "a.wav"
     path.write_bytes(_wav_bytes(rng.uniform(-0.5, 0.5, 8000).astype(np.float32)))
-    monkeypatch.setattr(feature_cache, "compute", lambda p, k, prm, audio=None: np.array([1.0, np.nan, 2.0]))
-    npy, err = feature_cache.cached_features(path, "egemaps", {}, tmp_path / "c")
-    assert npy == "" and err == f"{path}: 1 of the 3 egemaps feature values are NaN or inf (absurd or degenerate audio?)"
+    kind = feature_kinds.FeatureKind("egemaps", lambda audio, prm: np.array([1.0, np.nan, 2.0]), per_frame=False)
+    npys, err = feature_cache.cached_features(path, kind, [{}], tmp_path / "c")
+    assert npys == [] and err == f"{path}: 1 of the 3 egemaps feature values are NaN or inf (absurd or degenerate audio?)"
     assert not list((tmp_path / "c").rglob("*.npy"))
 
 
@@ -295,14 +297,14 @@ def test_non_finite_features_are_never_cached(tmp_path, rng, monkeypatch):
     (lambda p: np.save(p, np.zeros(0, np.float32)), "expected a non-empty 1-D float array"),
     (lambda p: np.save(p, np.full(88, np.inf, np.float32)), "88 of the 88 egemaps feature values are NaN or inf"),
 ])
-def test_a_bad_cache_entry_is_discarded_and_recomputed(tmp_path, rng, monkeypatch, capsys, damage, why):
+def test_a_bad_cache_entry_is_discarded_and_recomputed(tmp_path, rng, capsys, damage, why):
     path = tmp_path / "a.wav"
     path.write_bytes(_wav_bytes(rng.uniform(-0.5, 0.5, 8000).astype(np.float32)))
-    monkeypatch.setattr(feature_cache, "compute", lambda p, k, prm, audio=None: audio[:88] * 2)
-    npy, err = feature_cache.cached_features(path, "egemaps", {}, tmp_path / "c")
+    kind = feature_kinds.FeatureKind("egemaps", lambda audio, prm: audio[:88] * 2, per_frame=False)
+    (npy,), err = feature_cache.cached_features(path, kind, [{}], tmp_path / "c")
     good = np.load(npy)
     damage(Path(npy))
-    again, err = feature_cache.cached_features(path, "egemaps", {}, tmp_path / "c")
+    (again,), err = feature_cache.cached_features(path, kind, [{}], tmp_path / "c")
     assert err is None and again == npy
     np.testing.assert_array_equal(np.load(again), good)
     msg = capsys.readouterr().err

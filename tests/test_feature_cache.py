@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_ref.evaluation import feature_cache
+from ser_ref.evaluation import feature_cache, feature_kinds
 from ser_ref.evaluation.executors import SerialExecutor
 
 
@@ -13,18 +13,16 @@ def _wav(path, rng, n=4000):
     return path
 
 
-def test_cache_is_keyed_by_content_and_params(tmp_path, rng, monkeypatch):
+def test_cache_is_keyed_by_content_and_params(tmp_path, rng):
     calls = []
 
-    def fake_compute(path, kind, params, audio=None):
-        calls.append((path, params["scale"]))
-        from ser_ref.frontend.audio import load_audio
+    def scaled(audio, params):
+        calls.append(params["scale"])
+        return audio[:10] * params["scale"]
 
-        return load_audio(path)[:10] * params["scale"]
-
-    monkeypatch.setattr(feature_cache, "compute", fake_compute)
+    kind = feature_kinds.FeatureKind("scaled", scaled, per_frame=False)
     a = _wav(tmp_path / "a.wav", rng)
-    npy, err = feature_cache.cached_features(a, "egemaps", {"scale": 2}, tmp_path / "cache")
+    (npy,), err = feature_cache.cached_features(a, kind, [{"scale": 2}], tmp_path / "cache")
     assert err is None
     from ser_ref.frontend.audio import load_audio
 
@@ -32,14 +30,14 @@ def test_cache_is_keyed_by_content_and_params(tmp_path, rng, monkeypatch):
     # Same bytes under another name: cache hit, no recomputation.
     b = tmp_path / "b.wav"
     b.write_bytes(a.read_bytes())
-    assert feature_cache.cached_features(b, "egemaps", {"scale": 2}, tmp_path / "cache")[0] == npy
+    assert feature_cache.cached_features(b, kind, [{"scale": 2}], tmp_path / "cache")[0] == [npy]
     assert len(calls) == 1
-    # Another parameter: a new entry.
-    npy3, _ = feature_cache.cached_features(a, "egemaps", {"scale": 3}, tmp_path / "cache")
-    assert npy3 != npy and len(calls) == 2
+    # Another parameter: a new entry; beside the cached one, only the new one is computed.
+    (same, npy3), _ = feature_cache.cached_features(a, kind, [{"scale": 2}, {"scale": 3}], tmp_path / "cache")
+    assert same == npy and npy3 != npy and calls == [2, 3]
     # Edited audio: a new entry.
     _wav(a, rng)
-    assert feature_cache.cached_features(a, "egemaps", {"scale": 2}, tmp_path / "cache")[0] != npy
+    assert feature_cache.cached_features(a, kind, [{"scale": 2}], tmp_path / "cache")[0] != [npy]
     assert len(calls) == 3
     # No temporary files are left behind.
     assert not list((tmp_path / "cache").rglob("*.tmp*"))
@@ -51,9 +49,9 @@ def test_bad_files_come_back_as_named_errors(tmp_path, rng):
     good = _wav(tmp_path / "good.wav", rng)
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"not audio" * 100)
-    npys, errors = feature_cache.extract_all([junk, good], "egemaps", {}, tmp_path / "c", SerialExecutor())
+    (npys,), errors = feature_kinds.KINDS["egemaps"].extract([junk, good], [{}], tmp_path / "c", SerialExecutor())
     assert npys[0] == "" and len(errors) == 1 and "junk.wav" in errors[0] and "good.wav" not in errors[0]
-    np.testing.assert_array_equal(np.load(npys[1]), feature_cache.compute(good, "egemaps", {}))
+    np.testing.assert_array_equal(np.load(npys[1]), feature_kinds.compute(good, "egemaps", {}))
 
 
 def test_read_into_one_block_equals_np_load_and_falls_back_where_it_must(tmp_path, rng):

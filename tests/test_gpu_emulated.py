@@ -196,18 +196,18 @@ def test_deepspeech_features_batch_gpu_path(emu, rng, monkeypatch, mode):
 
 
 def test_corpus_layer1_extraction_on_device_matches_cpu(emu, rng, monkeypatch, tmp_path):
-    """feature_cache.extract_all(device="gpu") batches on the device and caches apart from the CPU's."""
+    """The layer-1 kind's extraction with device "gpu" batches on the device and caches apart from the CPU's."""
     import soundfile as sf
 
     from ser_ref.runtime import backend
-    from ser_ref.evaluation import feature_cache
+    from ser_ref.evaluation import feature_kinds
     from ser_ref.evaluation.executors import SerialExecutor
 
     monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
     H = 8
     layer = Layer1(rng.integers(-127, 128, size=(494, H)).astype(np.int8), 0.0129,
                    rng.normal(0, 0.5, H).astype(np.float32))
-    monkeypatch.setattr(feature_cache, "_layer1", lambda weights: layer)
+    monkeypatch.setattr(feature_kinds, "_layer1", lambda weights: layer)
     paths = []
     for k, n in enumerate((900, 2500, 1600)):
         paths.append(tmp_path / f"u{k}.wav")
@@ -215,8 +215,9 @@ def test_corpus_layer1_extraction_on_device_matches_cpu(emu, rng, monkeypatch, t
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"junk" * 100)
     params = {"weights": "w.npz", "weights_sha256": "x", "step_ms": 20, "mode": "float"}
-    cpu, cpu_err = feature_cache.extract_all(paths, "layer1", {**params, "device": "cpu"}, tmp_path / "c", SerialExecutor())
-    gpu, gpu_err = feature_cache.extract_all(paths + [bad], "layer1", {**params, "device": "gpu"}, tmp_path / "c", None)
+    kind = feature_kinds.KINDS["layer1"]
+    (cpu,), cpu_err = kind.extract(paths, [{**params, "device": "cpu"}], tmp_path / "c", SerialExecutor())
+    (gpu,), gpu_err = kind.extract(paths + [bad], [{**params, "device": "gpu"}], tmp_path / "c", None)
     assert not cpu_err and len(gpu_err) == 1 and "bad.wav" in gpu_err[0] and gpu[-1] == ""
     assert set(cpu).isdisjoint(gpu[:3])  # the device is part of the cache key
     for c, g in zip(cpu, gpu):
@@ -227,18 +228,18 @@ def test_an_all_bad_batch_on_the_device_is_counted_not_fatal(emu, rng, monkeypat
     """A batch whose files are all bad (the last one of a corpus, say) leaves them out with their
     names; it used to reach gpu.tf_mfcc.mfcc_batch([]) and abort the whole run."""
     from ser_ref.runtime import backend
-    from ser_ref.evaluation import feature_cache
+    from ser_ref.evaluation import feature_kinds
     from ser_ref.deepspeech import deepspeech_features_batch
 
     monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
     layer = Layer1(rng.integers(-127, 128, size=(494, 8)).astype(np.int8), 0.0129,
                    rng.normal(0, 0.5, 8).astype(np.float32))
-    monkeypatch.setattr(feature_cache, "_layer1", lambda weights: layer)
+    monkeypatch.setattr(feature_kinds, "_layer1", lambda weights: layer)
     assert deepspeech_features_batch([], layer, device="gpu") == []
     bad = [tmp_path / "empty.wav", tmp_path / "junk.wav"]
     bad[0].write_bytes(b"")
     bad[1].write_bytes(b"junk" * 100)
     params = {"weights": "w.npz", "weights_sha256": "x", "step_ms": 20, "mode": "float", "device": "gpu"}
-    npys, errors = feature_cache.extract_all(bad, "layer1", params, tmp_path / "c", None)
+    (npys,), errors = feature_kinds.KINDS["layer1"].extract(bad, [params], tmp_path / "c", None)
     assert npys == ["", ""] and len(errors) == 2
     assert "empty.wav" in errors[0] and "junk.wav" in errors[1]

@@ -45,7 +45,7 @@ def plain_loop(data, entries, folds):
     for e in entries:
         proba = np.full((len(data.y), 4), np.nan)
         for f in folds:
-            X = data.features.get(systems.FEATURES[e.system])
+            X = data.features.get(systems.get(e.system).reads)
             if X is None:
                 X = np.zeros((len(data.y), 1))
             if isinstance(X, list):

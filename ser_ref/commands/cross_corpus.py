@@ -106,24 +106,21 @@ def check_classes(loaded) -> list[str]:
 
 def build_dataset(args, loaded, layer, executor, timings):
     """Features of every corpus (cached), concatenated: (Dataset, corpus name per utterance, problems)."""
-    from .reproduce import extract_features
+    from ..evaluation import dataset
     from ..evaluation.runner import Dataset, digest
+    from ..evaluation.table2 import table2_specs
 
-    ns = argparse.Namespace(step_ms=20, mode="float", device="cpu")
-    ys, spk, corpus, eg, l1, digests, problems = [], [], [], [], [], {}, {}
+    parts, problems = {}, {}
     for name, (items, report) in loaded.items():
-        items, data, probs, _ = extract_features(ns, items, layer, executor, timings)
-        probs["corpus"], probs["skipped_by_loader"] = report.summary(), report.skipped
-        problems[name] = probs
-        ys.append(data["y"])
-        spk.append(np.array([f"{name}:{s}" for s in data["speakers"]]))
-        corpus.append(np.full(len(items), name))
-        eg.append(data["payload"]["rf-egemaps"]["egemaps"])
-        l1 += data["payload"]["dense"]["layer1"]
-        digests[name] = data["digest"]
-    y, speakers, corpus = np.concatenate(ys), np.concatenate(spk), np.concatenate(corpus)
+        parts[name], problems[name] = dataset.build_dataset(items, table2_specs(layer), executor=executor,
+                                                            cache_root=locations.cache_dir(), timings=timings)
+        problems[name]["corpus"], problems[name]["skipped_by_loader"] = report.summary(), report.skipped
+    y = np.concatenate([d.y for d in parts.values()])
+    speakers = np.concatenate([np.array([f"{name}:{s}" for s in d.speakers]) for name, d in parts.items()])
+    corpus = np.concatenate([np.full(len(d.y), name) for name, d in parts.items()])
     groups = {"none": None, "speaker": speakers, "corpus": corpus}[args.normalize]
-    features = {"egemaps": np.concatenate(eg), "layer1": l1}
+    features = dataset.concatenate_features([d.features for d in parts.values()])
+    digests = {name: d.digest for name, d in parts.items()}
     return Dataset(y, speakers, features, digest([digests, args.normalize]), groups), corpus, problems
 
 

@@ -50,31 +50,25 @@ def _row(res, y, pred, ref_pred, seed):
 
 
 def study(items, weights, args, executor) -> dict:
-    from ..corpora import LABELS
-    from ..deepspeech.layer_features import cached_layer_features
+    from ..evaluation.dataset import FeatureSpec, build_dataset
     from ..evaluation.metrics import loso_folds, metrics, run_loso
     from ..evaluation.systems import Settings, fit_predict_labels
 
-    params = {"weights": weights.source, "weights_sha256": weights.metadata.get("file_sha256", ""),
-              "step_ms": 20, "mode": args.mode}
-    cache_root = locations.cache_dir()
+    # every layer of one pass per file; keyed without a device, as this study's cache always was
+    specs = {k: FeatureSpec.deepspeech(weights, step_ms=20, mode=args.mode, device=None, layer=k) for k in LAYER_KINDS}
     t = time.perf_counter()
-    futures = [executor.submit(cached_layer_features, str(it.path), params, str(cache_root)) for it in items]
-    results = [f.result() for f in futures]
-    errors = [e for _, e in results if e]
-    keep = [i for i, (npys, _) in enumerate(results) if npys]
-    say(f"features of {len(keep)} of {len(items)} files in {time.perf_counter() - t:.0f} s "
-        f"({len(errors)} left out)")
-    y = np.array([LABELS.index(items[i].label) for i in keep])
-    speakers = np.array([items[i].speaker for i in keep])
+    data, problems = build_dataset(items, specs, executor=executor, cache_root=locations.cache_dir())
+    say(f"features of {problems['n_used']} of {len(items)} files in {time.perf_counter() - t:.0f} s "
+        f"({problems['n_left_out']} left out)")
+    y, speakers = data.y, data.speakers
     folds = loso_folds(speakers)
     settings = Settings(seed=args.seed, nn_config="quick" if args.quick else {})
     n_trees = 50 if args.quick else 300
-    out = {"n_used": len(keep), "n_items": len(items), "errors": errors, "mode": args.mode,
-           "model": str(weights.source), "model_sha256": params["weights_sha256"], "dense": {}, "forest": {}}
+    out = {"n_used": problems["n_used"], "n_items": len(items), "errors": problems["feature_errors"], "mode": args.mode,
+           "model": str(weights.source), "model_sha256": specs["layer1"].weights_sha256, "dense": {}, "forest": {}}
     ref = {}
     for layer in LAYER_KINDS:
-        npys = [results[i][0][layer] for i in keep]
+        npys = data.features[layer]
         t = time.perf_counter()
         pred = _dense_predictions(npys, y, speakers, folds, executor, settings, layer)
         out["dense"][layer] = _row(metrics(y, pred), y, pred, ref.get("dense"), args.seed)

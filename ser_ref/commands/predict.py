@@ -2,7 +2,7 @@
 
 Per file it prints the decision and P(class | utterance) for the four classes (with ``--json``, one
 object per line: ``path``, ``label``, ``probabilities`` {class: p}). Each file goes through exactly
-the feature code the model was trained on (``feature_cache.compute``: the same audio checks, MFCC step,
+the feature code the model was trained on (``feature_kinds.compute``: the same audio checks, MFCC step,
 layer-1 mode or eGeMAPS). The model file is refused, with one line naming it, when it is corrupt, of
 another format version, or was trained on layer-1 features of DeepSpeech weights other than the
 ones in use. A file that cannot be used is named with its problem, the others are still predicted,
@@ -29,7 +29,7 @@ class Trained:
     model: object
     meta: dict
     kind: str          # "egemaps" or "layer1"
-    params: dict       # the feature_cache.compute parameters
+    params: dict       # the feature_kinds.compute parameters
 
     @property
     def classes(self) -> list:
@@ -95,25 +95,25 @@ def load_trained(path, model=None, device: str = "cpu", verbose: bool = False) -
     if f["kind"] == "egemaps":
         return Trained(net, meta, "egemaps", {})
     from ..deepspeech import load_layer1
+    from ..evaluation.dataset import FeatureSpec
 
     layer = load_layer1(model, verbose=verbose)
     check_weights(path, meta, layer)
-    params = {"weights": layer.source, "step_ms": f["step_ms"], "mode": f["mode"]}
-    return Trained(net, meta, "layer1", params)
+    return Trained(net, meta, "layer1", FeatureSpec.deepspeech(layer, step_ms=f["step_ms"], mode=f["mode"]).params)
 
 
 def feature_version_note(path, trained: Trained) -> str | None:
     """A line when the model's features came from another version of the feature code than this
-    one (``feature_cache.FEATURE_VERSIONS``): its numbers may then differ a little from training's.
+    one (``feature_kinds.KINDS[kind].version``): its numbers may then differ a little from training's.
 
     Examples
     --------
     >>> feature_version_note("m.npz", Trained(None, {"features": {"version": 0}}, "egemaps", {})).split(",")[0]
     'm.npz: trained on egemaps features of code version 0'
     """
-    from ..evaluation.feature_cache import FEATURE_VERSIONS
+    from ..evaluation.feature_kinds import get
 
-    have, want = FEATURE_VERSIONS[trained.kind], trained.meta["features"].get("version")
+    have, want = get(trained.kind).version, trained.meta["features"].get("version")
     if want == have:
         return None
     return f"{path}: trained on {trained.kind} features of code version {want}, this ser_ref computes version {have}"
@@ -130,7 +130,7 @@ def features_of(trained: Trained, audio_path):
     >>> features_of(Trained(None, {}, "egemaps", {}), p).shape
     (88,)
     """
-    from ..evaluation.feature_cache import compute
+    from ..evaluation.feature_kinds import compute
 
     return compute(str(audio_path), trained.kind, trained.params)
 

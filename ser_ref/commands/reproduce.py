@@ -8,18 +8,14 @@ with the same ``--out`` resumes where it stopped and gives identical numbers.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..files import atomic, locations
 from ..errors import SerRefError, UsageError, cli_main, machine_error
-from ..evaluation.table2 import NN_ROWS, ROWS, Settings, sweep_key, table2_entries
+from ..evaluation.table2 import ROWS, Settings, sweep_key, table2_entries, table2_specs
 
 CORPORA = ("synthetic", "iemocap", "ravdess", "emodb", "emovo", "cremad", "urdu")  # corpora.NAMES, synthetic first
 FIG3_CHUNKS = (5, 10, 20, 40, 80)
@@ -121,10 +117,6 @@ def say(msg: str) -> None:
     print(msg, flush=True)
 
 
-def _hash(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def load_corpus(args):
     """Items of the chosen corpus; the synthetic one is generated (once) under the cache folder,
     or read (never written) from ``--root``.
@@ -170,83 +162,6 @@ def check_cache_writable() -> Path:
     except OSError as exc:
         raise machine_error(exc, "the feature cache ($SER_REF_CACHE) must be writable", exc.filename or root) from exc
     return root
-
-
-def corpus_problems(speakers, y):
-    """Speakers left without any utterance of a class (their UA is undefined for it).
-
-    Examples
-    --------
-    >>> corpus_problems(np.array(["s1", "s1", "s2"]), np.array([0, 1, 2]))[0]
-    'speaker s1: no utterances of sadness, neutral'
-    """
-    from ..corpora import LABELS
-
-    out = []
-    for s in sorted(set(speakers)):
-        have = set(y[speakers == s].tolist())
-        missing = [LABELS[c] for c in range(len(LABELS)) if c not in have]
-        if missing:
-            out.append(f"speaker {s}: no utterances of {', '.join(missing)}")
-    return out
-
-
-def run_rows(entries, data, folds, out: Path, executor, timings):
-    """Every entry (``experiment.table2_entries``) on every LOSO fold, through ``runner.run`` with a
-    checkpoint per (row, fold) under ``<out>/folds``. Returns {row key: (n, 4) probabilities}."""
-    from ..evaluation.runner import Dataset, run
-
-    features = {"egemaps": data["payload"]["rf-egemaps"]["egemaps"], "layer1": data["payload"]["dense"]["layer1"]}
-    dataset = Dataset(data["y"], data["speakers"], features, data["digest"])
-    return run(entries, folds, dataset, executor, out=out, timings=timings, desc="LOSO folds", say=say)
-
-
-def extract_features(args, items, layer, executor, timings):
-    """Cached eGeMAPS and layer-1 features of every item, before any training.
-
-    A file whose own fault stops it (unreadable, truncated, absurd) is left out and reported by name
-    (never silently); a fault of the machine (a full or read-only cache) raises MachineError and
-    stops the run. Returns (items kept, fold payloads, problems, corpus hash).
-    """
-    from ..corpora import LABELS
-    from ..evaluation.feature_cache import extract_all
-
-    cache_root = locations.cache_dir()
-    paths = [str(it.path) for it in items]
-    t = time.perf_counter()
-    eg_npy, eg_err = extract_all(paths, "egemaps", {}, cache_root, executor, desc="eGeMAPS")
-    timings["features:egemaps"] = time.perf_counter() - t
-    t = time.perf_counter()
-    # keyed on the weight file actually loaded (its bytes), not on the hash recorded inside it
-    l1_params = {"weights": layer.source, "weights_sha256": layer.metadata.get("file_sha256", ""),
-                 "step_ms": args.step_ms, "mode": args.mode, "device": args.device}
-    kind = "layer1"
-    if getattr(args, "features", None):  # a layer of the whole model (ser_ref.deepspeech.layer_features)
-        kind, l1_params = "deepspeech", {**l1_params, "layer": args.features, "device": "cpu"}
-    l1_npy, l1_err = extract_all(paths, kind, l1_params, cache_root, executor, desc=getattr(args, "features", None) or "layer 1")
-    timings["features:layer1"] = time.perf_counter() - t
-
-    keep = [i for i in range(len(items)) if eg_npy[i] and l1_npy[i]]
-    if not keep:
-        raise SerRefError(f"no usable utterances: every file failed, e.g. {(eg_err + l1_err)[:3]}")
-    items = [items[i] for i in keep]
-    y = np.array([LABELS.index(it.label) for it in items])
-    speakers = np.array([it.speaker for it in items])
-    problems = {"n_items": len(paths), "n_used": len(keep), "n_left_out": len(paths) - len(keep),
-                "feature_errors": sorted(set(eg_err + l1_err)),
-                "speakers_missing_classes": corpus_problems(speakers, y)}
-    # A cache file's stem hashes the audio's bytes and the parameters: name + stem pins the corpus.
-    file_list_hash = _hash(sorted(Path(paths[i]).name + ":" + Path(l1_npy[i]).stem for i in keep))
-    base = {"y": y, "speakers": speakers}
-    data = {
-        "y": y,
-        "speakers": speakers,
-        "digest": _hash([file_list_hash, l1_params["weights_sha256"], args.step_ms, args.mode]
-                        + ([args.features] if getattr(args, "features", None) else [])),
-        "payload": {"majority": base, "rf-egemaps": {**base, "egemaps": np.stack([np.load(eg_npy[i]) for i in keep])},
-                    **{r: {**base, "layer1": [l1_npy[i] for i in keep]} for r in NN_ROWS}},
-    }
-    return items, data, problems, file_list_hash
 
 
 def main(argv=None) -> int:
@@ -309,8 +224,11 @@ def _work(args, items, load_report, out: Path, t_start, timings) -> int:
 
 def _stages(args, items, load_report, out: Path, layer, executor, t_start, timings) -> int:
     from ..evaluation import metrics, report
+    from ..evaluation.dataset import build_dataset
+    from ..evaluation.runner import run
 
-    items, data, problems, file_list_hash = extract_features(args, items, layer, executor, timings)
+    specs = table2_specs(layer, step_ms=args.step_ms, mode=args.mode, device=args.device, layer=args.features)
+    data, problems = build_dataset(items, specs, executor=executor, cache_root=locations.cache_dir(), timings=timings)
     problems["corpus"], problems["skipped_by_loader"] = load_report.summary(), load_report.skipped
     atomic.write_json(out / "problems.json", problems)
     for line in problems["feature_errors"] + problems["speakers_missing_classes"]:
@@ -318,7 +236,7 @@ def _stages(args, items, load_report, out: Path, layer, executor, t_start, timin
     if problems["n_used"] < problems["n_items"]:
         say(f"warning: {problems['n_items'] - problems['n_used']} of {problems['n_items']} files left out "
             f"(listed in {out / 'problems.json'})")
-    y, speakers = data["y"], data["speakers"]
+    y, speakers = data.y, data.speakers
     names = sorted({str(s) for s in speakers})  # str: a NumPy string would print as np.str_('...')
     if len(names) < 2:
         raise SerRefError(f"{args.corpus}: leave-one-speaker-out needs at least 2 speakers; the usable files "
@@ -329,13 +247,14 @@ def _stages(args, items, load_report, out: Path, layer, executor, t_start, timin
                         nn_config="quick" if args.quick else {})
     chunks = args.chunks or (FIG3_CHUNKS_QUICK if args.quick else FIG3_CHUNKS)
     t = time.perf_counter()
-    probas = run_rows(table2_entries(settings, chunks), data, folds, out, executor, timings)
+    probas = run(table2_entries(settings, chunks), folds, data, executor, out=out, timings=timings, desc="LOSO folds",
+                 say=say)
     timings["training (wall)"] = time.perf_counter() - t
     executor.shutdown()
 
     fig3 = {c: probas[sweep_key(c, settings)] for c in chunks}
     timings["total"] = time.perf_counter() - t_start
-    manifest = report.manifest(args, settings, items, file_list_hash, layer, timings)
+    manifest = report.manifest(args, settings, data.items, data.corpus_digest, layer, timings)
     summary = report.write_all(out, args.corpus, y, speakers, {r: probas[r] for r in ROWS}, fig3,
                                manifest, problems, seed=args.seed)
     say("")

@@ -82,46 +82,19 @@ def fit_system(system: str, features, y, speakers, seed: int, settings: Settings
     return model.forest_ if system == "rf-egemaps" else model  # the forest itself carries save/load
 
 
-def feature_settings(system: str, layer, step_ms: int, mode: str, device: str) -> tuple[str, dict]:
-    """(kind, parameters) of the features a system reads, as reproduce caches them.
+def feature_spec(system: str, layer, step_ms: int, mode: str, device: str):
+    """The features a system reads, as reproduce caches them (``evaluation.dataset.FeatureSpec``).
 
     Examples
     --------
-    >>> feature_settings("rf-egemaps", None, 20, "float", "cpu")
-    ('egemaps', {})
+    >>> feature_spec("rf-egemaps", None, 20, "float", "cpu")
+    FeatureSpec(kind='egemaps', layer=None, weights=None, weights_sha256=None, step_ms=None, mode=None, device=None)
     """
-    if system == "rf-egemaps":
-        return "egemaps", {}
-    return "layer1", {"weights": layer.source, "weights_sha256": layer.metadata.get("file_sha256", ""),
-                      "step_ms": step_ms, "mode": mode, "device": device}
+    from ..evaluation.dataset import FeatureSpec
 
-
-def corpus_features(items, kind: str, params: dict, executor):
-    """(items kept, their features, error lines): a file that fails is left out and named.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from ser_ref.corpora import Item
-    >>> from ser_ref.evaluation.executors import SerialExecutor
-    >>> corpus_features([Item(Path("/no/a.wav"), "s1", "anger")], "egemaps", {}, SerialExecutor())
-    Traceback (most recent call last):
-    ...
-    ser_ref.errors.SerRefError: no usable utterances: every file failed, e.g. [...]
-    """
-    from ..files import locations
-    from ..evaluation.feature_cache import extract_all, load_many
-
-    npys, errors = extract_all([str(it.path) for it in items], kind, params, locations.cache_dir(), executor,
-                               desc=kind)
-    keep = [i for i, p in enumerate(npys) if p]
-    if not keep:
-        raise SerRefError(f"no usable utterances: every file failed, e.g. {errors[:3]}")
-    if kind == "egemaps":  # one small vector per file, stacked: nothing to map
-        feats = np.stack([np.load(npys[i]) for i in keep])
-    else:
-        feats = load_many([npys[i] for i in keep])
-    return [items[i] for i in keep], feats, errors
+    if systems.get(system).reads == "egemaps":
+        return FeatureSpec("egemaps")
+    return FeatureSpec.deepspeech(layer, step_ms=step_ms, mode=mode, device=device)
 
 
 def _without_speakers(items, leave_out: str):
@@ -151,8 +124,10 @@ def file_list_sha256(items) -> str:
 
 def _main(args) -> int:
     from ..corpora import LABELS
+    from ..evaluation import feature_kinds
+    from ..evaluation.dataset import build_dataset
     from ..evaluation.executors import make_executor
-    from ..evaluation.feature_cache import FEATURE_VERSIONS
+    from ..files import locations
     from .reproduce import load_corpus, say
 
     t0 = time.perf_counter()
@@ -164,18 +139,18 @@ def _main(args) -> int:
         from ..deepspeech import load_layer1
 
         layer = load_layer1(args.model, verbose=True)
-    kind, params = feature_settings(args.system, layer, args.step_ms, args.mode, args.device)
+    spec, reads = feature_spec(args.system, layer, args.step_ms, args.mode, args.device), systems.get(args.system).reads
     executor = make_executor(args.jobs, None)
     try:
-        items, feats, errors = corpus_features(items, kind, params, executor)
+        data, problems = build_dataset(items, {reads: spec}, executor=executor, cache_root=locations.cache_dir())
     finally:
         executor.shutdown()
-    for line in errors:
+    for line in problems["feature_errors"]:
         say(f"warning: {line}")
-    if errors:
-        say(f"warning: {len(errors)} files left out")
-    y = np.array([LABELS.index(it.label) for it in items])
-    speakers = np.array([it.speaker for it in items])
+    if problems["n_left_out"]:
+        say(f"warning: {problems['n_left_out']} files left out")
+    items, y, speakers = data.items, data.y, data.speakers
+    feats = feature_kinds.get(spec.kind).take(data.features[reads], np.arange(len(y)))
     settings = system_settings(args)
     say(f"training {args.system} on {len(items)} utterances of {len(set(speakers))} speakers")
     model = fit_system(args.system, feats, y, speakers, args.seed, settings)
@@ -183,10 +158,10 @@ def _main(args) -> int:
         "ser_ref_version": __version__,
         "system": args.system,
         "class_names": list(LABELS),
-        "features": {"kind": kind, "version": FEATURE_VERSIONS[kind], "step_ms": args.step_ms, "mode": args.mode,
-                     "weights_sha256": params.get("weights_sha256"),
+        "features": {"kind": spec.kind, "version": feature_kinds.get(spec.kind).version, "step_ms": args.step_ms,
+                     "mode": args.mode, "weights_sha256": spec.weights_sha256,
                      "weights_source": None if layer is None else Path(layer.source).name},
-        "corpus": {"name": args.corpus, "n_utterances": len(items), "n_left_out": len(errors),
+        "corpus": {"name": args.corpus, "n_utterances": len(items), "n_left_out": problems["n_left_out"],
                    "speakers_left_out": sorted({s.strip() for s in args.leave_out.split(",") if s.strip()}),
                    "speakers": sorted(set(speakers.tolist())), "file_list_sha256": file_list_sha256(items)},
         "seed": args.seed,

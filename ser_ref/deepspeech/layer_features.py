@@ -1,5 +1,6 @@
 """signal -> MFCC -> context windows -> layer 1: the paper's 2048 DeepSpeech features per frame;
-and any of layers 1-5 of the whole model (``layer_features``), cached per layer for the layer study."""
+and any of layers 1-5 of the whole model (``layer_features``); cached per layer by the "deepspeech" feature
+kind (``ser_ref.evaluation.feature_kinds``), which this package does not import."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -91,22 +92,3 @@ def layer_features(signal, params: dict, layers=LAYER_KINDS) -> dict:
     w = context_windows(mfcc(signal, 16000, win_ms=win_ms, step_ms=params["step_ms"]))
     out = model.forward(w, mode=params["mode"], layers=tuple(layers))
     return {k: out[k] for k in layers}
-
-
-def cached_layer_features(path, params: dict, cache_root) -> tuple[dict, str | None]:
-    """Every layer's features of one file, cached as kind "deepspeech" with params["layer"] set
-    (``ser_ref.evaluation.feature_cache``); computed in one pass when any is missing. Returns ({layer: npy}, None)
-    or ({}, error message); top-level so that executors can run it."""
-    from ..frontend.audio import load_audio
-    from ..evaluation.feature_cache import cache_path, error_naming, is_fault_of_the_file, store_features
-
-    try:
-        targets = {k: cache_path(path, "deepspeech", {**params, "layer": k}, cache_root) for k in LAYER_KINDS}
-        if not all(t.exists() for t in targets.values()):
-            for k, f in layer_features(load_audio(path), params).items():
-                store_features(targets[k], f, "deepspeech", str(path))  # checked finite; a failed write stops the run
-        return {k: str(t) for k, t in targets.items()}, None
-    except Exception as exc:  # a file's own fault comes back as a message, a machine fault is raised
-        if is_fault_of_the_file(exc):
-            return {}, error_naming(path, exc)
-        raise

@@ -1,12 +1,18 @@
-"""Per-file features, computed once and cached on disk by content.
+"""Per-file features, computed once and cached on disk by content: a cache that knows no kind.
 
-    key = sha256( sha256(file bytes), kind, version, parameters, weights file sha256 )
+    key = sha256( canonical JSON of [sha256(file bytes), kind name, kind version, parameters] )
     file = <cache>/features/<kind>/<key[:2]>/<key>.npy
 
-Keying on the audio's bytes (not its path) means a renamed or copied corpus reuses the cache, and an
-edited file or changed parameter never reuses a stale one. The bytes hashed are the bytes decoded
-(one read), and the weights count by the sha256 of the weight file actually loaded. Every write is
-atomic, so an interrupted run resumes with exactly the features it would have computed.
+The parameters are the kind's own (``FeatureSpec.params``), all but "weights": that is a path, and
+the weights count by the sha256 of the file actually loaded ("weights_sha256"). Keying on the
+audio's bytes (not its path) means a renamed or copied corpus reuses the cache, and an edited file or
+changed parameter never reuses a stale one. The bytes hashed are the bytes decoded (one read). Every
+write is atomic, so an interrupted run resumes with exactly the features it would have computed.
+
+A *kind* is anything with ``name``, ``version`` (bumped when a code change alters its numbers),
+``per_frame`` ((frames, d) per file, else one (d,) vector) and ``compute_many(audio, params_list)``;
+the kinds themselves are registered in ``ser_ref.evaluation.feature_kinds``, which this module does
+not import.
 
 Faults: a file's own fault (unreadable, truncated, NaN, absurd values, too short, features that come
 out non-finite) comes back as a message and the file is left out; a fault of the machine (a full or
@@ -18,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -27,72 +32,15 @@ from ..files.atomic import atomic_path
 from ..errors import AudioError, MachineError, SerRefError, UsageError, WeightsError, machine_error
 from ..files.hashing import bytes_sha256, file_sha256  # noqa: F401  (file_sha256 re-exported)
 
-KINDS = ("layer1", "egemaps", "deepspeech")
-# Part of every cache key: bump a kind's number when a code change alters its numbers, so that no
-# run ever mixes features computed by two versions of the code.
-# layer1 2: files of >= 512 frames go through per-core single-threaded GEMMs (float32 rounding differs)
-# layer1 3: every file in fixed blocks of single-threaded GEMMs (bits independent of --jobs / threads)
-# deepspeech 2: its layers' GEMMs in the same fixed single-threaded blocks
-FEATURE_VERSIONS = {"layer1": 3, "egemaps": 1, "deepspeech": 2}  # deepspeech: params["layer"] = layer1..5
 
+def cache_key(content_sha: str, kind: str, version: int, params: dict) -> str:
+    """sha256 of the canonical JSON of what the features depend on (see the module doc).
 
-def cache_key(content_sha: str, kind: str, params: dict) -> str:
-    blob = json.dumps([content_sha, kind, FEATURE_VERSIONS.get(kind, 0), params], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-@lru_cache(maxsize=2)
-def _layer1(weights_path: str):
-    from ..deepspeech import Layer1
-
-    return Layer1.from_weights(weights_path)
-
-
-def _layer1_of(params: dict):
-    """Layer 1 of ``params["weights"]``, which must still be the file the run keyed its cache on."""
-    layer = _layer1(params["weights"])
-    want, got = params.get("weights_sha256", ""), layer.metadata.get("file_sha256", "")
-    # reproduce keys on the file's bytes; a caller that keyed on the source model's hash is held to that
-    if want and got and want not in (got, layer.metadata.get("source_sha256")):
-        raise WeightsError(f"{params['weights']}: changed during the run (sha256 {got[:12]}..., the run "
-                           f"started with {want[:12]}...)")
-    return layer
-
-
-def compute(path, kind: str, params: dict, audio=None) -> np.ndarray:
-    """The features of one file, uncached: layer-1 frames (frames, 2048) or eGeMAPS (88,).
-
-    ``audio``: the file's decoded signal when the caller has it already (else it is read here).
-
-    Examples
-    --------
-    >>> import os, tempfile, soundfile as sf
-    >>> p = os.path.join(tempfile.mkdtemp(), "tone.wav")
-    >>> t = np.arange(8000) / 16000; sf.write(p, 0.3 * np.sin(2 * np.pi * 200 * t), 16000)
-    >>> compute(p, "egemaps", {}).shape
-    (88,)
-    >>> compute(p + ".missing", "egemaps", {})
-    Traceback (most recent call last):
-    ...
-    ser_ref.errors.AudioError: ...tone.wav.missing: file not found
+    >>> len(cache_key("ab" * 32, "egemaps", 1, {}))
+    64
     """
-    from ..frontend.audio import load_audio
-
-    x = load_audio(path) if audio is None else audio
-    if kind == "layer1":
-        from ..deepspeech import deepspeech_features
-
-        layer = _layer1_of(params)
-        return deepspeech_features(x, layer, step_ms=params["step_ms"], mode=params["mode"])
-    if kind == "deepspeech":  # the whole model; params["layer"] picks the layer (deepspeech/layer_features.py)
-        from ..deepspeech.layer_features import layer_features
-
-        return layer_features(x, params, (params["layer"],))[params["layer"]]
-    if kind == "egemaps":
-        from ..egemaps import egemaps
-
-        return egemaps(x, 16000)
-    raise ValueError(f"unknown feature kind {kind!r}; expected one of {KINDS}")
+    blob = json.dumps([content_sha, kind, version, params], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def error_naming(path, exc) -> str:
@@ -105,38 +53,51 @@ def error_naming(path, exc) -> str:
     return msg if str(path) in msg else f"{path}: {msg}"
 
 
-def cache_path(path, kind: str, params: dict, cache_root, content_sha: str | None = None) -> Path:
+def cache_path(path, kind, params: dict, cache_root, content_sha: str | None = None) -> Path:
     """Where the features of ``path`` under ``params`` live (a weights file counts by its sha256).
 
     Examples
     --------
     >>> import os, tempfile
+    >>> from types import SimpleNamespace
     >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); open(p, "wb").write(b"RIFF")
     4
-    >>> q = cache_path(p, "egemaps", {}, "/cache")
-    >>> q.parent.parent.as_posix(), q.parent.name == q.stem[:2], q == cache_path(p, "egemaps", {}, "/cache")
+    >>> kind = SimpleNamespace(name="egemaps", version=1)
+    >>> q = cache_path(p, kind, {}, "/cache")
+    >>> q.parent.parent.as_posix(), q.parent.name == q.stem[:2], q == cache_path(p, kind, {}, "/cache")
     ('/cache/features/egemaps', True, True)
     """
     key_params = {k: v for k, v in params.items() if k != "weights"}
-    key = cache_key(content_sha or file_sha256(path), kind, key_params)
-    return Path(cache_root) / "features" / kind / key[:2] / f"{key}.npy"
+    key = cache_key(content_sha or file_sha256(path), kind.name, kind.version, key_params)
+    return Path(cache_root) / "features" / kind.name / key[:2] / f"{key}.npy"
 
 
-def feature_problem(feats, kind: str) -> str | None:
-    """None, or what makes ``feats`` unusable: not float, empty, the wrong shape, NaN or inf."""
+def feature_problem(feats, kind) -> str | None:
+    """None, or what makes ``feats`` unusable: not float, empty, the wrong shape, NaN or inf.
+
+    >>> from types import SimpleNamespace
+    >>> feature_problem(np.ones((3, 2)), SimpleNamespace(name="toy", per_frame=False))
+    'toy features are float64 (3, 2), expected a non-empty 1-D float array'
+    """
     f = np.asarray(feats)
-    want_ndim = 1 if kind == "egemaps" else 2  # (88,) functionals; (frames, units) for the layers
+    want_ndim = 2 if kind.per_frame else 1  # (frames, units) for the layers; (88,) functionals
     if f.dtype.kind != "f" or f.ndim != want_ndim or f.size == 0:
-        return f"{kind} features are {f.dtype} {f.shape}, expected a non-empty {want_ndim}-D float array"
+        return f"{kind.name} features are {f.dtype} {f.shape}, expected a non-empty {want_ndim}-D float array"
     bad = int(np.count_nonzero(~np.isfinite(f)))
     if bad:
-        return f"{bad} of the {f.size} {kind} feature values are NaN or inf"
+        return f"{bad} of the {f.size} {kind.name} feature values are NaN or inf"
     return None
 
 
-def _cached(target: Path, kind: str) -> bool:
+def is_cached(target: Path, kind) -> bool:
     """Whether a usable entry is at ``target``; an empty, corrupt or non-finite one is deleted (and
-    said) so that it is computed again."""
+    said) so that it is computed again.
+
+    >>> import tempfile
+    >>> from types import SimpleNamespace
+    >>> is_cached(Path(tempfile.mkdtemp()) / "none.npy", SimpleNamespace(name="toy", per_frame=False))
+    False
+    """
     try:
         if not target.exists():
             return False
@@ -146,7 +107,7 @@ def _cached(target: Path, kind: str) -> bool:
             why = f"unreadable ({exc})"
         if why is None:
             return True
-        print(f"warning: {target}: cached {kind} features {why}; discarded and computed again",
+        print(f"warning: {target}: cached {kind.name} features {why}; discarded and computed again",
               file=sys.stderr, flush=True)
         target.unlink()
         return False
@@ -154,15 +115,17 @@ def _cached(target: Path, kind: str) -> bool:
         raise machine_error(exc, "feature cache", target) from exc
 
 
-def store_features(target: Path, feats, kind: str, name: str) -> None:
+def store_features(target: Path, feats, kind, name: str) -> None:
     """Save ``feats`` atomically after checking them: non-finite features are the file's fault
     (AudioError naming it), a failed write is the machine's (MachineError naming the cache file).
 
     >>> import tempfile
+    >>> from types import SimpleNamespace
+    >>> frames = SimpleNamespace(name="layer1", per_frame=True)
     >>> target = Path(tempfile.mkdtemp()) / "f.npy"
-    >>> store_features(target, np.ones((3, 2048)), "layer1", "a.wav"); np.load(target).shape
+    >>> store_features(target, np.ones((3, 2048)), frames, "a.wav"); np.load(target).shape
     (3, 2048)
-    >>> store_features(target, np.full((3, 2048), np.nan), "layer1", "a.wav")
+    >>> store_features(target, np.full((3, 2048), np.nan), frames, "a.wav")
     Traceback (most recent call last):
     ...
     ser_ref.errors.AudioError: a.wav: 6144 of the 6144 layer1 feature values are NaN or inf (absurd or degenerate audio?)
@@ -187,16 +150,29 @@ def is_fault_of_the_file(exc: Exception) -> bool:
     return isinstance(exc, (SerRefError, ValueError)) and not isinstance(exc, (WeightsError, UsageError, MachineError))
 
 
-def _entry(path, kind: str, params: dict, cache_root) -> tuple[Path, bytes]:
-    """(cache file, the input's bytes): the key hashes exactly the bytes that are then decoded."""
+def locate(path, kind, params_list, cache_root) -> tuple[list[Path], bytes]:
+    """(cache file of each parameter set, the input's bytes): the keys hash exactly the bytes that
+    are then decoded.
+
+    >>> import os, tempfile
+    >>> from types import SimpleNamespace
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); open(p, "wb").write(b"RIFF")
+    4
+    >>> targets, data = locate(p, SimpleNamespace(name="toy", version=0), [{"k": 1}, {"k": 2}], "/c")
+    >>> len(set(targets)), data
+    (2, b'RIFF')
+    """
     from ..frontend.audio import read_file
 
     data = read_file(path)
-    return cache_path(path, kind, params, cache_root, bytes_sha256(data)), data
+    sha = bytes_sha256(data)
+    return [cache_path(path, kind, params, cache_root, sha) for params in params_list], data
 
 
-def cached_features(path, kind: str, params: dict, cache_root) -> tuple[str, str | None]:
-    """Compute (or find) the features of ``path``: returns (npy path, None) or ("", error message).
+def cached_features(path, kind, params_list, cache_root) -> tuple[list[str], str | None]:
+    """Compute (or find) the features of ``path`` under each of ``params_list``: returns (npy paths,
+    None) or ([], error message). Missing entries are computed together (``kind.compute_many``:
+    e.g. several layers of one model in one pass).
 
     Top-level and picklable: it is what executors run. A file's own fault comes back as a value,
     so that one bad file is reported with its name instead of aborting the stage; a machine fault
@@ -205,93 +181,59 @@ def cached_features(path, kind: str, params: dict, cache_root) -> tuple[str, str
     Examples
     --------
     >>> import os, tempfile
+    >>> from types import SimpleNamespace
+    >>> peak = SimpleNamespace(name="peak", version=0, per_frame=False,
+    ...                        compute_many=lambda audio, ps: [np.abs(audio).max(keepdims=True) for _ in ps])
     >>> p = os.path.join(tempfile.mkdtemp(), "notes.wav"); open(p, "w").write("not audio")
     9
-    >>> npy, error = cached_features(p, "egemaps", {}, tempfile.mkdtemp())     # errors come back as values
-    >>> npy, error.startswith(p + ": unreadable or not audio")
-    ('', True)
+    >>> npys, error = cached_features(p, peak, [{}], tempfile.mkdtemp())     # errors come back as values
+    >>> npys, error.startswith(p + ": unreadable or not audio")
+    ([], True)
     """
     from ..frontend.audio import decode_audio
 
     try:
-        target, data = _entry(path, kind, params, cache_root)
-        if not _cached(target, kind):
+        targets, data = locate(path, kind, params_list, cache_root)
+        missing = [j for j, target in enumerate(targets) if not is_cached(target, kind)]
+        if missing:
             audio = decode_audio(data, str(path))
             try:
-                feats = compute(path, kind, params, audio)
+                feats = kind.compute_many(audio, [params_list[j] for j in missing])
             except OSError as exc:  # the input is in memory by now: this is the machine's
-                raise machine_error(exc, f"computing {kind} features of {path}") from exc
-            store_features(target, feats, kind, str(path))
-        return str(target), None
+                raise machine_error(exc, f"computing {kind.name} features of {path}") from exc
+            for j, f in zip(missing, feats):
+                store_features(targets[j], f, kind, str(path))
+        return [str(t) for t in targets], None
     except Exception as exc:
         if is_fault_of_the_file(exc):
-            return "", error_naming(path, exc)
+            return [], error_naming(path, exc)
         raise
 
 
-def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 64):
-    """Layer-1 features of the uncached files, computed in batches on the GPU in this process
-    (one transfer per batch; see ``deepspeech_features_batch``)."""
-    from tqdm.auto import tqdm
+def extract_all(paths, kind, params_list, cache_root, executor, *, desc: str | None = None):
+    """``cached_features`` of every path through ``executor``, one task per file.
 
-    from ..frontend.audio import decode_audio
-    from ..deepspeech import deepspeech_features_batch
-
-    npys, errors, todo = [""] * len(paths), [], []
-    for i, p in enumerate(paths):
-        try:
-            target, data = _entry(p, "layer1", params, cache_root)
-        except AudioError as exc:
-            errors.append(error_naming(p, exc))
-            continue
-        if _cached(target, "layer1"):
-            npys[i] = str(target)
-        else:
-            todo.append((i, p, target, data))
-    layer = _layer1_of(params)
-    for start in tqdm(range(0, len(todo), batch), desc=desc, unit="batch", leave=False):
-        ok, signals = [], []
-        for i, p, target, data in todo[start:start + batch]:
-            try:
-                signals.append(decode_audio(data, str(p)))
-                ok.append((i, p, target))
-            except AudioError as exc:
-                errors.append(error_naming(p, exc))
-        feats = deepspeech_features_batch(signals, layer, step_ms=params["step_ms"], mode=params["mode"],
-                                          device="gpu")
-        for (i, p, target), f in zip(ok, feats):
-            try:
-                store_features(target, f, "layer1", str(p))
-                npys[i] = str(target)
-            except AudioError as exc:
-                errors.append(error_naming(p, exc))
-    return npys, errors
-
-
-def extract_all(paths, kind: str, params: dict, cache_root, executor, *, desc: str | None = None):
-    """``cached_features`` for every path through ``executor`` (layer 1 with device "gpu": batched
-    on the GPU in this process instead).
-
-    Returns (npy paths in input order with "" for failures, list of error messages).
+    Returns (npys, errors): npys[j][i] is the .npy of ``paths[i]`` under ``params_list[j]``, "" where
+    the file failed; errors, one message per failed file.
 
     Examples
     --------
     >>> import os, tempfile
+    >>> from types import SimpleNamespace
     >>> from ser_ref.evaluation.executors import SerialExecutor
+    >>> peak = SimpleNamespace(name="peak", version=0, per_frame=False, compute_many=None)
     >>> p = os.path.join(tempfile.mkdtemp(), "notes.wav"); open(p, "w").write("not audio")
     9
-    >>> npys, errors = extract_all([p], "egemaps", {}, tempfile.mkdtemp(), SerialExecutor())
+    >>> npys, errors = extract_all([p], peak, [{}], tempfile.mkdtemp(), SerialExecutor())
     >>> npys, len(errors), "notes.wav: unreadable" in errors[0]
-    ([''], 1, True)
+    ([['']], 1, True)
     """
     from tqdm.auto import tqdm
 
-    desc = desc or f"features:{kind}"
-    if kind == "layer1" and params.get("device", "cpu") == "gpu":
-        return _layer1_on_device(paths, params, cache_root, desc)
-    futures = [executor.submit(cached_features, str(p), kind, params, str(cache_root)) for p in paths]
-    results = [f.result() for f in tqdm(futures, desc=desc, unit="file", leave=False)]
-    return [r[0] for r in results], [r[1] for r in results if r[1]]
+    futures = [executor.submit(cached_features, str(p), kind, list(params_list), str(cache_root)) for p in paths]
+    results = [f.result() for f in tqdm(futures, desc=desc or f"features:{kind.name}", unit="file", leave=False)]
+    npys = [[found[j] if found else "" for found, _ in results] for j in range(len(params_list))]
+    return npys, [error for _, error in results if error]
 
 
 OPEN_FILES_SPARE = 256  # open files left for everything else while a task's features are mapped

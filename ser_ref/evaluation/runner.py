@@ -31,12 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic
-from ..errors import MACHINE_ERRNOS, machine_error
-from .feature_cache import load_many
+from ..errors import MACHINE_ERRNOS, SerRefError, machine_error
+from . import feature_kinds, systems
 from .splits import fold_seed
-from .systems import FEATURES, N_CLASSES, TWO_STAGE, Settings, make
-
-KIND_ORDER = ("layer1", "egemaps", None)  # the slow tasks are submitted first, so none is left last
+from .systems import N_CLASSES, Settings, make
 
 
 @dataclass(frozen=True)
@@ -52,8 +50,11 @@ class Entry:
 class Dataset:
     """Labels, speakers and features of every utterance taking part (all indexed alike).
 
-    features: {"egemaps": (n, 88) array, "layer1": n .npy paths}; digest pins the features' identity;
-    norm_groups: None, or one group name per utterance for ``normalize_by_group``.
+    features: {feature kind the systems read: its column}, e.g. {"egemaps": (n, 88) array, "layer1":
+    n .npy paths} (``feature_kinds``: per-frame kinds are paths, the others stacked vectors); digest pins
+    the features' identity; norm_groups: None, or one group name per utterance for ``normalize_by_group``.
+    ``evaluation.dataset.build_dataset`` makes one from corpus items, with ``items`` (the corpus items
+    taking part) and ``corpus_digest`` (the part of the digest that pins the files).
     """
 
     y: np.ndarray
@@ -61,10 +62,16 @@ class Dataset:
     features: dict
     digest: str
     norm_groups: np.ndarray | None = None
+    items: list | None = None
+    corpus_digest: str = ""
 
 
 def digest(obj) -> str:
-    """16 hex digits of sha256 over the canonical JSON of ``obj``."""
+    """16 hex digits of sha256 over the canonical JSON of ``obj``.
+
+    >>> digest(["a", 1]) == digest(["a", 1]) != digest(["a", 2]), len(digest({}))
+    (True, 16)
+    """
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -112,21 +119,21 @@ def split_task(entries, kind, X, y, speakers, train_idx, test_idx, seed, norm_gr
     stats = _train_stats(kind, X_train)
     t1 = time.perf_counter()
     dense1 = _shared_dense1(entries, seed, fit_args, stats)
-    n_two = sum(e.system in TWO_STAGE for e in entries)
-    dense1_share = (time.perf_counter() - t1) / max(n_two, 1)
+    two_stage = {e.key: systems.get(e.system).two_stage for e in entries}
+    dense1_share = (time.perf_counter() - t1) / max(sum(two_stage.values()), 1)
     shared = (t1 - t0) / len(entries)
     out = {}
     for e in entries:
         t = time.perf_counter()
         model = make(e.system, seed, e.settings)
-        if e.system in TWO_STAGE:
+        if two_stage[e.key]:
             model.fit(*fit_args, stats=stats, dense1=dense1[_dense1_key(e)])
-        elif kind == "layer1":
+        elif stats is not None:
             model.fit(*fit_args, stats=stats)
         else:
             model.fit(*fit_args)
         proba = np.asarray(model.predict_proba(X_test), dtype=np.float64)
-        out[e.key] = (proba, time.perf_counter() - t + shared + (dense1_share if e.system in TWO_STAGE else 0.0))
+        out[e.key] = (proba, time.perf_counter() - t + shared + (dense1_share if two_stage[e.key] else 0.0))
     return out
 
 
@@ -139,7 +146,7 @@ def _shared_dense1(entries, seed, fit_args, stats):
     """One fitted Dense1 per distinct network setting among the two-stage entries."""
     out = {}
     for e in entries:
-        if e.system in TWO_STAGE and _dense1_key(e) not in out:
+        if systems.get(e.system).two_stage and _dense1_key(e) not in out:
             out[_dense1_key(e)] = make(e.system, seed, e.settings).make_dense1().fit(*fit_args, stats=stats)
     return out
 
@@ -149,10 +156,7 @@ def _load(kind, X, train_idx, test_idx, norm_groups):
     if kind is None:
         return np.zeros((len(train_idx), 0)), np.zeros((len(test_idx), 0))
     idx = np.concatenate([train_idx, test_idx])
-    if kind == "layer1":
-        feats = load_many([X[i] for i in idx])  # mapped, not read: ~2 s of page faults less per task
-    else:
-        feats = np.asarray(X)[idx]
+    feats = feature_kinds.get(kind).take(X, idx)
     if norm_groups is not None:
         feats = normalize_by_group(feats, np.asarray(norm_groups)[idx])
     n = len(train_idx)
@@ -160,12 +164,10 @@ def _load(kind, X, train_idx, test_idx, norm_groups):
 
 
 def _train_stats(kind, X_train):
-    """The networks' standardisation statistics of the training frames, computed once per task."""
-    if kind != "layer1":
-        return None
-    from ..nn.training import standardizer
-
-    return standardizer(X_train)
+    """The kind's statistics of the training features (the networks' standardisation of layer-1
+    frames), computed once per task and handed to every system; None where the kind has none."""
+    stats = None if kind is None else feature_kinds.get(kind).stats
+    return None if stats is None else stats(X_train)
 
 
 # ------------------------------------------------------------------------------- checkpoints
@@ -227,8 +229,8 @@ def run(entries, splits, data: Dataset, executor, *, out: Path | None = None, ti
     timings = {} if timings is None else timings
     results = {e.key: {} for e in entries}
     pending = []
-    for kind in KIND_ORDER:
-        group = [e for e in entries if FEATURES[e.system] == kind]
+    for kind in _kind_order(entries):
+        group = [e for e in entries if systems.get(e.system).reads == kind]
         for split in splits if group else ():
             todo = []
             for e in group:
@@ -262,6 +264,17 @@ def run(entries, splits, data: Dataset, executor, *, out: Path | None = None, ti
                 fut.cancel()
         raise
     return results if per_split else {k: _assemble(v, splits, len(data.y)) for k, v in results.items()}
+
+
+def _kind_order(entries) -> list:
+    """The feature kinds in registration order (the slow tasks are submitted first, so none is left
+    last), then None (systems that read nothing); a system reading an unknown kind stops the run."""
+    order = [*feature_kinds.KINDS, None]
+    for e in entries:
+        if systems.get(e.system).reads not in order:
+            raise SerRefError(f"system {e.system!r} reads feature kind {systems.get(e.system).reads!r}, "
+                              f"which is not registered ({', '.join(feature_kinds.KINDS)})")
+    return order
 
 
 def _assemble(by_split, splits, n):

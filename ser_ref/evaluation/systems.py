@@ -1,11 +1,16 @@
-"""The systems of the paper's Table 2 by name: one registry for reproduce, cross_corpus, the audit and the tests.
+"""The systems by name: one registry for reproduce, cross_corpus, train, the audit and the tests.
 
-    SYSTEMS             majority, rf-egemaps, dense, lstm, dense1+dense2, dense1+lstm2
-    FEATURES[name]      what it reads: None, "egemaps" ((n, 88) functionals) or "layer1" (a list of
-                        per-utterance (frames, 2048) DeepSpeech layer-1 arrays)
+    SYSTEMS             the paper's Table 2: majority, rf-egemaps, dense, lstm, dense1+dense2, dense1+lstm2
+    register(name, reads, build)   a new system, in this one place: ``reads`` is the feature kind it
+                        is given (``feature_kinds``: None, "egemaps" ((n, 88) functionals), "layer1"
+                        (a list of per-utterance (frames, 2048) DeepSpeech layer-1 arrays), ...);
+                        ``build(seed, settings)`` returns it unfitted
+    get(name).reads     what a registered system reads
     make(name, seed, settings)  an unfitted estimator: fit(X, y, groups) -> self, predict_proba(X) -> (n, 4)
     Settings            everything besides the seed that changes a system's numbers; the defaults
                         are the ones ``python -m ser_ref.reproduce`` uses (Settings.quick(): --quick)
+
+Worker processes see the systems registered when their modules are imported.
 
 ``groups`` are the training utterances' speakers: the networks hold out whole speakers for early
 stopping and split them into halves for the two-stage models. Every statistic (standardisation,
@@ -19,6 +24,8 @@ class weights) comes from the training utterances only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Callable
 
 import numpy as np
 
@@ -27,10 +34,6 @@ from ..errors import NotFittedError, SerRefError
 from ..runtime.params import Params
 
 N_CLASSES = len(LABELS)  # the paper's four emotions, in corpora.LABELS' order
-FEATURES = {"majority": None, "rf-egemaps": "egemaps", "dense": "layer1", "lstm": "layer1",
-            "dense1+dense2": "layer1", "dense1+lstm2": "layer1"}
-SYSTEMS = tuple(FEATURES)
-TWO_STAGE = ("dense1+dense2", "dense1+lstm2")  # they share one Dense1 per training set
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,55 @@ class Settings:
         return replace(self, chunk_len=int(chunk_len))
 
 
+@dataclass(frozen=True)
+class System:
+    """A registered system: the feature kind it reads (None: nothing), how to build it unfitted, and
+    whether the runner hands it a shared Dense1 (``fit(..., dense1=...)``, one per training set)."""
+
+    name: str
+    reads: str | None
+    build: Callable  # (seed, settings) -> an unfitted estimator
+    two_stage: bool = False
+
+
+REGISTRY: dict[str, System] = {}
+
+
+def register(name: str, reads: str | None, build: Callable, *, two_stage: bool = False) -> System:
+    """Make system ``name`` known to ``make``, the runner and the commands' checks.
+
+    >>> register("majority", None, lambda seed, settings: Majority())
+    Traceback (most recent call last):
+    ...
+    ValueError: system 'majority' is registered already
+    """
+    if name in REGISTRY:
+        raise ValueError(f"system {name!r} is registered already")
+    REGISTRY[name] = System(name, reads, build, two_stage)
+    return REGISTRY[name]
+
+
+def get(name: str) -> System:
+    """The registered system ``name``, or one SerRefError naming the known ones.
+
+    >>> get("dense").reads, get("dense1+lstm2").two_stage
+    ('layer1', True)
+    """
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise SerRefError(f"unknown system {name!r}; expected one of {', '.join(REGISTRY)}") from None
+
+
 def check_names(names) -> list[str]:
-    """The names, in order, or one SerRefError naming the first that is not a system."""
+    """The names, in order, or one SerRefError naming the first that is not a system.
+
+    >>> check_names(["dense", "majority"])
+    ['dense', 'majority']
+    """
     names = list(names)
     for n in names:
-        if n not in FEATURES:
-            raise SerRefError(f"unknown system {n!r}; expected one of {', '.join(SYSTEMS)}")
+        get(n)
     return names
 
 
@@ -112,16 +158,32 @@ class ForestOnFunctionals(Params):
 
 def make(name: str, seed: int = 0, settings: Settings = Settings()):
     """An unfitted estimator of system ``name`` with model seed ``seed`` (see the module docstring)."""
-    check_names([name])
-    if name == "majority":
-        return Majority()
-    if name == "rf-egemaps":
-        return ForestOnFunctionals(seed=seed, n_trees=settings.rf_trees, max_depth=settings.rf_depth,
-                                   device=settings.device)
+    return get(name).build(seed, settings)
+
+
+def _majority(seed: int, settings: Settings):
+    return Majority()
+
+
+def _forest(seed: int, settings: Settings):
+    return ForestOnFunctionals(seed=seed, n_trees=settings.rf_trees, max_depth=settings.rf_depth,
+                               device=settings.device)
+
+
+def _network(name: str, seed: int, settings: Settings):
     from ..nn import MODELS
 
-    params = {"chunk_len": settings.chunk_len} if name in TWO_STAGE else {}
+    params = {"chunk_len": settings.chunk_len} if get(name).two_stage else {}
     return MODELS[name](seed=seed, device=settings.device, config=settings.nn_config, **params)
+
+
+register("majority", None, _majority)
+register("rf-egemaps", "egemaps", _forest)
+register("dense", "layer1", partial(_network, "dense"))
+register("lstm", "layer1", partial(_network, "lstm"))
+register("dense1+dense2", "layer1", partial(_network, "dense1+dense2"), two_stage=True)  # share one Dense1
+register("dense1+lstm2", "layer1", partial(_network, "dense1+lstm2"), two_stage=True)
+SYSTEMS = tuple(REGISTRY)  # the paper's six, in Table 2's order
 
 
 def fit_predict(name: str, X_train, y_train, X_test, seed: int = 0, settings: Settings = Settings(),

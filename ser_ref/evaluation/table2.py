@@ -6,6 +6,7 @@ fold's Dense1 once for Dense1+Dense2, Dense1+LSTM2 and every chunk length.
 """
 from __future__ import annotations
 
+from .dataset import FeatureSpec
 from .runner import Entry
 from .splits import fold_seed  # noqa: F401  (re-exported: fold i's seed is seed + i)
 from .systems import Settings
@@ -31,6 +32,20 @@ ROW_TITLES = {
 }
 
 
+def table2_specs(weights, *, step_ms: int = 20, mode: str = "float", device: str = "cpu",
+                 layer: str | None = None) -> dict:
+    """The features Table 2's systems read: eGeMAPS for the forest, DeepSpeech layer 1 of ``weights``
+    (or ``layer`` of the whole model) for the networks; ``build_dataset``'s specs.
+
+    >>> from types import SimpleNamespace
+    >>> specs = table2_specs(SimpleNamespace(source="w.npz", metadata={}), layer="layer3")
+    >>> {name: spec.kind for name, spec in specs.items()}
+    {'egemaps': 'egemaps', 'layer1': 'deepspeech'}
+    """
+    return {"egemaps": FeatureSpec("egemaps"),
+            "layer1": FeatureSpec.deepspeech(weights, step_ms=step_ms, mode=mode, device=device, layer=layer)}
+
+
 def sweep_key(chunk_len: int, settings: Settings) -> str:
     """The result key of Dense1+LSTM2 at ``chunk_len`` (the Table 2 row at the default length)."""
     return "dense1+lstm2" if chunk_len == settings.chunk_len else f"dense1+lstm2@{chunk_len}"
@@ -49,4 +64,4 @@ def table2_entries(settings: Settings, chunks=()) -> list[Entry]:
 
 
 __all__ = ["PAPER_ACCURACY", "ROWS", "NN_ROWS", "ROW_TITLES", "Settings", "fold_seed", "sweep_key",
-           "table2_entries"]
+           "table2_entries", "table2_specs"]
