@@ -235,7 +235,7 @@ def _layer1_on_device(paths, params: dict, cache_root, desc: str, batch: int = 6
     from tqdm.auto import tqdm
 
     from ..frontend.audio import decode_audio
-    from ..deepspeech import deepspeech_features_batch
+    from ..dispatch import deepspeech_features_batch
 
     npys, errors, todo = [""] * len(paths), [], []
     for i, p in enumerate(paths):

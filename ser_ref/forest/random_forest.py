@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import cart
-from ..runtime.backend import DEVICES
+from ..dispatch import forest_predict_proba
+from ..runtime.backend import DEVICES, to_host
 from ..errors import BackendError, NotFittedError, SerRefError
 from .numba_threads import numba_threads, thread_count
 
@@ -184,8 +185,8 @@ class RandomForest:
     def predict_proba(self, X, device: str = "cpu") -> np.ndarray:
         """P(c | x) = (1/T) sum_t value[leaf_t(x), c]: the mean of the leaves' class frequencies.
 
-        ``device="gpu"`` walks the same flat trees in a CUDA kernel (``ser_ref.gpu.random_forest``), one
-        thread per sample; the result comes back as a NumPy array.
+        ``device="gpu"`` walks the same flat trees in a CUDA kernel (``ser_ref.gpu.random_forest``, through
+        ``ser_ref.dispatch``), one thread per sample; the result comes back as a NumPy array.
 
         Examples
         --------
@@ -197,14 +198,9 @@ class RandomForest:
         trees = check_fitted(self, "predict_proba")
         if device not in DEVICES:  # "cuda" or a typo must not quietly mean the CPU
             raise BackendError(f"device must be one of {DEVICES}, got {device!r}")
-        if device == "gpu":
-            from ..runtime.backend import to_host
-            from ..gpu.random_forest import forest_predict_proba
-
-            return to_host(forest_predict_proba(self, X))
-        X = check_X(X, n_features=self.n_features_in_)
+        X = check_X(to_host(X), n_features=self.n_features_in_)
         with numba_threads(self.n_jobs):
-            return cart.predict_proba(X, *trees)
+            return to_host(forest_predict_proba(X, *trees, device=device))
 
     def predict(self, X, device: str = "cpu") -> np.ndarray:
         """arg max_c P(c | x) (ties go to the lower class index).
