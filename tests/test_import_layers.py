@@ -40,8 +40,6 @@ GPU, DISPATCH = "ser_ref.gpu", "ser_ref.dispatch"
 KNOWN_CYCLES = (  # edges between two modules of one set are passed over by the cycle and layer checks
     frozenset({"ser_ref.deepspeech", "ser_ref.deepspeech.layer_features",
                "ser_ref.evaluation.feature_cache"}),  # fixed on branch h-a1
-    frozenset({"ser_ref.nn.estimator", "ser_ref.nn.frame_nets", "ser_ref.nn.models", "ser_ref.nn.persist",
-               "ser_ref.nn.sequence_nets", "ser_ref.nn.two_stage"}),  # fixed on branch h-b
 )
 KNOWN_COMMAND_IMPORTS = frozenset({  # fixed on branch h-a2
     ("ser_ref.commands.train", "ser_ref.commands.reproduce"),

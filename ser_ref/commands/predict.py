@@ -87,7 +87,7 @@ def load_trained(path, model=None, device: str = "cpu", verbose: bool = False) -
     if meta["model_kind"] == "random-forest":
         from ..forest.random_forest import RandomForest
 
-        net = RandomForest.from_saved(arrays, meta, path)
+        net = RandomForest.from_saved(arrays, meta, path, device)
     else:
         from ..nn.persist import model_from_arrays
 

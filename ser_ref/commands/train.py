@@ -79,7 +79,7 @@ def fit_system(system: str, features, y, speakers, seed: int, settings: Settings
         raise SerRefError(f"unknown system {system!r}; expected one of {SYSTEMS}")
     model = systems.make(system, seed, settings).fit(features if system == "rf-egemaps" else list(features), y,
                                                      groups=speakers)
-    return model.forest if system == "rf-egemaps" else model  # the forest itself carries save/load
+    return model.forest_ if system == "rf-egemaps" else model  # the forest itself carries save/load
 
 
 def feature_settings(system: str, layer, step_ms: int, mode: str, device: str) -> tuple[str, dict]:
