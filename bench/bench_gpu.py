@@ -36,6 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ser_ref import dispatch  # noqa: E402
 from ser_ref.files.atomic import write_json  # noqa: E402
 from ser_ref.runtime.backend import gpu_available  # noqa: E402
 
@@ -279,7 +280,7 @@ def bench_layer1(b: Bench, sizes, rng):
                 Wd = cp.asarray(layer.W if mode == "float" else layer.W_q.astype(np.float32))
                 bd = cp.asarray(layer.b)
                 Xd = cp.asarray(context_windows(F).copy())
-                generic = lambda: layer(context_windows(Fd), mode=mode)  # noqa: E731
+                generic = lambda: dispatch.layer1(layer, context_windows(Fd), mode)  # noqa: E731
                 fused = lambda: layer1_batch(Fd, Wd, bd, mode=mode, w_scale=layer.w_scale)  # noqa: E731
                 gemm = lambda: Xd @ Wd  # noqa: E731  the cuBLAS rate for the same shape
             else:
@@ -327,7 +328,7 @@ def bench_lstm(b: Bench, sizes, rng):
             from ser_ref.gpu import lstm as fused_mod
 
             d = tuple(cp.asarray(a) for a in (x, W, U, bias, dh))
-            generic = lambda: step(ref, d)  # noqa: E731
+            generic = lambda: step(dispatch, d)  # noqa: E731  what the library runs on CuPy arrays
             stepwise = lambda: step(fused_mod, d, persistent=False)  # noqa: E731
             persistent = (lambda: step(fused_mod, d, persistent=True)) if Hd <= 256 else None
         else:
@@ -398,7 +399,7 @@ def bench_softmax(b: Bench, sizes, rng):
             from ser_ref.gpu import softmax_ce as fused_mod
 
             zd, yd = cp.asarray(z), cp.asarray(y)
-            generic, fused = (lambda: step(ref, zd, yd)), (lambda: fused_mod.softmax_cross_entropy_fused(zd, yd))
+            generic, fused = (lambda: step(dispatch, zd, yd)), (lambda: fused_mod.softmax_cross_entropy_fused(zd, yd))
         else:
             generic = fused = None
         b.run("softmax", size, N, "cupy-generic", generic, gpu=True, **kw)
@@ -426,9 +427,9 @@ def bench_forest(b: Bench, sizes, rng, n_trees=200):
         if HAS_GPU:
             import cupy as cp
 
-            from ser_ref.gpu.random_forest import forest_to_device, predict_proba
+            from ser_ref.gpu.random_forest import predict_proba, trees_to_device
 
-            flat, Xd = forest_to_device(rf), cp.asarray(X)
+            flat, Xd = trees_to_device(rf.trees_), cp.asarray(X)
             fused = lambda: predict_proba(Xd, *flat)  # noqa: E731
         else:
             fused = None

@@ -1,45 +1,38 @@
 """ser_ref: an auditable reference implementation of Andova, Bromuri & Lustrek (2020),
 "Using Mozilla's DeepSpeech to Improve Speech Emotion Recognition".
 
-Pipeline stages, one module each:
-    audio.py        read, mix to mono, resample to 16 kHz, validate
-    framing.py      frames x_t[n] = x[t*step + n], the one cut TF's MFCC and openSMILE's front end share
-    tf_mfcc.py      TensorFlow's MFCC: AudioSpectrogram + Mfcc, the model file's own sub-graph (tf_ names:
-                    TF's mel scale and filterbank, beside openSMILE's in egemaps/mel.py)
-    deepspeech/     .tflite reader and exporter, registry fetch, context windows, layer 1, and the whole
-                    acoustic model (model.py: layers 1-6, LSTM, greedy CTC; bit-exact to the interpreter)
-    egemaps/        openSMILE-equivalent eGeMAPS v02 functionals (the RF baseline's features)
-    forest.py       the random-forest estimator (fit / predict_proba, validation, save / load)
-    cart.py         CART trees on flat arrays: Gini split, growing, prediction, NumPy references
-    splitmix.py     the forest's random numbers (splitmix64, bootstrap counts), one stream per tree
-    radix_sort.py   the tree grower's node sort (integer rank keys); numba_threads.py: n_jobs
-    nn/             dense, softmax-CE and LSTM layers with hand-written backprop (lstm_loop.py: the LSTM's
-                    time loop compiled, beside lstm.py's NumPy reference); Adam; the four models:
-                    frame_nets.py (Frame Dense), sequence_nets.py (LSTM), two_stage.py (Dense1 -> Dense2 /
-                    LSTM2), estimator.py (what they share), models.py (the registry by name)
-    corpora/        corpus loaders and the synthetic corpus
-    evaluate.py     leave-one-speaker-out evaluation, metrics, bootstrap CIs, McNemar
-    feature_cache.py per-file features cached by content hash
-    hashing.py      sha256 of files and bytes (the identity of audio and weights; low, imports nothing of ours)
-    systems.py      the registry of Table 2's systems by name (make / fit_predict, reproduce's defaults)
-    splits.py       split generators: LOSO folds, cross-corpus pairs
-    runner.py       every system on every split: tasks, shared Dense1, checkpoints and resume
-    experiment.py   the rows of Table 2 and the Figure 3 sweep as runner entries
-    reproduce.py    Table 2 and Figure 3 end to end (python -m ser_ref.reproduce)
-    train.py        one system trained on all speakers, saved (python -m ser_ref.train)
-    predict.py      a trained model on your own audio (python -m ser_ref.predict)
-    explain.py      one utterance through every stage, figures + explain.md (python -m ser_ref.explain)
-    modelfile.py    trained models as plain-array .npz with a format version and an integrity hash
-    cross_corpus.py train on corpus A, test on corpus B (python -m ser_ref.cross_corpus)
-    transcribe.py   greedy transcripts of audio files (python -m ser_ref.transcribe)
-    layers.py       which DeepSpeech layer carries emotion (python -m ser_ref.layers)
-    report.py       tables, figures, manifest
+The package in layers, from the bottom up (a module imports its own layer and those below;
+docs/architecture.md draws them, tests/test_import_layers.py holds the code to them):
+
+    errors.py       the error types and every command's one-line error convention (cli_main)
+    files/          atomic writes and the output-folder lock (atomic), sha256 of files and bytes (hashing),
+                    cache and model locations, trained models as checked plain-array .npz (modelfile)
+    runtime/        the NumPy/CuPy switch and the one check of a device value (backend);
+                    NumPy's OpenBLAS single-threaded for a call (blas_threads)
+    frontend/       read, mix to mono, resample, validate (audio); the one framing cut (framing);
+                    TensorFlow's MFCC, the model file's own sub-graph (tf_mfcc)
+    corpora/        the corpus loaders and the synthetic corpus; Item, LABELS, LoadReport (items)
+    egemaps/        openSMILE-equivalent eGeMAPS v02 functionals (the forest baseline's features)
+    deepspeech/     .tflite reader and exporter, registry fetch, context windows, layer 1, the whole
+                    acoustic model (layers 1-6, LSTM, greedy CTC; bit-exact to the interpreter), layer features
+    forest/         CART trees on flat arrays (cart), their random numbers (splitmix), the node sort
+                    (radix_sort), n_jobs (numba_threads); the estimator RandomForest (random_forest)
+    nn/             dense, softmax-CE and LSTM layers with hand-written backprop (lstm_loop: the compiled
+                    time loop), Adam (optim), the training loop and its config (training); the four
+                    models: frame_nets, sequence_nets, two_stage, estimator (what they share), models
+                    (the registry by name), persist (save / load)
+    gpu/            CuPy + CUDA kernels mirroring the hot CPU paths, each beside its reference's name
+    dispatch.py     for each mirrored op, the CPU function or the GPU kernel (by array type or device)
+    evaluation/     splits (LOSO, cross-corpus), feature_cache (per-file features by content hash),
+                    systems (Table 2's systems by name), runner (every system on every split, checkpoints),
+                    table2 (the rows of Table 2 and Figure 3), metrics (accuracy, UAR, CIs, McNemar),
+                    report (tables, figures, manifest), executors (serial, process pool or Dask)
+    walkthrough/    one utterance through every stage, as figures (for the explain command)
     audit/          every stage against its oracle (python -m ser_ref.audit)
-    gpu/            CuPy kernels behind the same functions (device="gpu")
-    backend.py      the NumPy/CuPy switch; executors.py: serial, process pool or Dask
-    blas_threads.py NumPy's OpenBLAS single-threaded for a call, so our own threads own the cores
-    errors.py       the error types and every command's one-line error convention (cli_main);
-                    atomic.py: atomic writes and the output-folder lock (docs/reliability.md)
+    commands/       one module per command: reproduce, cross_corpus, layers, train, predict, explain,
+                    transcribe, audit, export, egemaps (python -m ser_ref.commands.<name>, console scripts)
+    reproduce.py, cross_corpus.py, layers.py, train.py, predict.py, explain.py, transcribe.py:
+                    the old command paths, one line each (python -m ser_ref.<command> keeps working)
 """
 
 __version__ = "0.1.0"

@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 
-from ser_ref.gpu._cuda import ALL_SOURCES, NVRTC_OPTIONS
+from ser_ref.gpu import ALL_SOURCES
+from ser_ref.gpu._cuda import NVRTC_OPTIONS
 
 NVCC = shutil.which("nvcc")
 SOURCES = ALL_SOURCES()

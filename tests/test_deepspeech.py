@@ -531,9 +531,11 @@ def test_cli_export(model_path, tmp_path, capsys):
 def test_gpu_matches_cpu(layer, rng):
     import cupy
 
+    from ser_ref import dispatch
+
     x = rng.normal(0, 8, size=(100, 494)).astype(np.float32)
     for mode in ("float", "tflite-int8"):
-        g = cupy.asnumpy(layer(cupy.asarray(x), mode=mode))
+        g = cupy.asnumpy(dispatch.layer1(layer, cupy.asarray(x), mode))
         np.testing.assert_allclose(g, layer(x, mode=mode), atol=1e-4, rtol=1e-5)
     m = rng.normal(size=(30, 26)).astype(np.float32)
     np.testing.assert_array_equal(cupy.asnumpy(context_windows(cupy.asarray(m))), context_windows(m))

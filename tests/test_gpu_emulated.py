@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from _cuda_emulator import GXX, fake_cupy
+from ser_ref import dispatch
 from ser_ref.deepspeech import Layer1, context_windows
 from ser_ref.forest.random_forest import RandomForest
 from ser_ref.gpu import _cuda, layer1, lstm, random_forest, softmax_ce, tf_mfcc
@@ -142,7 +143,45 @@ def test_forest(emu, rng):
     y = (X[:, 0] > 0).astype(int) + 2 * (X[:, 2] > 0.3)
     rf = RandomForest(n_trees=7, max_depth=6, seed=1).fit(X, y)
     Xt = rng.standard_normal((60, 6)).astype(np.float32)
-    np.testing.assert_array_equal(random_forest.forest_predict_proba(rf, Xt), rf.predict_proba(Xt))
+    np.testing.assert_array_equal(random_forest.predict_proba(Xt, *rf.trees_), rf.predict_proba(Xt))
+    on_device = random_forest.trees_to_device(rf.trees_)
+    np.testing.assert_array_equal(random_forest.predict_proba(Xt, *on_device), rf.predict_proba(Xt))
+
+
+def test_dispatch_hands_every_op_to_its_kernel(emu, rng, monkeypatch):
+    """With the arrays (or the device) on the GPU, each op of ser_ref.dispatch reaches the gpu module
+    named in its table, with its arguments in the right places, and agrees with the CPU function."""
+    from ser_ref.runtime import backend
+
+    monkeypatch.setattr(backend, "array_module", lambda *arrays: emu)
+    monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
+    table = dispatch.mirrors()
+    x = rng.standard_normal((2, 4, 3))
+    assert all(dispatch.for_arrays(op, x) is gpu for op, (cpu, gpu) in table.items())
+    assert dispatch.for_device("forest_predict_proba", "gpu") is random_forest.predict_proba
+
+    sig = (0.3 * rng.standard_normal(2000)).astype(np.float32)
+    np.testing.assert_allclose(dispatch.mfcc(sig, step_ms=10), mfcc_reference(sig, step_ms=10), rtol=1e-6, atol=1e-5)
+    layer = Layer1(rng.integers(-127, 128, size=(494, 5)).astype(np.int8), 0.0129, rng.normal(0, 0.5, 5).astype(np.float32))
+    X = rng.standard_normal((3, 494)).astype(np.float32)
+    np.testing.assert_array_equal(dispatch.layer1(layer, X, "tflite-int8"), layer(X, mode="tflite-int8"))
+    W, U, b = rng.normal(0, 0.5, (3, 8)), rng.normal(0, 0.5, (2, 8)), rng.normal(0, 0.2, 8)
+    mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], float)
+    h, cache = dispatch.lstm_forward(x, W, U, b, "relu", mask)
+    h_ref, c_ref = lstm_ref.lstm_forward_reference(x, W, U, b, "relu", mask)
+    np.testing.assert_allclose(h, h_ref, **LSTM_TOL[np.float64])
+    for g, r in zip(dispatch.lstm_backward(np.ones_like(h), cache, False)[1:],
+                    lstm_ref.lstm_backward_reference(np.ones_like(h), c_ref)[1:]):
+        np.testing.assert_allclose(g, r, **LSTM_TOL[np.float64])
+    z, y, w = rng.standard_normal((6, 4)), rng.integers(0, 4, 6), rng.uniform(0.5, 2, 6)
+    L, cache = dispatch.softmax_cross_entropy_forward(z, y, w)
+    L_ref, c_ref = ce_ref.softmax_cross_entropy_forward(z, y, w)
+    np.testing.assert_allclose(float(L), float(L_ref), rtol=1e-12)
+    np.testing.assert_allclose(dispatch.softmax_cross_entropy_backward(cache, 0.5),
+                               ce_ref.softmax_cross_entropy_backward(c_ref, 0.5), rtol=1e-12)
+    Xf = rng.standard_normal((40, 3)).astype(np.float32)
+    rf = RandomForest(n_trees=4, max_depth=4, seed=2).fit(Xf, (Xf[:, 0] > 0).astype(int))
+    np.testing.assert_array_equal(dispatch.forest_predict_proba(Xf, *rf.trees_, device="gpu"), rf.predict_proba(Xf))
 
 
 def test_bench_gpu_rows_run(emu, monkeypatch, rng):
@@ -180,15 +219,14 @@ def test_deepspeech_features_batch_gpu_path(emu, rng, monkeypatch, mode):
     """The batched GPU feature path (one MFCC batch, windows gathered in the layer-1 kernel) equals
     the per-utterance CPU path."""
     from ser_ref.runtime import backend
-    from ser_ref.deepspeech import deepspeech_features_batch
 
     monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
     H = 8
     layer = Layer1(rng.integers(-127, 128, size=(494, H)).astype(np.int8), 0.0129,
                    rng.normal(0, 0.5, H).astype(np.float32))
     sigs = [(0.3 * rng.standard_normal(n)).astype(np.float32) for n in (700, 2100, 3300)]
-    got = deepspeech_features_batch(sigs, layer, mode=mode, device="gpu")
-    ref = deepspeech_features_batch(sigs, layer, mode=mode, device="cpu")
+    got = dispatch.deepspeech_features_batch(sigs, layer, mode=mode, device="gpu")
+    ref = dispatch.deepspeech_features_batch(sigs, layer, mode=mode, device="cpu")
     assert [g.shape for g in got] == [r.shape for r in ref]
     for g, r in zip(got, ref):
         # the MFCC differ by float32 rounding (cuFFT vs pocketfft), which int8 quantisation can amplify
@@ -229,13 +267,12 @@ def test_an_all_bad_batch_on_the_device_is_counted_not_fatal(emu, rng, monkeypat
     names; it used to reach gpu.tf_mfcc.mfcc_batch([]) and abort the whole run."""
     from ser_ref.runtime import backend
     from ser_ref.evaluation import feature_kinds
-    from ser_ref.deepspeech import deepspeech_features_batch
 
     monkeypatch.setattr(backend, "get_xp", lambda device="cpu": emu if device == "gpu" else np)
     layer = Layer1(rng.integers(-127, 128, size=(494, 8)).astype(np.int8), 0.0129,
                    rng.normal(0, 0.5, 8).astype(np.float32))
     monkeypatch.setattr(feature_kinds, "_layer1", lambda weights: layer)
-    assert deepspeech_features_batch([], layer, device="gpu") == []
+    assert dispatch.deepspeech_features_batch([], layer, device="gpu") == []
     bad = [tmp_path / "empty.wav", tmp_path / "junk.wav"]
     bad[0].write_bytes(b"")
     bad[1].write_bytes(b"junk" * 100)

@@ -14,13 +14,13 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpu_available(), reason="n
 
 
 def test_matches_numba_exactly_random(rng):
-    from ser_ref.gpu.random_forest import forest_predict_proba
+    from ser_ref.gpu.random_forest import predict_proba
 
     X = rng.standard_normal((400, 12)).astype(np.float32)
     y = (X[:, 0] + 0.5 * X[:, 3] > 0).astype(int) + 2 * (X[:, 5] > 0.5)
     rf = RandomForest(n_trees=25, max_depth=8, seed=3).fit(X, y)
     Xt = rng.standard_normal((300, 12)).astype(np.float32)
-    got = forest_predict_proba(rf, Xt).get()
+    got = predict_proba(Xt, *rf.trees_).get()
     # same trees, same order of additions: bit-identical to the Numba path
     np.testing.assert_array_equal(got, rf.predict_proba(Xt))
     np.testing.assert_allclose(got, predict_proba_reference(Xt, *rf.trees_), rtol=1e-12)
@@ -31,7 +31,7 @@ def test_matches_numba_exactly_random(rng):
 
 
 def test_real_speech_features(ravdess_files):
-    from ser_ref.gpu.random_forest import forest_predict_proba
+    from ser_ref.gpu.random_forest import predict_proba
 
     feats = []
     for p in ravdess_files[:24]:
@@ -40,4 +40,4 @@ def test_real_speech_features(ravdess_files):
     X = np.array(feats, np.float32)
     y = np.arange(len(X)) % 4
     rf = RandomForest(n_trees=50, max_depth=None, seed=0).fit(X, y)
-    np.testing.assert_array_equal(forest_predict_proba(rf, X).get(), rf.predict_proba(X))
+    np.testing.assert_array_equal(predict_proba(X, *rf.trees_).get(), rf.predict_proba(X))

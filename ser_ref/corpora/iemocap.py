@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import LABELS, Item, LoadReport
+from .items import LABELS, Item, LoadReport
 from ..errors import CorpusError
 
 HEADER = re.compile(r"^\[\s*[\d.]+\s*-\s*[\d.]+\s*\]\s+(Ses\d\d[FM]_\S+)\s+(\w+)\s+\[")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from . import LABELS, Item, LoadReport, fail_on_bad_names
+from .items import LABELS, Item, LoadReport, fail_on_bad_names
 from ..errors import CorpusError
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import lfilter
 
-from . import LABELS, Item, LoadReport
+from .items import LABELS, Item, LoadReport
 from ..files import atomic
 from ..errors import CorpusError
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Item, LoadReport
+from .items import Item, LoadReport
 from .named import _decode_all
 
 URDU_FOLDERS = {"Angry": "anger", "Happy": "happiness", "Sad": "sadness", "Neutral": "neutral"}

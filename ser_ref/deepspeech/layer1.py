@@ -254,8 +254,9 @@ def dense_int8_tflite_fast(x, W_q, w_scale, b, clip: float = 20.0, rows: int = 1
 class Layer1:
     """Layer 1 of a DeepSpeech model: W (494, H) float32, b (H,), W_q int8 (494, H), w_scale.
 
-    ``layer(windows, mode="float" | "tflite-int8")`` -> (frames, H) float32. Windows may be NumPy or
-    CuPy arrays; the weights follow them to the GPU once and stay there.
+    ``layer(windows, mode="float" | "tflite-int8")`` -> (frames, H) float32 for NumPy windows; CuPy
+    windows go through ``ser_ref.dispatch.layer1`` (``gpu/layer1.py``), to which the weights follow
+    once (``weights_on``) and stay.
     """
 
     def __init__(self, W_q, w_scale, b, *, clip: float = 20.0, metadata: dict | None = None,
@@ -386,19 +387,23 @@ class Layer1:
             self._device_cache[key] = (xp.asarray(self.W), xp.asarray(self.b), xp.asarray(self.W_q))
         return self._device_cache[key]
 
-    def __call__(self, windows, mode: str = "float"):
-        xp = array_module(windows)
-        x = xp.asarray(windows)
+    def check_windows(self, x) -> None:
+        """A WeightsError unless ``x`` is (frames, 494): the windows this layer takes.
+
+        >>> Layer1(np.ones((494, 2), np.int8), 0.01, np.zeros(2, np.float32)).check_windows(np.zeros((3, 26)))
+        Traceback (most recent call last):
+        ...
+        ser_ref.errors.WeightsError: layer 1 expects windows of shape (frames, 494), got (3, 26)
+        """
         if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
             raise WeightsError(f"layer 1 expects windows of shape (frames, {self.W.shape[0]}), got {x.shape}")
-        W, b, W_q = self.weights_on(xp)
-        if xp is not np and mode in MODES:  # CuPy: one GEMM + one fused epilogue kernel
-            from ..gpu.layer1 import layer1_forward
 
-            W_dev = W if mode == "float" else self.int8_as_float(xp, W_q)
-            return layer1_forward(x, W_dev, b, mode=mode, w_scale=self.w_scale, clip=self.clip)
+    def __call__(self, windows, mode: str = "float"):
+        x = np.asarray(windows)
+        self.check_windows(x)
+        W, b, W_q = self.weights_on(np)
         if mode == "float":
-            return dense_relu_clip_fast(x, self._augmented(xp, W, b), self.clip)
+            return dense_relu_clip_fast(x, self._augmented(np, W, b), self.clip)
         if mode == "tflite-int8":
-            return dense_int8_tflite_fast(x, self.int8_as_float(xp, W_q), self.w_scale, b, self.clip)
+            return dense_int8_tflite_fast(x, self.int8_as_float(np, W_q), self.w_scale, b, self.clip)
         raise ModeError(f"layer 1 mode must be one of {MODES}, got {mode!r}")

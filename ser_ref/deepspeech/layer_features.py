@@ -36,13 +36,11 @@ def deepspeech_features(signal, layer: Layer1 | None = None, *, sample_rate: int
     return layer(context_windows(mfcc(signal, sample_rate, win_ms=win_ms, step_ms=step_ms)), mode=mode)
 
 
-def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mode: str = "float",
-                              device: str = "cpu") -> list:
-    """``deepspeech_features`` of many signals -> list of (frames_i, H) float32 NumPy arrays.
+def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mode: str = "float") -> list:
+    """``deepspeech_features`` of many signals -> list of (frames_i, H) float32 NumPy arrays, one at a time.
 
-    On the GPU the whole batch moves to the device once: one batched MFCC (``gpu.tf_mfcc.mfcc_batch``),
-    the 19-frame windows gathered inside the layer-1 kernel (never materialised on the host), one
-    GEMM, one fused bias + ReLU + clip pass, then one copy back.
+    ``ser_ref.dispatch.deepspeech_features_batch(..., device="gpu")`` computes the same on the GPU,
+    the whole batch at once (``gpu/layer1.py``).
 
     Examples
     --------
@@ -53,23 +51,7 @@ def deepspeech_features_batch(signals, layer: Layer1, *, step_ms: float = 20, mo
     >>> [h.shape for h in deepspeech_features_batch(xs, layer)]
     [(24, 8), (49, 8)]
     """
-    signals = list(signals)
-    if device == "cpu":
-        return [deepspeech_features(x, layer, step_ms=step_ms, mode=mode) for x in signals]
-    if not signals:  # e.g. a final batch whose files were all left out: nothing to send to the device
-        return []
-    from ..runtime.backend import get_xp, to_host
-    from ..gpu.layer1 import layer1_batch
-    from ..gpu.tf_mfcc import mfcc_batch
-
-    xp = get_xp(device)
-    win_ms = layer.metadata.get("win_len_ms", 32)
-    feats, n_frames = mfcc_batch(signals, win_ms=win_ms, step_ms=step_ms)
-    W, b, W_q = layer.weights_on(xp)
-    W_dev = W if mode == "float" else layer.int8_as_float(xp, W_q)
-    Y = to_host(layer1_batch(feats, W_dev, b, n_frames=n_frames, mode=mode, w_scale=layer.w_scale, clip=layer.clip))
-    bounds = np.cumsum(np.r_[0, np.asarray(n_frames)])
-    return [Y[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
+    return [deepspeech_features(x, layer, step_ms=step_ms, mode=mode) for x in signals]
 
 
 LAYER_KINDS = ("layer1", "layer2", "layer3", "layer4", "layer5")

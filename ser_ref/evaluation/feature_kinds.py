@@ -171,7 +171,7 @@ def _layer1_on_device(kind, paths, params: dict, cache_root, desc: str, batch: i
     from tqdm.auto import tqdm
 
     from ..frontend.audio import decode_audio
-    from ..deepspeech import deepspeech_features_batch
+    from ..dispatch import deepspeech_features_batch
 
     npys, errors, todo = [""] * len(paths), [], []
     for i, p in enumerate(paths):

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import cart
-from ..runtime.backend import resolve_device
+from ..dispatch import forest_predict_proba
+from ..runtime.backend import resolve_device, to_host
 from ..runtime.params import Params, check_whole
 from ..errors import NotFittedError, SerRefError
 from .numba_threads import numba_threads, thread_count
@@ -183,8 +184,9 @@ class RandomForest(Params):
     def predict_proba(self, X) -> np.ndarray:
         """P(c | x) = (1/T) sum_t value[leaf_t(x), c]: the mean of the leaves' class frequencies.
 
-        With ``device="gpu"`` (the constructor's) a CUDA kernel (``ser_ref.gpu.random_forest``) walks the
-        same flat trees, one thread per sample; the result comes back as a NumPy array.
+        With ``device="gpu"`` (the constructor's) a CUDA kernel (``ser_ref.gpu.random_forest``, through
+        ``ser_ref.dispatch``) walks the same flat trees, one thread per sample; the result comes back as a
+        NumPy array.
 
         Examples
         --------
@@ -194,14 +196,9 @@ class RandomForest(Params):
                [0., 1.]])
         """
         trees = check_fitted(self, "predict_proba")
-        if resolve_device(self.device) == "gpu":  # "cuda" or a typo must not quietly mean the CPU
-            from ..runtime.backend import to_host
-            from ..gpu.random_forest import forest_predict_proba
-
-            return to_host(forest_predict_proba(self, X))
-        X = check_X(X, n_features=self.n_features_in_)
+        X = check_X(to_host(X), n_features=self.n_features_in_)
         with numba_threads(self.n_jobs):
-            return cart.predict_proba(X, *trees)
+            return to_host(forest_predict_proba(X, *trees, device=self.device))
 
     def predict(self, X) -> np.ndarray:
         """arg max_c P(c | x) (ties go to the lower class index).

@@ -15,8 +15,8 @@ H (see ``tf_mel_filterbank``) is TensorFlow's MfccMelFilterbank: C + 1 centres e
 each FFT bin splitting a weight w and 1 - w between the two channels around it. (openSMILE's eGeMAPS
 front end has its own mel scale and filterbank, ``ser_ref.egemaps.mel``: other rounding, other bins,
 applied to the power; the ``tf_`` names here say which is which.) Everything is
-computed in float64 (as TF does) and returned as float32. The code is backend-generic: a CuPy
-signal gives a CuPy result.
+computed in float64 (as TF does) and returned as float32. ``mfcc_reference`` is backend-generic (a
+CuPy signal gives a CuPy result); ``mfcc`` is the compiled CPU path.
 """
 from __future__ import annotations
 
@@ -273,8 +273,8 @@ def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float
     step_ms=10 gives the 10 ms frame rate the paper's text speaks of; 20 is the model's.
     On the CPU: blocks of frames (float64 FFT of the unwindowed frames, then one Numba pass per frame
     through the DCT, ``_mfcc_frames``) spread over 2 threads, no BLAS call; equal to ``mfcc_reference`` to float32
-    rounding. CuPy input takes the fused CUDA kernels of ``ser_ref.gpu.tf_mfcc`` (checked against
-    ``mfcc_reference``).
+    rounding. For a CuPy signal ``ser_ref.dispatch.mfcc`` takes the fused CUDA kernels of
+    ``ser_ref.gpu.tf_mfcc`` (checked against ``mfcc_reference``).
 
     Examples
     --------
@@ -284,11 +284,6 @@ def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float
     >>> mfcc(x, step_ms=10).shape
     (97, 26)
     """
-    if array_module(signal) is not np:
-        from ..gpu.tf_mfcc import mfcc as gpu_mfcc
-
-        return gpu_mfcc(signal, sample_rate, win_ms=win_ms, step_ms=step_ms, n_mfcc=n_mfcc,
-                        n_mels=n_mels, fmin=fmin, fmax=fmax)
     x, win, step, n_fft = _prepare(signal, sample_rate, win_ms, step_ms, n_mfcc, n_mels, fmin, fmax)
     bands = mel_bands(n_fft // 2 + 1, int(sample_rate), n_mels, float(fmin), float(fmax))
     n_frames = 1 + (x.shape[0] - win) // step

@@ -2,7 +2,7 @@
 
 Kernel sources are plain CUDA C (no #include: NVRTC, which CuPy uses, has no host headers). A
 source written for several float types uses ``real_t``; ``with_real(src, dtype)`` prefixes the
-typedef. ``ALL_SOURCES()`` lists every (name, source) pair so tests can compile them with nvcc.
+typedef. ``ser_ref.gpu.ALL_SOURCES()`` lists every (name, source) pair so tests can compile them with nvcc.
 
 Every kernel declares ``__launch_bounds__`` with the block size its host code launches: one
 constant, ``BLOCK``, reaches the kernels as ``SER_REF_BLOCK`` (``DEFINES``), so a launch and the
@@ -83,13 +83,3 @@ def i32(v):
 
 def i64(v):
     return np.int64(v)
-
-
-def ALL_SOURCES():
-    """Every kernel source, instantiated for each float type it supports: [(name, code)]."""
-    from . import layer1, lstm, random_forest, softmax_ce, tf_mfcc
-
-    out = []
-    for mod in (tf_mfcc, layer1, lstm, softmax_ce, random_forest):
-        out.extend(mod.cuda_sources())
-    return out

@@ -1,4 +1,5 @@
-"""Context windows + DeepSpeech layer 1 on the GPU; reference: ``ser_ref.deepspeech`` (windows.py, layer1.py).
+"""Context windows + DeepSpeech layer 1 on the GPU; reference: ``ser_ref.deepspeech`` (windows.py, layer1.py,
+layer_features.py).
 
 Rows r = (utterance b, frame t) of a batch of MFCC frames F (B, T, C), n_frames[b] real frames each:
 
@@ -25,7 +26,9 @@ import numpy as np
 
 from ..deepspeech.layer1 import MODES, ModeError
 from ..errors import AudioError, WeightsError
+from ..runtime.backend import to_host
 from ._cuda import BLOCK, DEFINES, cupy, i32, i64, kernel, launch
+from .tf_mfcc import mfcc_batch
 
 GATHER_SRC = DEFINES + r"""
 // value of window element k of row r: F[b, t + k / C - n_ctx, k % C], 0 outside the utterance
@@ -205,3 +208,36 @@ def layer1_forward(windows, W, b, *, mode: str = "float", w_scale=None, clip: fl
         raise AudioError(f"layer1: expected windows (frames, {W.shape[0]}), got {X.shape}")
     return layer1_batch(X[:, None, :], W, b, n_frames=np.ones(X.shape[0], np.int64), mode=mode,
                         w_scale=w_scale, n_context=0, clip=clip)
+
+
+def _weights(layer, mode: str):
+    """(W, b) of a ``Layer1`` on the device for ``mode``, copied once and kept by the layer: W for
+    "float", W_q as float32 for "tflite-int8" (exact: |W_q| <= 127; saves a conversion per call)."""
+    cp = cupy()
+    W, b, W_q = layer.weights_on(cp)
+    return (W if mode == "float" else layer.int8_as_float(cp, W_q)), b
+
+
+def apply_layer1(layer, windows, mode: str = "float"):
+    """``Layer1.__call__`` (``ser_ref.deepspeech.layer1``) on the device: windows (R, 494) -> (R, H) cupy float32."""
+    x = cupy().asarray(windows)
+    layer.check_windows(x)
+    W, b = _weights(layer, mode)
+    return layer1_forward(x, W, b, mode=mode, w_scale=layer.w_scale, clip=layer.clip)
+
+
+def deepspeech_features_batch(signals, layer, *, step_ms: float = 20, mode: str = "float") -> list:
+    """``ser_ref.deepspeech.layer_features.deepspeech_features_batch`` on the device -> list of (frames_i, H)
+    NumPy float32.
+
+    The whole batch moves to the device once: one batched MFCC (``tf_mfcc.mfcc_batch``), the 19-frame
+    windows gathered inside the layer-1 kernel (never materialised on the host), one GEMM, one fused
+    bias + ReLU + clip pass, then one copy back."""
+    signals = list(signals)
+    if not signals:  # e.g. a final batch whose files were all left out: nothing to send to the device
+        return []
+    feats, n_frames = mfcc_batch(signals, win_ms=layer.metadata.get("win_len_ms", 32), step_ms=step_ms)
+    W, b = _weights(layer, mode)
+    Y = to_host(layer1_batch(feats, W, b, n_frames=n_frames, mode=mode, w_scale=layer.w_scale, clip=layer.clip))
+    bounds = np.cumsum(np.r_[0, np.asarray(n_frames)])
+    return [Y[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]

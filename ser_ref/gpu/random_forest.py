@@ -12,10 +12,8 @@ against the float64 threshold, the result is bit-identical to the Numba path.
 """
 from __future__ import annotations
 
-
 from ..forest.cart import TREE_DTYPES
 from ..errors import SerRefError
-from ..forest.random_forest import check_fitted, check_X
 from ._cuda import DEFINES, cupy, i32, kernel, launch
 
 MAX_CLASSES = 32
@@ -49,10 +47,11 @@ def cuda_sources():
     return [("forest.predict_proba", FOREST_SRC)]
 
 
-def forest_to_device(forest):
-    """The fitted forest's ``trees_`` on the device, once: (roots, feature, threshold, left, right, value)."""
+def trees_to_device(trees):
+    """A forest's flat trees (``cart.Trees``, e.g. a fitted ``RandomForest.trees_``) on the device, once:
+    (roots, feature, threshold, left, right, value)."""
     cp = cupy()
-    return tuple(cp.asarray(a, dtype=d) for a, d in zip(check_fitted(forest, "predict_proba"), TREE_DTYPES))
+    return tuple(cp.asarray(a, dtype=d) for a, d in zip(trees, TREE_DTYPES))
 
 
 def predict_proba(X, roots, feature, threshold, left, right, value):
@@ -71,10 +70,3 @@ def predict_proba(X, roots, feature, threshold, left, right, value):
     launch(kernel(FOREST_SRC, "forest_predict_proba"), X.shape[0], X, i32(X.shape[0]), i32(X.shape[1]),
            roots, i32(roots.size), feature, threshold, left, right, value, i32(n_classes), out, block=128)
     return out
-
-
-def forest_predict_proba(forest, X):
-    """``RandomForest.predict_proba`` on the GPU (X validated like the reference) -> NumPy-comparable cupy array."""
-    trees = forest_to_device(forest)
-    X = check_X(X if not type(X).__module__.startswith("cupy") else X.get(), n_features=forest.n_features_in_)
-    return predict_proba(X, *trees)

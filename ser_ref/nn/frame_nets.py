@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dispatch import softmax_cross_entropy_forward
 from ..runtime.backend import to_host
 from .estimator import UtteranceClassifier, mean_logprob
 from .nets import mlp_init, mlp_logits, mlp_loss_grads
-from .softmax_ce import log_softmax, softmax_cross_entropy_forward
+from .softmax_ce import log_softmax
 from .training import fit_adam, split_by_speaker
 
 _PREDICT_ROWS = 8192  # frames per forward pass at prediction time (bounds memory, not results)

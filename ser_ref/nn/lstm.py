@@ -27,15 +27,14 @@ The input products (x W and dz W^T, x^T dz) are done once for all steps as singl
 products; only the small recurrent products run inside the time loop.
 
 Three paths, one truth: ``lstm_forward_reference`` / ``lstm_backward_reference`` are the loop above in
-plain NumPy; ``lstm_forward`` / ``lstm_backward`` run the same loop compiled (``nn/lstm_loop.py``) for
-NumPy arrays and as fused CUDA kernels (``gpu/lstm.py``) for CuPy arrays. Both fast paths are tested
-against the reference, and the reference against PyTorch and finite differences.
+plain NumPy; ``lstm_forward`` / ``lstm_backward`` run the same loop compiled (``nn/lstm_loop.py``), and
+``gpu/lstm.py`` runs it as fused CUDA kernels (``ser_ref.dispatch`` picks that one for CuPy arrays).
+Both fast paths are tested against the reference, and the reference against PyTorch and finite differences.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..runtime.backend import array_module
 from .activations import activate, activate_grad_from_output, check_activation, sigmoid
 from .lstm_loop import backward_steps, forward_steps
 from .validation import check_lstm_args
@@ -44,8 +43,8 @@ from .validation import check_lstm_args
 def lstm_forward(x, W, U, b, activation="tanh", mask=None):
     """h_t = o_t * act(c_t) for every step of x (batch, T, n_in). Returns (h (batch, T, H), cache).
 
-    The time loop runs compiled (``nn/lstm_loop.py``) for NumPy arrays, on the GPU for CuPy arrays;
-    ``lstm_forward_reference`` is the same loop in plain NumPy.
+    The time loop runs compiled (``nn/lstm_loop.py``) on NumPy arrays (``ser_ref.dispatch.lstm_forward``
+    takes CuPy ones to the GPU); ``lstm_forward_reference`` is the same loop in plain NumPy.
 
     Examples
     --------
@@ -59,11 +58,6 @@ def lstm_forward(x, W, U, b, activation="tanh", mask=None):
     >>> bool(np.allclose(hm[0, -1], h[0, 2]))
     True
     """
-    xp = array_module(x)
-    if xp is not np:  # CuPy: the fused cell kernels, checked against the reference
-        from ..gpu.lstm import lstm_forward as gpu_lstm_forward
-
-        return gpu_lstm_forward(x, W, U, b, activation, mask)
     B, T, n_in, H = check_lstm_args(x, W, U, b, mask)
     dt = x.dtype
     m = None if mask is None else mask.astype(dt)[:, :, None]
@@ -137,8 +131,8 @@ def lstm_forward_reference(x, W, U, b, activation="tanh", mask=None):
 def lstm_backward(dh, cache, need_dx: bool = True):
     """Backpropagation through time for ``lstm_forward``: dh (batch, T, H) = dL/dh_t.
 
-    Compiled time loop for NumPy arrays, fused kernels for CuPy; ``lstm_backward_reference`` is the
-    plain NumPy loop. Any forward's cache works with any backward.
+    Compiled time loop on NumPy arrays (``ser_ref.dispatch.lstm_backward`` takes CuPy ones to the GPU);
+    ``lstm_backward_reference`` is the plain NumPy loop. Any forward's cache works with any backward.
 
     Returns (dx, dW, dU, db); dx is None when ``need_dx=False`` (a first layer).
 
@@ -153,11 +147,6 @@ def lstm_backward(dh, cache, need_dx: bool = True):
     >>> bool(abs(dW[1, 2] - fd) < 1e-6)                            # a finite difference agrees
     True
     """
-    xp = array_module(dh)
-    if xp is not np:
-        from ..gpu.lstm import lstm_backward as gpu_lstm_backward
-
-        return gpu_lstm_backward(dh, cache, need_dx)
     x, W, U, activation, m, gates, c_new, hs, cs = cache
     B, T, H = dh.shape
     dt = dh.dtype

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dispatch import lstm_backward, lstm_forward, softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from ..runtime.backend import array_module
 from .activations import relu_backward, relu_forward
 from .dense import dense_backward, dense_forward
-from .lstm import lstm_backward, lstm_forward
-from .softmax_ce import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
 
 def glorot_uniform(rng, n_in, n_out, dtype=np.float32):
