@@ -29,6 +29,8 @@ ROW_TITLES = {
     "dense1+dense2": "Dense1 + Dense2",
     "dense1+lstm2": "Dense1 + LSTM2",
 }
+FIG3_CHUNKS = (5, 10, 20, 40, 80)   # Figure 3's chunk lengths in frames
+FIG3_CHUNKS_QUICK = (10, 20)        # those of --quick
 
 
 def sweep_key(chunk_len: int, settings: Settings) -> str:
@@ -48,5 +50,5 @@ def table2_entries(settings: Settings, chunks=()) -> list[Entry]:
     return entries
 
 
-__all__ = ["PAPER_ACCURACY", "ROWS", "NN_ROWS", "ROW_TITLES", "Settings", "fold_seed", "sweep_key",
+__all__ = ["PAPER_ACCURACY", "ROWS", "NN_ROWS", "ROW_TITLES", "FIG3_CHUNKS", "FIG3_CHUNKS_QUICK", "Settings", "fold_seed", "sweep_key",
            "table2_entries"]
