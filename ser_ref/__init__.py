@@ -38,7 +38,7 @@ Pipeline stages, one module each:
     gpu/            CuPy kernels behind the same functions (device="gpu")
     backend.py      the NumPy/CuPy switch; executors.py: serial, process pool or Dask
     blas_threads.py NumPy's OpenBLAS single-threaded for a call, so our own threads own the cores
-    errors.py       the error types and every command's one-line error convention (cli_main);
+    errors.py       the error types (the one-line error convention, cli_main: commands/common.py);
                     atomic.py: atomic writes and the output-folder lock (docs/reliability.md)
 """
 
