@@ -95,7 +95,7 @@ def test_not_fitted_error_names_the_estimator_and_says_fit():
 
 def test_constructor_keeps_arguments_and_fit_learns_underscored_attributes(rng):
     args = dict(n_trees=np.int64(3), max_depth=4, min_samples_leaf=2, max_features=0.5, seed=np.uint32(9),
-                n_jobs=1, n_classes=None, bootstrap=1)
+                n_jobs=1, n_classes=None, bootstrap=1, device="cpu")
     rf = RandomForest(**args)
     assert all(getattr(rf, k) is v for k, v in args.items())  # stored unchanged, not even converted
     X = rng.normal(size=(50, 6))
@@ -150,20 +150,26 @@ def test_bad_data_is_named():
         rf.predict(np.zeros((1, 4)))
 
 
-def test_gpu_prediction_without_a_gpu_is_a_clear_error(rng):
+def test_gpu_without_a_gpu_is_a_clear_error_at_fit_and_at_predict(rng):
     from ser_ref.runtime.backend import gpu_available
-    from ser_ref.errors import BackendError
 
     if gpu_available():
         pytest.skip("a CUDA device is present: the no-GPU error path cannot be exercised here")
     X = rng.normal(size=(40, 3))
-    rf = RandomForest(n_trees=3, max_depth=2, seed=0).fit(X, (X[:, 0] > 0).astype(int))
+    y = (X[:, 0] > 0).astype(int)
+    rf = RandomForest(n_trees=3, max_depth=2, seed=0, device="gpu")  # stored, not checked
     with pytest.raises(BackendError, match="gpu|CuPy|CUDA"):
-        rf.predict_proba(X, device="gpu")
+        rf.fit(X, y)
+    assert not hasattr(rf, "trees_")
+    rf = RandomForest(n_trees=3, max_depth=2, seed=0).fit(X, y).set_params(device="gpu")  # a forest moved later
+    with pytest.raises(BackendError, match="gpu|CuPy|CUDA"):
+        rf.predict_proba(X)
 
 
 def test_an_unknown_device_is_refused_not_taken_for_the_cpu():
     X = np.array([[0.0], [1.0], [2.0], [3.0]])
-    rf = RandomForest(n_trees=2).fit(X, np.array([0, 0, 1, 1]))
     with pytest.raises(BackendError, match="device must be one of .*got 'cuda'"):
-        rf.predict_proba(X, device="cuda")
+        RandomForest(n_trees=2, device="cuda").fit(X, np.array([0, 0, 1, 1]))
+    rf = RandomForest(n_trees=2).fit(X, np.array([0, 0, 1, 1])).set_params(device="cuda")
+    with pytest.raises(BackendError, match="device must be one of .*got 'cuda'"):
+        rf.predict_proba(X)

@@ -26,7 +26,8 @@ def test_matches_numba_exactly_random(rng):
     np.testing.assert_allclose(got, predict_proba_reference(Xt, *rf.trees_), rtol=1e-12)
     np.testing.assert_array_equal(got.argmax(1), rf.predict(Xt))
     # the public switch takes the same kernel and hands back NumPy
-    np.testing.assert_array_equal(rf.predict_proba(Xt, device="gpu"), rf.predict_proba(Xt))
+    np.testing.assert_array_equal(rf.set_params(device="gpu").predict_proba(Xt),
+                                  rf.set_params(device="cpu").predict_proba(Xt))
 
 
 def test_real_speech_features(ravdess_files):

@@ -107,9 +107,9 @@ def test_bad_input_is_named(corpus):
     with pytest.raises(NNInputError, match="lr"):
         TrainConfig(lr=-1)
     with pytest.raises(NNInputError, match="config"):
-        MODELS["lstm"](config={"epochs": 3, "nonsense": 1})
+        MODELS["lstm"](config={"epochs": 3, "nonsense": 1}).fit(F, y, g)
     with pytest.raises(NNInputError, match="activation"):
-        MODELS["lstm"](activation="sigmoid")
+        MODELS["lstm"](activation="sigmoid").fit(F, y, g)
     with pytest.raises(NNInputError, match="class_weights"):
         MODELS["dense"](config={"class_weights": [1, 2]}).fit(F, y, g)
 

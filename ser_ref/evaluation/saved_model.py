@@ -37,7 +37,7 @@ def fit_system(system: str, features, y, speakers, seed: int, settings: Settings
         raise SerRefError(f"unknown system {system!r}; expected one of {TRAINABLE}")
     model = systems.make(system, seed, settings).fit(features if system == "rf-egemaps" else list(features), y,
                                                      groups=speakers)
-    return model.forest if system == "rf-egemaps" else model  # the forest itself carries save/load
+    return model.forest_ if system == "rf-egemaps" else model  # the forest itself carries save/load
 
 
 def file_list_sha256(items) -> str:
@@ -152,7 +152,7 @@ def load_trained(path, model=None, device: str = "cpu", verbose: bool = False) -
     if meta["model_kind"] == "random-forest":
         from ..forest.random_forest import RandomForest
 
-        net = RandomForest.from_saved(arrays, meta, path)
+        net = RandomForest.from_saved(arrays, meta, path, device)
     else:
         from ..nn.persist import model_from_arrays
 

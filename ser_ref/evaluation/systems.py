@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..corpora import LABELS
-from ..errors import SerRefError
+from ..errors import NotFittedError, SerRefError
+from ..runtime.params import Params
 
 N_CLASSES = len(LABELS)  # the paper's four emotions, in corpora.LABELS' order
 FEATURES = {"majority": None, "rf-egemaps": "egemaps", "dense": "layer1", "lstm": "layer1",
@@ -61,32 +62,52 @@ def check_names(names) -> list[str]:
     return names
 
 
-class Majority:
-    """The most frequent training class for every utterance (ties: the lowest class index)."""
+def _fitted(estimator, attr: str):
+    """The estimator's fitted ``attr``, or a NotFittedError (scikit-learn's convention)."""
+    if not hasattr(estimator, attr):
+        raise NotFittedError(f"this {type(estimator).__name__} is not fitted yet: call fit(X, y) before predicting")
+    return getattr(estimator, attr)
+
+
+class Majority(Params):
+    """The most frequent training class for every utterance (ties: the lowest class index); ``label_``.
+
+    >>> Majority().fit(None, [1, 3, 3]).label_
+    3
+    """
 
     def fit(self, X, y, groups=None):
-        self.label = int(np.argmax(np.bincount(np.asarray(y), minlength=N_CLASSES)))
+        self.label_ = int(np.argmax(np.bincount(np.asarray(y), minlength=N_CLASSES)))
         return self
 
     def predict_proba(self, X):
-        return np.eye(N_CLASSES)[np.full(len(X), self.label)]
+        return np.eye(N_CLASSES)[np.full(len(X), _fitted(self, "label_"))]
 
 
-class ForestOnFunctionals:
-    """The paper's baseline: a random forest (1000 trees, depth <= 10) on the eGeMAPS functionals."""
+class ForestOnFunctionals(Params):
+    """The paper's baseline: a random forest (1000 trees, depth <= 10) on the eGeMAPS functionals.
+
+    ``fit`` grows ``forest_`` (a ``ser_ref.forest.random_forest.RandomForest`` with these parameters),
+    which also carries save/load.
+
+    >>> X, y = np.eye(4), np.arange(4)
+    >>> ForestOnFunctionals(n_trees=3, seed=1).fit(X, y).forest_.get_params()["n_trees"]
+    3
+    """
 
     def __init__(self, *, seed=0, n_trees=1000, max_depth=10, device="cpu"):
-        from ..forest.random_forest import RandomForest
-
-        self.device = device
-        self.forest = RandomForest(n_trees=n_trees, max_depth=max_depth, seed=seed, n_classes=N_CLASSES)
+        self.seed, self.n_trees, self.max_depth, self.device = seed, n_trees, max_depth, device
 
     def fit(self, X, y, groups=None):
-        self.forest.fit(np.asarray(X), np.asarray(y))
+        from ..forest.random_forest import RandomForest
+
+        forest = RandomForest(n_trees=self.n_trees, max_depth=self.max_depth, seed=self.seed, n_classes=N_CLASSES,
+                              device=self.device)
+        self.forest_ = forest.fit(np.asarray(X), np.asarray(y))
         return self
 
     def predict_proba(self, X):
-        return self.forest.predict_proba(np.asarray(X), device=self.device)
+        return _fitted(self, "forest_").predict_proba(np.asarray(X))
 
 
 def make(name: str, seed: int = 0, settings: Settings = Settings()):

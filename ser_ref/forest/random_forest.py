@@ -7,9 +7,11 @@ from ``SeedSequence(seed)``, so the forest is the same for any thread count. The
     P(c | x) = (1/T) sum_t value[leaf_t(x), c],        y(x) = arg max_c P(c | x)
 
 (ties: the lower class index). Conventions are scikit-learn's: the constructor stores its arguments
-unchanged and ``fit`` validates them; what ``fit`` learns ends in an underscore (``trees_``, the flat
-node arrays; ``n_classes_``, ``classes_``, ``n_features_in_``); X and y are checked by ``check_X`` /
-``check_X_y`` alone, and predicting before ``fit`` raises ``NotFittedError``.
+unchanged (``get_params`` / ``set_params`` read them, ``ser_ref.runtime.params``) and ``fit`` validates
+them; what ``fit`` learns ends in an underscore (``trees_``, the flat node arrays; ``n_classes_``,
+``classes_``, ``n_features_in_``); X and y are checked by ``check_X`` / ``check_X_y`` alone, and
+predicting before ``fit`` raises ``NotFittedError``. ``device`` ("cpu" or "gpu") is where
+``predict_proba`` walks the trees; growing them is always the CPU's.
 
 The pieces: ``cart`` (Gini split, tree growing, prediction, their NumPy references), ``splitmix``
 (the random numbers), ``radix_sort`` (the node sort), ``numba_threads`` (``n_jobs``).
@@ -19,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import cart
-from ..runtime.backend import DEVICES
-from ..errors import BackendError, NotFittedError, SerRefError
+from ..runtime.backend import resolve_device
+from ..runtime.params import Params, check_whole
+from ..errors import NotFittedError, SerRefError
 from .numba_threads import numba_threads, thread_count
 
 LEAF = cart.LEAF
@@ -84,16 +87,6 @@ def check_fitted(forest, action: str = "predict") -> cart.Trees:
     return trees
 
 
-def _whole(value, name: str, low: int, none_ok: bool = False):
-    """An integer parameter >= low (or None where allowed), or a SerRefError naming it."""
-    if value is None and none_ok:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        allowed = f"None or an integer >= {low}" if none_ok else f"an integer >= {low}"
-        raise SerRefError(f"{name} must be {allowed}, got {value!r}")
-    return int(value)
-
-
 def _mtry(max_features, n_features: int) -> int:
     """How many features each node draws, from ``max_features`` (see RandomForest)."""
     mf = max_features
@@ -112,7 +105,7 @@ def _mtry(max_features, n_features: int) -> int:
     raise SerRefError(f"max_features must be 'sqrt', 'log2', None, an int or a fraction, got {mf!r}")
 
 
-class RandomForest:
+class RandomForest(Params):
     """Random forest of CART trees (Gini); labels are integers 0..n_classes-1.
 
     ``max_features``: "sqrt" (floor(sqrt(F)), the paper's/sklearn's default), "log2", an int, a
@@ -120,7 +113,9 @@ class RandomForest:
     ``n_classes`` fixes the width of predict_proba (default: max(y) + 1), so a training fold that
     lacks a class still gives one column per class. ``bootstrap=False`` grows every tree on all
     samples (then, with max_features=None, each tree is plain CART: used to test against it).
-    ``n_jobs``: Numba threads for fit and predict (None or -1: all).
+    ``n_jobs``: Numba threads for fit and predict (None or -1: all). ``device``: "gpu" predicts in a
+    CUDA kernel, bit-identical to the CPU's (``ser_ref.runtime.backend.resolve_device`` checks it in fit
+    and predict_proba).
 
     After ``fit``: ``trees_`` (``cart.Trees``, the flat node arrays of every tree), ``n_classes_``,
     ``classes_`` (0..n_classes_-1, the labels predict returns) and ``n_features_in_``.
@@ -138,7 +133,7 @@ class RandomForest:
     """
 
     def __init__(self, n_trees=1000, max_depth=10, min_samples_leaf=1, max_features="sqrt", seed=0,
-                 n_jobs=None, n_classes=None, bootstrap=True):
+                 n_jobs=None, n_classes=None, bootstrap=True, device="cpu"):
         self.n_trees = n_trees
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
@@ -147,15 +142,18 @@ class RandomForest:
         self.n_jobs = n_jobs
         self.n_classes = n_classes
         self.bootstrap = bootstrap
+        self.device = device
 
     def _params(self) -> dict:
-        """The constructor's arguments checked and normalised (max_features is checked in fit, against F)."""
+        """The arguments that shape the trees, checked and normalised (max_features is checked in fit,
+        against F; ``device``, which shapes nothing, in fit and predict_proba)."""
         thread_count(self.n_jobs)
-        return {"n_trees": _whole(self.n_trees, "n_trees", 1),
-                "max_depth": _whole(self.max_depth, "max_depth", 0, none_ok=True),
-                "min_samples_leaf": _whole(self.min_samples_leaf, "min_samples_leaf", 1),
-                "max_features": self.max_features, "seed": _whole(self.seed, "seed", 0),
-                "n_classes": _whole(self.n_classes, "n_classes", 1, none_ok=True), "bootstrap": bool(self.bootstrap)}
+        return {"n_trees": check_whole(self.n_trees, "n_trees", 1),
+                "max_depth": check_whole(self.max_depth, "max_depth", 0, none_ok=True),
+                "min_samples_leaf": check_whole(self.min_samples_leaf, "min_samples_leaf", 1),
+                "max_features": self.max_features, "seed": check_whole(self.seed, "seed", 0),
+                "n_classes": check_whole(self.n_classes, "n_classes", 1, none_ok=True),
+                "bootstrap": bool(self.bootstrap)}
 
     def fit(self, X, y):
         """Grow ``n_trees`` trees on (X, y); returns self.
@@ -168,6 +166,7 @@ class RandomForest:
         (array([0, 1, 2]), 1, None)
         """
         p = self._params()
+        resolve_device(self.device)
         X, y, n_classes = check_X_y(X, y, p["n_classes"])
         seeds = np.random.SeedSequence(p["seed"]).generate_state(p["n_trees"], np.uint64)
         with numba_threads(self.n_jobs):
@@ -181,11 +180,11 @@ class RandomForest:
         self.trees_, self.n_classes_, self.n_features_in_ = trees, int(n_classes), int(n_features)
         self.classes_ = np.arange(self.n_classes_)
 
-    def predict_proba(self, X, device: str = "cpu") -> np.ndarray:
+    def predict_proba(self, X) -> np.ndarray:
         """P(c | x) = (1/T) sum_t value[leaf_t(x), c]: the mean of the leaves' class frequencies.
 
-        ``device="gpu"`` walks the same flat trees in a CUDA kernel (``ser_ref.gpu.random_forest``), one
-        thread per sample; the result comes back as a NumPy array.
+        With ``device="gpu"`` (the constructor's) a CUDA kernel (``ser_ref.gpu.random_forest``) walks the
+        same flat trees, one thread per sample; the result comes back as a NumPy array.
 
         Examples
         --------
@@ -195,9 +194,7 @@ class RandomForest:
                [0., 1.]])
         """
         trees = check_fitted(self, "predict_proba")
-        if device not in DEVICES:  # "cuda" or a typo must not quietly mean the CPU
-            raise BackendError(f"device must be one of {DEVICES}, got {device!r}")
-        if device == "gpu":
+        if resolve_device(self.device) == "gpu":  # "cuda" or a typo must not quietly mean the CPU
             from ..runtime.backend import to_host
             from ..gpu.random_forest import forest_predict_proba
 
@@ -206,7 +203,7 @@ class RandomForest:
         with numba_threads(self.n_jobs):
             return cart.predict_proba(X, *trees)
 
-    def predict(self, X, device: str = "cpu") -> np.ndarray:
+    def predict(self, X) -> np.ndarray:
         """arg max_c P(c | x) (ties go to the lower class index).
 
         Examples
@@ -216,7 +213,7 @@ class RandomForest:
         array([0, 1])
         """
         check_fitted(self, "predict")
-        return np.argmax(self.predict_proba(X, device=device), axis=1)
+        return np.argmax(self.predict_proba(X), axis=1)
 
     # ------------------------------------------------------------ persistence (ser_ref.files.modelfile)
     def save(self, path, meta: dict | None = None) -> None:
@@ -236,8 +233,9 @@ class RandomForest:
         modelfile.write(path, "random-forest", trees._asdict(), {**(meta or {}), "forest": settings})
 
     @classmethod
-    def load(cls, path) -> "RandomForest":
-        """The forest ``save`` wrote; ``ser_ref.files.modelfile.ModelFileError`` naming the file if it is not one.
+    def load(cls, path, device: str = "cpu") -> "RandomForest":
+        """The forest ``save`` wrote, predicting on ``device`` (a file does not record one);
+        ``ser_ref.files.modelfile.ModelFileError`` naming the file if it is not one.
 
         Examples
         --------
@@ -251,11 +249,12 @@ class RandomForest:
         from ..files import modelfile
 
         arrays, meta = modelfile.read(path, kind="random-forest")
-        return cls.from_saved(arrays, meta, path)
+        return cls.from_saved(arrays, meta, path, device)
 
     @classmethod
-    def from_saved(cls, arrays: dict, meta: dict, path="<arrays>") -> "RandomForest":
-        """The forest from ``modelfile.read``'s (arrays, meta), its node arrays checked for consistency.
+    def from_saved(cls, arrays: dict, meta: dict, path="<arrays>", device: str = "cpu") -> "RandomForest":
+        """The forest from ``modelfile.read``'s (arrays, meta), its node arrays checked for consistency,
+        predicting on ``device``.
 
         Examples
         --------
@@ -270,7 +269,8 @@ class RandomForest:
 
         s = meta["forest"]
         rf = cls(n_trees=s["n_trees"], max_depth=s["max_depth"], min_samples_leaf=s["min_samples_leaf"],
-                 max_features=s["max_features"], seed=s["seed"], n_classes=s["n_classes"], bootstrap=s["bootstrap"])
+                 max_features=s["max_features"], seed=s["seed"], n_classes=s["n_classes"], bootstrap=s["bootstrap"],
+                 device=device)
         trees = cart.Trees(*(np.ascontiguousarray(arrays[k], dtype=d)
                              for k, d in zip(cart.Trees._fields, cart.TREE_DTYPES)))
         n = len(trees.feature)

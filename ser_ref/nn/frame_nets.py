@@ -30,13 +30,20 @@ def _concat_float32(feats):
 
 
 class FrameNet:
-    """A per-frame mlp of layer ``sizes``; ``prep`` transforms a float32 batch in place (standardises)."""
+    """A per-frame mlp of layer ``sizes``; ``prep`` transforms a float32 batch in place (standardises).
+    ``fit`` learns ``params_`` and ``history_``."""
 
     def __init__(self, sizes, cfg, xp, prep=None):
         self.sizes, self.cfg, self.xp = sizes, cfg, xp
         self.prep = prep if prep is not None else (lambda X: X)
-        self.params = None
-        self.history = []
+
+    @classmethod
+    def restored(cls, params, cfg, xp, prep=None) -> "FrameNet":
+        """The net around saved ``params`` (W0, b0, W1, ...), its sizes read from their shapes."""
+        n = sum(1 for k in params if k.startswith("W"))
+        net = cls([params["W0"].shape[0]] + [params[f"W{k}"].shape[1] for k in range(n)], cfg, xp, prep)
+        net.params_, net.history_ = params, []
+        return net
 
     def fit(self, feats, y, groups, cw, rng):
         cfg, xp = self.cfg, self.xp
@@ -75,7 +82,7 @@ class FrameNet:
                 return softmax_cross_entropy_forward(z, vbatch[1], vbatch[2])[0]
 
         params = {k: xp.asarray(v) for k, v in mlp_init(rng, self.sizes).items()}
-        self.params, self.history = fit_adam(params, epoch_batches, loss_grads, val_loss, cfg, rng)
+        self.params_, self.history_ = fit_adam(params, epoch_batches, loss_grads, val_loss, cfg, rng)
         return self
 
     def frame_logprobs(self, feats):
@@ -87,7 +94,7 @@ class FrameNet:
             block.append(f)
             rows += f.shape[0]
             if rows >= _PREDICT_ROWS or k == len(feats) - 1:
-                z, _ = mlp_logits(self.params, self.xp.asarray(self.prep(_concat_float32(block))))
+                z, _ = mlp_logits(self.params_, self.xp.asarray(self.prep(_concat_float32(block))))
                 out.append(to_host(log_softmax(z)))
                 block, rows = [], 0
         return np.concatenate(out)
@@ -106,15 +113,23 @@ class FrameDense(UtteranceClassifier):
     ((2, 4), True)
     """
 
+    system = "dense"
+
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
-        self.hidden = int(hidden)
+        self.hidden = hidden
 
     def fit(self, feats, y, groups=None, stats=None):
         d, y, rng = self._begin_fit(feats, y, groups, stats)
-        self.net_ = FrameNet([d, self.hidden, self.n_classes], self.config, self.xp, self.standardize)
+        self.net_ = FrameNet([d, self.hidden, self.n_classes], self.config_, self.xp_, self.standardize)
         self.net_.fit(feats, y, groups, self._class_weights(y), rng)
-        return self._end_fit(d, self.net_.history)
+        return self._end_fit(d, self.net_.history_)
 
     def _utterance_logprobs(self, feats):
         return mean_logprob(self.net_.frame_logprobs(feats), [f.shape[0] for f in feats])
+
+    def _subnets(self):
+        return {"net": self.net_}
+
+    def _restore(self, arrays, source):
+        self.net_ = FrameNet.restored(self._net_params(arrays, "net", source), self.config_, self.xp_, self.standardize)

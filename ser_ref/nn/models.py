@@ -7,8 +7,9 @@
     Dense1LSTM2    two_stage.py      LSTM2, LSTM(20, relu) -> dense softmax, over those chunks
 
 What they share (standardisation with the training statistics, class weights, the utterance decision
-as a normalised geometric mean, fit / predict_proba / predict / save / load) is in estimator.py; the
-reasons for every choice are in docs/training-choices.md.
+as a normalised geometric mean, fit / predict_proba / predict / save / load, get_params / set_params)
+is in estimator.py; persist.py loads a saved file of any of them; the reasons for every choice are in
+docs/training-choices.md.
 
 >>> sorted(MODELS)
 ['dense', 'dense1+dense2', 'dense1+lstm2', 'lstm']
@@ -21,4 +22,5 @@ from .two_stage import Dense1, Dense1Dense2, Dense1LSTM2
 
 __all__ = ["MODELS", "FrameDense", "UtteranceLSTM", "Dense1", "Dense1Dense2", "Dense1LSTM2"]
 
-MODELS = {"dense": FrameDense, "lstm": UtteranceLSTM, "dense1+dense2": Dense1Dense2, "dense1+lstm2": Dense1LSTM2}
+# each class carries the name a saved file records (its ``system``)
+MODELS = {cls.system: cls for cls in (FrameDense, UtteranceLSTM, Dense1Dense2, Dense1LSTM2)}

@@ -11,7 +11,6 @@ from dataclasses import replace
 import numpy as np
 
 from ..runtime.backend import to_host
-from .activations import check_activation
 from .estimator import UtteranceClassifier
 from .frame_nets import shuffled_batches
 from .nets import lstm_clf_init, lstm_clf_logits, lstm_clf_loss_grads
@@ -20,15 +19,21 @@ from .training import fit_adam, split_by_speaker
 
 
 class SequenceNet:
-    """LSTM -> dense softmax on the last state; ``prep`` transforms each sequence's frames in place."""
+    """LSTM -> dense softmax on the last state; ``prep`` transforms each sequence's frames in place.
+    ``fit`` learns ``params_`` and ``history_`` (with TrainConfig.lstm_lr, where set, as the rate)."""
 
     def __init__(self, n_in, units, n_classes, activation, cfg, xp, max_len=None, prep=None):
         self.n_in, self.units, self.n_classes = n_in, units, n_classes
         self.prep = prep if prep is not None else (lambda X: X)
-        self.activation, self.xp, self.max_len = activation, xp, max_len
-        self.cfg = replace(cfg, lr=cfg.lstm_lr) if cfg.lstm_lr is not None else cfg
-        self.params = None
-        self.history = []
+        self.activation, self.xp, self.max_len, self.cfg = activation, xp, max_len, cfg
+
+    @classmethod
+    def restored(cls, params, activation, cfg, xp, max_len=None, prep=None) -> "SequenceNet":
+        """The net around saved ``params`` (W, U, b, Wo, bo), its sizes read from their shapes."""
+        net = cls(params["W"].shape[0], params["U"].shape[0], params["Wo"].shape[1], activation, cfg, xp,
+                  max_len=max_len, prep=prep)
+        net.params_, net.history_ = params, []
+        return net
 
     def _crop(self, s, r):
         L = self.max_len
@@ -57,6 +62,8 @@ class SequenceNet:
 
     def fit(self, seqs, y, groups, cw, rng):
         cfg, xp = self.cfg, self.xp
+        if cfg.lstm_lr is not None:
+            cfg = replace(cfg, lr=cfg.lstm_lr)
         tr, va = split_by_speaker(y, groups, cfg.val_fraction, rng)
         w_all = cw.astype(np.float32)[y]
 
@@ -81,7 +88,7 @@ class SequenceNet:
 
         init = lstm_clf_init(rng, self.n_in, self.units, self.n_classes)
         params = {k: xp.asarray(v) for k, v in init.items()}
-        self.params, self.history = fit_adam(params, epoch_batches, loss_grads, val_loss, cfg, rng)
+        self.params_, self.history_ = fit_adam(params, epoch_batches, loss_grads, val_loss, cfg, rng)
         return self
 
     def logprobs(self, seqs):
@@ -90,7 +97,7 @@ class SequenceNet:
         out = np.empty((len(seqs), self.n_classes), dtype=np.float32)
         for b in np.array_split(order, max(1, -(-len(seqs) // 64))):
             x, m = self._padded([seqs[i] for i in b])
-            z, _ = lstm_clf_logits(self.params, x, m, self.activation)
+            z, _ = lstm_clf_logits(self.params_, x, m, self.activation)
             out[b] = to_host(log_softmax(z))
         return out
 
@@ -107,16 +114,25 @@ class UtteranceLSTM(UtteranceClassifier):
     ((8, 4), True)
     """
 
+    system = "lstm"
+
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, units=20, activation="relu"):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
-        self.units, self.activation = int(units), check_activation(activation)
+        self.units, self.activation = units, activation
 
     def fit(self, feats, y, groups=None, stats=None):
         d, y, rng = self._begin_fit(feats, y, groups, stats)
-        self.net_ = SequenceNet(d, self.units, self.n_classes, self.activation, self.config, self.xp,
-                                max_len=self.config.max_len, prep=self.standardize)
+        self.net_ = SequenceNet(d, self.units, self.n_classes, self.activation, self.config_, self.xp_,
+                                max_len=self.config_.max_len, prep=self.standardize)
         self.net_.fit(feats, y, groups, self._class_weights(y), rng)
-        return self._end_fit(d, self.net_.history)
+        return self._end_fit(d, self.net_.history_)
 
     def _utterance_logprobs(self, feats):
         return self.net_.logprobs(feats).astype(np.float64)
+
+    def _subnets(self):
+        return {"net": self.net_}
+
+    def _restore(self, arrays, source):
+        self.net_ = SequenceNet.restored(self._net_params(arrays, "net", source), self.activation, self.config_,
+                                         self.xp_, max_len=self.config_.max_len, prep=self.standardize)

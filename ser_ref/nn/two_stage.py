@@ -18,12 +18,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from .activations import check_activation
 from .validation import NNInputError
 from .estimator import UtteranceClassifier, mean_logprob
 from .frame_nets import FrameDense, FrameNet
 from .sequence_nets import SequenceNet
-from .training import chunk_sequence, split_by_speaker
+from .training import chunk_sequence, resolve_config, split_by_speaker
 
 
 class Dense1(FrameDense):
@@ -40,6 +39,8 @@ class Dense1(FrameDense):
     True
     """
 
+    system = None  # stage one only: saved inside the two-stage model that uses it
+
     def fit(self, feats, y, groups=None, stats=None):
         """Halves A and B of the speakers (``split_by_speaker(y, groups, 0.5)``); the frame net on A."""
         d, y, rng = self._begin_fit(feats, y, groups, stats)
@@ -48,13 +49,13 @@ class Dense1(FrameDense):
             raise NNInputError("Dense1 needs at least 2 training speakers (or 2 utterances per class) to "
                                "train Dense1 and the second net on different halves")
         ga = None if groups is None else np.asarray(groups)[a]
-        self.net_ = FrameNet([d, self.hidden, self.n_classes], self.config, self.xp, self.standardize)
+        self.net_ = FrameNet([d, self.hidden, self.n_classes], self.config_, self.xp_, self.standardize)
         self.net_.fit([feats[i] for i in a], y[a], ga, self._class_weights(y[a]), rng)
         self.rng_state_ = rng.bit_generator.state  # what the second stage draws from next
         self.half_b_ = b
         self.probs_b_ = self.frame_probs([feats[i] for i in b])
         self.trained_on_ = training_set_id(feats, y, groups)
-        return self._end_fit(d, self.net_.history)
+        return self._end_fit(d, self.net_.history_)
 
     def frame_probs(self, feats):
         """P(class | frame) of each utterance: a list of (frames, n_classes) arrays."""
@@ -75,11 +76,14 @@ def dense1_for(model) -> Dense1:
 
 
 def _check_handed(model, dense1, feats, y, groups):
-    mine, name = dense1_for(model), type(model).__name__
+    mine, name = dense1_for(model).get_params(), type(model).__name__
+    theirs = dense1.get_params()
+    for params in (mine, theirs):  # "quick" and QUICK are one config
+        params["config"] = resolve_config(params["config"])
     for attr in ("n_classes", "seed", "device", "config", "hidden"):
-        if getattr(mine, attr) != getattr(dense1, attr):
-            raise NNInputError(f"the Dense1 handed to {name} has {attr}={getattr(dense1, attr)!r}, "
-                               f"this model has {getattr(mine, attr)!r}")
+        if mine[attr] != theirs[attr]:
+            raise NNInputError(f"the Dense1 handed to {name} has {attr}={theirs[attr]!r}, "
+                               f"this model has {mine[attr]!r}")
     if getattr(dense1, "trained_on_", None) != training_set_id(feats, y, groups):  # unfitted or loaded: None
         raise NNInputError(f"the Dense1 handed to {name} was not fitted on these utterances")
 
@@ -107,10 +111,13 @@ def second_stage_input(model, feats, y, groups, stats=None, dense1=None):
     return dense1, C, np.repeat(np.asarray(y)[b], n_chunks), gc, rng
 
 
-def check_chunk_len(chunk_len) -> int:
-    if int(chunk_len) < 1:
-        raise NNInputError(f"chunk_len must be >= 1, got {chunk_len!r}")
-    return int(chunk_len)
+def restored_dense1(model, arrays, source) -> Dense1:
+    """A two-stage model's Dense1 around its saved ``dense1/`` parameters (the caller sets mu_, sd_)."""
+    dense1 = dense1_for(model)
+    dense1._resolve()
+    dense1.net_ = FrameNet.restored(model._net_params(arrays, "dense1", source), dense1.config_, dense1.xp_,
+                                    dense1.standardize)
+    return dense1
 
 
 def dense2_config(cfg):
@@ -118,7 +125,31 @@ def dense2_config(cfg):
     return replace(cfg, max_frames=None, frame_batch_size=cfg.batch_size)
 
 
-class Dense1Dense2(UtteranceClassifier):
+class TwoStage(UtteranceClassifier):
+    """What Dense1+Dense2 and Dense1+LSTM2 share: Dense1 (``dense1_``, which standardises the frames)
+    and a second net ``<second>_`` on its chunks of probabilities."""
+
+    second = None  # the second net's name: "dense2" or "lstm2"
+
+    def make_dense1(self) -> Dense1:
+        return dense1_for(self)
+
+    def _subnets(self):
+        return {"dense1": self.dense1_.net_, self.second: getattr(self, self.second + "_")}
+
+    def _standardiser(self):
+        return self.dense1_
+
+    def _restore(self, arrays, source):
+        self.dense1_ = restored_dense1(self, arrays, source)
+        setattr(self, self.second + "_", self._second_net(self._net_params(arrays, self.second, source)))
+
+    def _second_net(self, params):
+        """The second net around its saved ``params``."""
+        raise NotImplementedError
+
+
+class Dense1Dense2(TwoStage):
     """Table 2 'Dense1+Dense2': Dense2 is a dense softmax on the flattened chunk_len x K probabilities.
 
     Examples
@@ -127,31 +158,34 @@ class Dense1Dense2(UtteranceClassifier):
     >>> y, spk = np.arange(16) % 4, np.repeat(["a", "b", "c", "d"], 4)
     >>> feats = [rng.normal(c, 1, size=(23, 5)).astype(np.float32) for c in y]
     >>> m = Dense1Dense2(hidden=8, chunk_len=5, config="quick").fit(feats, y, spk)
-    >>> m.dense2_.params["W0"].shape       # one input per (frame of the chunk, class): 5 x 4
+    >>> m.dense2_.params_["W0"].shape       # one input per (frame of the chunk, class): 5 x 4
     (20, 4)
     """
 
+    system, second = "dense1+dense2", "dense2"
+
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204, chunk_len=20):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
-        self.hidden, self.chunk_len = int(hidden), check_chunk_len(chunk_len)
-
-    def make_dense1(self) -> Dense1:
-        return dense1_for(self)
+        self.hidden, self.chunk_len = hidden, chunk_len
 
     def fit(self, feats, y, groups=None, stats=None, dense1: Dense1 | None = None):
         """Dense1 (trained here, or the fitted ``dense1`` of these same utterances), then Dense2."""
+        self._begin()
         dense1, C, yc, gc, rng = second_stage_input(self, feats, y, groups, stats, dense1)
         flat = [c.reshape(1, -1) for c in C]  # one "utterance" of one frame per chunk
-        dense2 = FrameNet([flat[0].shape[1], self.n_classes], dense2_config(self.config), self.xp)
+        dense2 = FrameNet([flat[0].shape[1], self.n_classes], dense2_config(self.config_), self.xp_)
         self.dense1_, self.dense2_ = dense1, dense2.fit(flat, yc, gc, self._class_weights(yc), rng)
-        return self._end_fit(dense1.n_features_in_, {"dense1": dense1.history_, "second": dense2.history})
+        return self._end_fit(dense1.n_features_in_, {"dense1": dense1.history_, "second": dense2.history_})
 
     def _utterance_logprobs(self, feats):
         C, n_chunks = chunked(self.dense1_.frame_probs(feats), self.chunk_len)
         return mean_logprob(self.dense2_.frame_logprobs([C.reshape(len(C), -1)]), n_chunks)
 
+    def _second_net(self, params):
+        return FrameNet.restored(params, self.config_, self.xp_)
 
-class Dense1LSTM2(UtteranceClassifier):
+
+class Dense1LSTM2(TwoStage):
     """Table 2 'Dense1+LSTM2': LSTM(units, relu) -> dense softmax over each chunk of probabilities.
 
     Examples
@@ -159,26 +193,30 @@ class Dense1LSTM2(UtteranceClassifier):
     >>> rng = np.random.default_rng(3)
     >>> feats = [rng.normal(size=(int(T), 5)).astype(np.float32) for T in rng.integers(3, 30, size=12)]
     >>> m = Dense1LSTM2(hidden=8, units=3, chunk_len=5, config="quick")
-    >>> m.fit(feats, np.arange(12) % 4, np.repeat(["a", "b", "c"], 4)).lstm2_.params["W"].shape   # 4 gates x 3 units
+    >>> m.fit(feats, np.arange(12) % 4, np.repeat(["a", "b", "c"], 4)).lstm2_.params_["W"].shape   # 4 gates x 3 units
     (4, 12)
     """
+
+    system, second = "dense1+lstm2", "lstm2"
 
     def __init__(self, *, n_classes=4, seed=0, device="cpu", config=None, hidden=204, units=20,
                  chunk_len=20, activation="relu"):
         super().__init__(n_classes=n_classes, seed=seed, device=device, config=config)
-        self.hidden, self.chunk_len = int(hidden), check_chunk_len(chunk_len)
-        self.units, self.activation = int(units), check_activation(activation)
-
-    def make_dense1(self) -> Dense1:
-        return dense1_for(self)
+        self.hidden, self.chunk_len = hidden, chunk_len
+        self.units, self.activation = units, activation
 
     def fit(self, feats, y, groups=None, stats=None, dense1: Dense1 | None = None):
         """Dense1 (trained here, or the fitted ``dense1`` of these same utterances), then LSTM2."""
+        self._begin()
         dense1, C, yc, gc, rng = second_stage_input(self, feats, y, groups, stats, dense1)
-        lstm2 = SequenceNet(C.shape[2], self.units, self.n_classes, self.activation, self.config, self.xp)
+        lstm2 = SequenceNet(C.shape[2], self.units, self.n_classes, self.activation, self.config_, self.xp_)
         self.dense1_, self.lstm2_ = dense1, lstm2.fit(list(C), yc, gc, self._class_weights(yc), rng)
-        return self._end_fit(dense1.n_features_in_, {"dense1": dense1.history_, "second": lstm2.history})
+        return self._end_fit(dense1.n_features_in_, {"dense1": dense1.history_, "second": lstm2.history_})
 
     def _utterance_logprobs(self, feats):
         C, n_chunks = chunked(self.dense1_.frame_probs(feats), self.chunk_len)
         return mean_logprob(self.lstm2_.logprobs(list(C)), n_chunks)
+
+    def _second_net(self, params):
+        # LSTM2 reads probabilities, not frames: nothing to standardise, and its chunks are never cropped
+        return SequenceNet.restored(params, self.activation, self.config_, self.xp_)

@@ -338,7 +338,7 @@ def _running_decision(net, feats):
     from ..nn.softmax_ce import softmax
 
     x, mask = net._padded([feats])
-    p = net.params
+    p = net.params_
     h, _ = lstm_forward(x, p["W"], p["U"], p["b"], activation=net.activation, mask=mask)
     return to_host(softmax(h[0] @ p["Wo"] + p["bo"]))
 
