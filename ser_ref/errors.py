@@ -1,9 +1,8 @@
 """The package's own error types: every bad input ends in one of these, with a message that
-names the file (or argument) and what is wrong with it; ``cli_main`` turns them into one line on
-stderr and an exit code, for every command of the package (``command`` builds a command's main)."""
+names the file (or argument) and what is wrong with it (``machine_error``: one for a fault of the
+machine). The command layer (``ser_ref.commands.common.cli_main``) turns them into one line on stderr
+and an exit code, for every command of the package."""
 import errno
-import sys
-import traceback
 
 
 class SerRefError(Exception):
@@ -66,61 +65,6 @@ def machine_error(exc: OSError, what: str, path=None) -> MachineError:
     err = MachineError(f"{path}: {cause} ({what}{'; ' + hint if hint else ''})")
     err.path, err.cause, err.code = path, cause, code
     return err
-
-
-def cli_main(run, argv=None, *, prog: str = "ser_ref") -> int:
-    """Run ``run(argv) -> int`` as a command: every error ends in one line on stderr naming the file
-    or argument and the problem (a traceback only with ``--debug`` among the arguments).
-
-    Exit codes: 0 done, 2 bad input or argument, 3 a fault of the machine, 130 interrupted.
-
-    >>> cli_main(lambda argv: 0, [])
-    0
-    """
-    args = sys.argv[1:] if argv is None else list(argv)
-    debug = "--debug" in args
-    try:
-        return run(argv)
-    except KeyboardInterrupt:
-        print(f"\n{prog}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        code, msg = _message(exc)
-        if sys.stderr.isatty():
-            print(file=sys.stderr)  # off the line of a progress bar the error cut short
-        print(f"{prog}: error: {msg}", file=sys.stderr)
-        return code
-
-
-def command(prog: str, parse, run):
-    """The ``main(argv=None) -> int`` of a command: ``run(parse(argv))`` under ``cli_main``.
-
-    >>> main = command("demo", lambda argv: argv[0], lambda name: 0 if name == "ok" else 2)
-    >>> main(["ok"]), main(["no"])
-    (0, 2)
-    """
-    def main(argv=None) -> int:
-        """The command: one line per error on stderr (a traceback with --debug); exit 0 done, 2 bad
-        input or argument, 3 a fault of the machine, 130 interrupted."""
-        return cli_main(lambda a: run(parse(a)), argv, prog=prog)
-
-    return main
-
-
-def _message(exc: Exception) -> tuple[int, str]:
-    if isinstance(exc, MachineError):
-        return 3, str(exc)
-    if isinstance(exc, SerRefError):
-        return 2, str(exc)
-    if isinstance(exc, MemoryError):
-        return 3, "out of memory (a fault of the machine: fewer --jobs need less)"
-    if isinstance(exc, OSError):
-        code = 3 if exc.errno in MACHINE_ERRNOS else 2
-        where = f"{exc.filename}: " if exc.filename else ""
-        return code, f"{where}{exc.strerror or exc}"
-    return 1, f"{type(exc).__name__}: {exc} (a bug: please report it with the output of --debug)"
 
 
 class FolderInUseError(SerRefError):

@@ -8,6 +8,7 @@ import soundfile as sf
 
 from ser_ref.commands import explain
 from ser_ref.errors import SerRefError
+from ser_ref.walkthrough import stages as walk
 
 SR = 16000
 
@@ -35,7 +36,7 @@ def voiced_wav(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stages(voiced_wav, layer):
-    return {s.key: s for s in explain.explain(voiced_wav, layer)}
+    return {s.key: s for s in walk.explain(voiced_wav, layer)}
 
 
 def test_every_panel_names_a_function_and_an_equation_of_its_docstring(stages):
@@ -47,7 +48,7 @@ def test_every_panel_names_a_function_and_an_equation_of_its_docstring(stages):
         for name, path, eq in eqs:
             assert name.startswith("ser_ref.") and path.endswith(".py") and eq
     with pytest.raises(LookupError):
-        explain.equation(np.mean, "no such equation line")
+        walk.equation(np.mean, "no such equation line")
 
 
 def test_spectrum_peaks_at_the_tone_and_matches_numpys_fft(stages, voiced_wav):
@@ -115,7 +116,7 @@ def test_cli_writes_figures_and_markdown(voiced_wav, model_path, tmp_path, capsy
 
 def test_trained_model_stage(voiced_wav, model_path, tmp_path, layer):
     from ser_ref.nn import FrameDense
-    from ser_ref.commands.predict import Trained, probabilities
+    from ser_ref.evaluation.saved_model import Trained, probabilities
 
     rng = np.random.default_rng(0)
     feats = [rng.gamma(1.0, 1.0, size=(20, 2048)).astype(np.float32) * (1 + i % 4) for i in range(8)]
@@ -123,10 +124,10 @@ def test_trained_model_stage(voiced_wav, model_path, tmp_path, layer):
     meta = {"system": "dense", "class_names": ["anger", "happiness", "sadness", "neutral"],
             "corpus": {"name": "random", "n_utterances": 8}}
     trained = Trained(model, meta, "layer1", {"weights": layer.source, "step_ms": 20, "mode": "float"})
-    s = explain.explain(voiced_wav, layer, trained)[-1]
+    s = walk.explain(voiced_wav, layer, trained)[-1]
     assert s.key == "10-model"
     frames = s.data["frames"]
-    h = explain.explain(voiced_wav, layer)[6].data["h"]
+    h = walk.explain(voiced_wav, layer)[6].data["h"]
     assert frames.shape == (h.shape[0], 4)
     np.testing.assert_allclose(frames.sum(1), 1, atol=1e-5)
     # the utterance's probabilities are the normalised geometric mean of the per-frame ones
@@ -175,7 +176,7 @@ def test_cli_with_a_forest_model_file(voiced_wav, model_path, tmp_path, capsys):
 
 def test_lstm_running_decision_ends_in_its_utterance_decision(voiced_wav, layer, stages):
     from ser_ref.nn import UtteranceLSTM
-    from ser_ref.commands.predict import Trained
+    from ser_ref.evaluation.saved_model import Trained
 
     rng = np.random.default_rng(1)
     feats = [rng.gamma(1.0, 1.0, size=(int(rng.integers(20, 40)), 2048)).astype(np.float32) for _ in range(8)]
@@ -184,7 +185,7 @@ def test_lstm_running_decision_ends_in_its_utterance_decision(voiced_wav, layer,
     meta = {"system": "lstm", "class_names": ["anger", "happiness", "sadness", "neutral"],
             "corpus": {"name": "random", "n_utterances": 8}}
     trained = Trained(model, meta, "layer1", {"weights": layer.source, "step_ms": 20, "mode": "float"})
-    s = explain.stage_model(trained, stages["07-layer1"].data["h"], None)
+    s = walk.stage_model(trained, stages["07-layer1"].data["h"], None)
     running = s.data["frames"]
     assert running.shape == (50, 4)  # the central 50 of the utterance's frames
     np.testing.assert_allclose(running[-1], s.data["proba"], atol=1e-6)

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from ser_ref import corpora
+from ser_ref.commands.common import cli_main
 from ser_ref.corpora import LABELS, Item
-from ser_ref.errors import SerRefError, cli_main
+from ser_ref.errors import SerRefError
 from ser_ref.evaluation import fold_files, systems
 from ser_ref.evaluation.executors import SerialExecutor
 from ser_ref.evaluation.runner import Dataset, Entry, run

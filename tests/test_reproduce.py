@@ -54,9 +54,8 @@ def test_every_loadable_corpus_can_be_reproduced():
     """--corpus accepts every name corpora.load accepts (the URDU loader came after the CLI)."""
     from ser_ref import corpora
 
-    assert set(reproduce.CORPORA) == set(corpora.NAMES)
-    args = reproduce.parse_args(["--corpus", "urdu", "--root", "/no/such/urdu"])
-    assert args.corpus == "urdu"
+    for name in corpora.NAMES:
+        assert reproduce.parse_args(["--corpus", name, "--root", f"/no/such/{name}"]).corpus == name
 
 
 def test_a_corrupt_file_is_left_out_and_named(quick_run, cache, model_path, tmp_path):

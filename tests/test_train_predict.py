@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_ref.files import modelfile
 from ser_ref.commands import predict, train
 from ser_ref.corpora import LABELS
+from ser_ref.evaluation import saved_model
+from ser_ref.evaluation.run_settings import RunSettings
+from ser_ref.files import modelfile
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +51,13 @@ def _predict_json(capsys, model_file, files, *extra):
 def test_saved_model_predicts_what_the_same_fit_does(system, corpus, dense_file, rf_file, model_path, capsys):
     model_file = dense_file if system == "dense" else rf_file
     _, items = corpus
-    trained = predict.load_trained(model_file, model_path)
-    feats = [predict.features_of(trained, it.path) for it in items]
+    trained = saved_model.load_trained(model_file, model_path)
+    feats = [saved_model.features_of(trained, it.path) for it in items]
     y = np.array([LABELS.index(it.label) for it in items])
     speakers = np.array([it.speaker for it in items])
-    args = train.parse_args(["--corpus", "synthetic", "--system", system, "--model-out", "x", "--quick"])
-    fresh = train.fit_system(system, np.stack(feats) if system == "rf-egemaps" else feats, y, speakers,
-                             0, train.system_settings(args))
+    settings = RunSettings("train", quick=True).fold_settings()  # train --quick's, as the fixture's
+    fresh = saved_model.fit_system(system, np.stack(feats) if system == "rf-egemaps" else feats, y, speakers,
+                                   0, settings)
     expect = fresh.predict_proba(np.stack(feats) if system == "rf-egemaps" else feats)
     rc, rows, err = _predict_json(capsys, model_file, [it.path for it in items], "--model", str(model_path))
     assert rc == 0, err

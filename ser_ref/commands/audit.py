@@ -13,9 +13,8 @@ import argparse
 import os
 import sys
 
-from .reproduce import CORPORA
-from ..errors import SerRefError
 from ..audit.oracle_checks import CHECKS, Speech, run_all
+from . import common
 
 
 def format_table(rows) -> str:
@@ -30,22 +29,21 @@ def format_table(rows) -> str:
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ser_ref.audit", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv=None):
+    ap = common.parser("audit", __doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help="more data and the issues' full-size settings (slow)")
     ap.add_argument("--only", help="run only the checks whose name contains this text")
-    ap.add_argument("--corpus", choices=CORPORA, help="audit on your own recordings of this corpus (with --root)")
-    ap.add_argument("--root", help="your copy of the corpus named by --corpus")
-    args = ap.parse_args(argv)
+    common.add_corpus(ap, "audit on your own recordings of this corpus (with --root)")
+    common.add_root(ap, "your copy of the corpus named by --corpus")
+    args = common.parse(ap, argv)
     names = [fn.__name__ for fn in CHECKS]
     if args.only and not any(args.only in n for n in names):
         ap.error(f"--only {args.only!r} matches no check; the checks are: {', '.join(names)}")
-    try:
-        rows = run_all(full=args.full, only=args.only, speech=Speech.find(args.corpus, args.root))
-    except SerRefError as exc:
-        print(f"{ap.prog}: error: {exc}", file=sys.stderr)
-        return 2
+    return args
+
+
+def _main(args) -> int:
+    rows = run_all(full=args.full, only=args.only, speech=Speech.find(args.corpus, args.root))
     print(format_table(rows))
     failed = [r for r in rows if r.passed is False]
     skipped = [r for r in rows if r.passed is None]
@@ -55,6 +53,9 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     return 1 if failed else 0
+
+
+main = common.command("python -m ser_ref.audit", parse_args, _main)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,14 @@
 """python -m ser_ref.egemaps FILES...  -> a table: one row per feature, one column per file."""
 from __future__ import annotations
 
-import argparse
-
-from ..errors import command
 from ..egemaps import EGEMAPS_NAMES, egemaps_files
+from . import common
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m ser_ref.egemaps", description=__doc__)
+    ap = common.parser("egemaps", __doc__)
     ap.add_argument("files", nargs="+", help="audio files (any rate/channels soundfile reads)")
-    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return ap.parse_args(argv)
+    return common.parse(ap, argv)
 
 
 def _run(args) -> int:
@@ -25,7 +22,7 @@ def _run(args) -> int:
     return 0
 
 
-main = command("ser_ref.egemaps", parse_args, _run)
+main = common.command("ser_ref.egemaps", parse_args, _run)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import UsageError
 from ..files import locations
-from ..errors import UsageError, cli_main
+from . import common
 from ..deepspeech.npz_export import export_model
 from ..deepspeech.load import REGISTRY_NPZ, exported_path, registry_tflite
 
@@ -45,7 +46,7 @@ def _export(args) -> Path:
 
 def main(argv=None) -> int:
     """One line per error (a read-only or folder --out, a missing model; traceback with --debug)."""
-    return cli_main(_run, argv, prog="ser_ref.deepspeech")
+    return common.cli_main(_run, argv, prog="ser_ref.deepspeech")
 
 
 def _run(argv) -> int:
@@ -53,8 +54,8 @@ def _run(argv) -> int:
                                      description="DeepSpeech weight exporter")
     sub = parser.add_subparsers(dest="command", required=True)
     exp = sub.add_parser("export", help="export every layer and the metadata of a .tflite to .npz")
-    exp.add_argument("--model", type=Path, help="a DeepSpeech 0.9.x / Coqui STT .tflite file")
-    exp.add_argument("--out", type=Path, help="the .npz to write (default: weights/<name>-<sha>.npz)")
+    common.add_model(exp, "a DeepSpeech 0.9.x / Coqui STT .tflite file")
+    common.add_out(exp, "the .npz to write (default: weights/<name>-<sha>.npz)")
     exp.add_argument("--debug", action="store_true", help="show the traceback of an error")
     _export(parser.parse_args(argv))
     return 0

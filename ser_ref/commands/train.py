@@ -3,83 +3,47 @@
     python -m ser_ref.train --corpus ravdess --system dense --model-out dense.npz
     python -m ser_ref.predict --model-file dense.npz my_recording.wav
 
-The code and defaults are those of one ``reproduce`` fold (``fit_system``), with every speaker in
-the training set: the same cached features, forest size, network settings and seed (fold seed =
---seed). The file (``ser_ref.files.modelfile``: plain arrays, a format version, an integrity hash) holds
-the parameters, the standardisation statistics, the class names, the feature settings and the
-sha256 of the DeepSpeech weights layer 1 was computed with, which ``predict`` checks.
+The code and defaults are those of one ``reproduce`` fold (``saved_model.fit_system``), with every
+speaker in the training set: the same cached features, forest size, network settings and seed (fold
+seed = --seed). What the file holds: ``ser_ref.evaluation.saved_model``.
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ..errors import SerRefError, command
+from ..errors import SerRefError
+from ..evaluation.saved_model import TRAINABLE, fit_system, model_meta
 from ..evaluation import systems
 from ..evaluation.systems import Settings
-
-SYSTEMS = tuple(s for s in systems.SYSTEMS if s != "majority")
+from . import common
+from .common import say
 
 
 def parse_args(argv=None):
-    from .reproduce import CORPORA
-
-    ap = argparse.ArgumentParser(prog="python -m ser_ref.train",
-                                 description="Train one Table 2 system on all speakers of a corpus and save it.")
-    ap.add_argument("--corpus", choices=CORPORA, required=True)
-    ap.add_argument("--root", type=Path, help="corpus root (RAVDESS also from $SER_REF_RAVDESS or ../shared)")
-    ap.add_argument("--system", choices=SYSTEMS, required=True)
+    ap = common.parser("train", "Train one Table 2 system on all speakers of a corpus and save it.")
+    common.add_corpus(ap, required=True)
+    common.add_root(ap, "corpus root (RAVDESS also from $SER_REF_RAVDESS or ../shared)")
+    ap.add_argument("--system", choices=TRAINABLE, required=True)
     ap.add_argument("--model-out", type=Path, required=True, dest="model_out", help="the .npz to write")
-    ap.add_argument("--model", type=Path, help="DeepSpeech .tflite or exported .npz (default: as reproduce)")
-    ap.add_argument("--step-ms", type=int, choices=(20, 10), default=20, dest="step_ms")
-    ap.add_argument("--mode", choices=("float", "tflite-int8"), default="float", help="layer-1 arithmetic")
-    ap.add_argument("--chunk-len", type=int, default=Settings.chunk_len, dest="chunk_len",
-                    help="chunk length of the two-stage systems (default %(default)s)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
-    ap.add_argument("--quick", action="store_true", help="reproduce --quick's sizes (fewer trees, shorter training)")
-    ap.add_argument("--jobs", type=int, default=None, help="worker processes for the features (default: all cores)")
+    common.add_model(ap)
+    common.add_step_ms(ap)
+    common.add_mode(ap)
+    ap.add_argument("--chunk-len", type=common.int_in(1, common.MAX_CHUNK, "--chunk-len"), default=Settings.chunk_len,
+                    dest="chunk_len", help="chunk length of the two-stage systems, in frames (default %(default)s)")
+    common.add_seed(ap, "the fold seed of the forest or the network")
+    common.add_device(ap)
+    common.add_quick(ap, "reproduce --quick's sizes (fewer trees, shorter training)")
+    common.add_jobs(ap, "worker processes for the features")
     ap.add_argument("--leave-out", default="", dest="leave_out",
                     help="speakers to keep out of training, comma-separated (e.g. to explain one of theirs later)")
-    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return ap.parse_args(argv)
-
-
-def system_settings(args) -> Settings:
-    """The settings reproduce gives every fold (``reproduce._main``), for these arguments.
-
-    Examples
-    --------
-    >>> s = system_settings(parse_args(["--corpus", "ravdess", "--system", "dense", "--model-out", "m.npz"]))
-    >>> s.rf_trees, s.rf_depth, s.chunk_len, s.nn_config          # reproduce's full-run settings
-    (1000, 10, 20, {})
-    """
-    make = Settings.quick if args.quick else Settings
-    return make(seed=args.seed, device=args.device, chunk_len=args.chunk_len)
-
-
-def fit_system(system: str, features, y, speakers, seed: int, settings: Settings):
-    """The fitted model of one system, built by the registry (``systems.make``) as a reproduce fold builds it.
-
-    ``features``: (n, 88) eGeMAPS for "rf-egemaps", else one (frames, 2048) layer-1 array per utterance.
-
-    >>> X = np.random.default_rng(0).normal(size=(24, 88)); y = np.arange(24) % 4
-    >>> rf = fit_system("rf-egemaps", X, y, np.arange(24) % 3, 0, Settings(rf_trees=5))
-    >>> rf.predict_proba(X).shape
-    (24, 4)
-    """
-    if system not in SYSTEMS:
-        raise SerRefError(f"unknown system {system!r}; expected one of {SYSTEMS}")
-    model = systems.make(system, seed, settings).fit(features if system == "rf-egemaps" else list(features), y,
-                                                     groups=speakers)
-    return model.forest_ if system == "rf-egemaps" else model  # the forest itself carries save/load
+    args = common.parse(ap, argv)
+    if args.model_out.is_dir():
+        ap.error(f"--model-out {args.model_out}: is a folder; give the .npz file to write")
+    return args
 
 
 def feature_spec(system: str, layer, step_ms: int, mode: str, device: str):
@@ -105,42 +69,29 @@ def _without_speakers(items, leave_out: str):
     kept = [it for it in items if it.speaker not in drop]
     if not kept:
         raise SerRefError("--leave-out: that leaves no speaker to train on")
-    return kept
-
-
-def file_list_sha256(items) -> str:
-    """sha256 of the sorted 'speaker/label/file name' lines: which utterances the model saw.
-
-    Examples
-    --------
-    >>> from ser_ref.corpora import Item
-    >>> a, b = Item(Path("x/1.wav"), "s1", "anger"), Item(Path("y/2.wav"), "s2", "sadness")
-    >>> file_list_sha256([a, b]) == file_list_sha256([b, a])      # the order of the list does not count
-    True
-    """
-    lines = sorted(f"{it.speaker}/{it.label}/{Path(it.path).name}" for it in items)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return kept, drop
 
 
 def _main(args) -> int:
     from ..corpora import LABELS
+    from ..corpora.opening import open_corpus
     from ..evaluation import feature_kinds
     from ..evaluation.dataset import build_dataset
     from ..evaluation.executors import make_executor
     from ..files import locations
-    from .reproduce import load_corpus, say
 
+    run = common.run_settings("train", args)
     t0 = time.perf_counter()
-    items, report = load_corpus(args)
-    items = _without_speakers(items, args.leave_out)
+    items, report = open_corpus(run.corpus, run.root, seed=run.seed, quick=run.quick)
+    items, left_out = _without_speakers(items, args.leave_out)
     say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers. {report.summary()}")
     layer = None
     if args.system != "rf-egemaps":
         from ..deepspeech import load_layer1
 
-        layer = load_layer1(args.model, verbose=True)
-    spec, reads = feature_spec(args.system, layer, args.step_ms, args.mode, args.device), systems.get(args.system).reads
-    executor = make_executor(args.jobs, None)
+        layer = load_layer1(run.model, verbose=True)
+    spec, reads = feature_spec(args.system, layer, run.step_ms, run.mode, run.device), systems.get(args.system).reads
+    executor = make_executor(run.jobs, None)
     try:
         data, problems = build_dataset(items, {reads: spec}, executor=executor, cache_root=locations.cache_dir())
     finally:
@@ -151,29 +102,17 @@ def _main(args) -> int:
         say(f"warning: {problems['n_left_out']} files left out")
     items, y, speakers = data.items, data.y, data.speakers
     feats = feature_kinds.get(spec.kind).take(data.features[reads], np.arange(len(y)))
-    settings = system_settings(args)
+    settings = run.fold_settings(chunk_len=args.chunk_len)
     say(f"training {args.system} on {len(items)} utterances of {len(set(speakers))} speakers")
-    model = fit_system(args.system, feats, y, speakers, args.seed, settings)
-    meta = {
-        "ser_ref_version": __version__,
-        "system": args.system,
-        "class_names": list(LABELS),
-        "features": {"kind": spec.kind, "version": feature_kinds.get(spec.kind).version, "step_ms": args.step_ms,
-                     "mode": args.mode, "weights_sha256": spec.weights_sha256,
-                     "weights_source": None if layer is None else Path(layer.source).name},
-        "corpus": {"name": args.corpus, "n_utterances": len(items), "n_left_out": problems["n_left_out"],
-                   "speakers_left_out": sorted({s.strip() for s in args.leave_out.split(",") if s.strip()}),
-                   "speakers": sorted(set(speakers.tolist())), "file_list_sha256": file_list_sha256(items)},
-        "seed": args.seed,
-        "settings": asdict(settings),
-        "train_seconds": round(time.perf_counter() - t0, 1),
-    }
+    model = fit_system(args.system, feats, y, speakers, run.seed, settings)
+    meta = model_meta(args.system, run, settings, spec, layer, items, n_left_out=problems["n_left_out"],
+                      speakers_left_out=left_out, seconds=time.perf_counter() - t0)
     model.save(args.model_out, meta)
     say(f"wrote {args.model_out} ({args.system}, classes {', '.join(LABELS)})")
     return 0
 
 
-main = command("train", parse_args, _main)
+main = common.command("train", parse_args, _main)
 
 
 if __name__ == "__main__":

@@ -6,22 +6,19 @@ One line per file, ``<file>\\t<text>``. A file that cannot be read is reported o
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from ..errors import AudioError, command
+from ..errors import AudioError
+from . import common
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m ser_ref.transcribe",
-                                 description="greedy CTC transcripts from the DeepSpeech acoustic model")
+    ap = common.parser("transcribe", "greedy CTC transcripts from the DeepSpeech acoustic model")
     ap.add_argument("files", nargs="+", type=Path, help="audio files (any rate; mixed to mono, resampled)")
-    ap.add_argument("--model", type=Path, help="a DeepSpeech .tflite or exported .npz")
-    ap.add_argument("--mode", choices=("float", "tflite-int8"), default="tflite-int8",
-                    help="arithmetic (default: the interpreter's, tflite-int8)")
-    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return ap.parse_args(argv)
+    common.add_model(ap, "a DeepSpeech .tflite or exported .npz")
+    common.add_mode(ap, default="tflite-int8", help="arithmetic (tflite-int8: the interpreter's)")
+    return common.parse(ap, argv)
 
 
 def _run(args) -> int:
@@ -41,7 +38,7 @@ def _run(args) -> int:
     return 1 if failed else 0
 
 
-main = command("transcribe", parse_args, _run)
+main = common.command("transcribe", parse_args, _run)
 
 
 if __name__ == "__main__":

@@ -326,3 +326,27 @@ def read_into_one_block(paths) -> list[np.ndarray]:
         out.append(view.reshape(shape))
         start += n
     return out
+
+
+def check_cache_writable() -> Path:
+    """The feature cache must take files before any work: a probe file written and removed.
+
+    >>> import os, tempfile
+    >>> old = os.environ.get("SER_REF_CACHE"); os.environ["SER_REF_CACHE"] = tempfile.mkdtemp()
+    >>> check_cache_writable() == Path(os.environ["SER_REF_CACHE"])
+    True
+    >>> _ = os.environ.pop("SER_REF_CACHE") if old is None else os.environ.update(SER_REF_CACHE=old)
+    """
+    import os
+
+    from ..files import atomic, locations
+
+    root = locations.cache_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-probe-{os.getpid()}"  # per process: runs may share a cache
+        atomic.write_bytes(probe, b"")
+        probe.unlink(missing_ok=True)
+    except OSError as exc:
+        raise machine_error(exc, "the feature cache ($SER_REF_CACHE) must be writable", exc.filename or root) from exc
+    return root

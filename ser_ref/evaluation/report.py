@@ -6,7 +6,6 @@ import csv
 import io
 import platform
 import shlex
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -47,18 +46,28 @@ def machine() -> dict:
             "cpu_count": os.cpu_count(), "cpu_model": cpu, "openblas_kernels": corename()}
 
 
-def run_manifest(prog: str, args, settings, layer, timings, **specific) -> dict:
+def run_manifest(run, settings, layer, timings, **specific) -> dict:
     """What every command's manifest.json holds: the command line, its arguments and settings, the
     DeepSpeech weights (file_sha256: the weight file's bytes as loaded; source_sha256: the .tflite it
     came from), package versions, the machine (with its BLAS kernels) and the wall time per stage.
-    The command line is the one the command parsed (``args.argv``, quoted for a shell), not the
-    process's: they differ when ``main(argv)`` is called from Python. ``specific`` adds what only
-    that command knows (its corpus, its backend)."""
+    ``run`` is the command's ``RunSettings``: the command line is the one the command parsed
+    (``run.argv``, quoted for a shell), not the process's (they differ when ``main(argv)`` is called
+    from Python), and ``args`` every argument as parsed. ``specific`` adds what only that command
+    knows (its corpus, its backend).
+
+    >>> from types import SimpleNamespace
+    >>> from ser_ref.evaluation.run_settings import RunSettings
+    >>> from ser_ref.evaluation.systems import Settings
+    >>> run = RunSettings("reproduce", argv=("--seed", "1"), arguments=(("seed", "1"),), seed=1)
+    >>> m = run_manifest(run, Settings(seed=1), SimpleNamespace(source="w.npz", metadata={}), {"total": 2.0})
+    >>> m["command"], m["args"], m["model"]
+    ('python -m ser_ref.reproduce --seed 1', {'seed': '1'}, {'weights_file': 'w.npz'})
+    """
     from dataclasses import asdict
 
     return {
-        "command": " ".join([f"python -m ser_ref.{prog}", shlex.join(getattr(args, "argv", sys.argv[1:]))]).strip(),
-        "args": {k: str(v) for k, v in vars(args).items() if k != "argv"},
+        "command": " ".join([f"python -m ser_ref.{run.command}", shlex.join(run.argv)]).strip(),
+        "args": dict(run.arguments),
         "settings": asdict(settings),
         **specific,
         "model": {"weights_file": layer.source} | {k: v for k, v in layer.metadata.items() if k != "alphabet"},
@@ -69,12 +78,12 @@ def run_manifest(prog: str, args, settings, layer, timings, **specific) -> dict:
     }
 
 
-def manifest(args, settings, items, file_list_hash, layer, timings) -> dict:
+def manifest(run, settings, items, file_list_hash, layer, timings) -> dict:
     """reproduce's manifest.json: ``run_manifest`` plus the corpus and the backend."""
-    return run_manifest("reproduce", args, settings, layer, timings,
-                        corpus={"name": args.corpus, "n_files": len(items), "file_list_sha256_16": file_list_hash,
-                                "synthetic": args.corpus == "synthetic"},
-                        backend={"device": args.device, "layer1_mode": args.mode})
+    return run_manifest(run, settings, layer, timings,
+                        corpus={"name": run.corpus, "n_files": len(items), "file_list_sha256_16": file_list_hash,
+                                "synthetic": run.is_synthetic},
+                        backend={"device": run.device, "layer1_mode": run.mode})
 
 
 def row_summary(y, proba, rf_pred, seed: int, *, speakers) -> dict:

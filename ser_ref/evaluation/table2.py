@@ -30,6 +30,8 @@ ROW_TITLES = {
     "dense1+dense2": "Dense1 + Dense2",
     "dense1+lstm2": "Dense1 + LSTM2",
 }
+FIG3_CHUNKS = (5, 10, 20, 40, 80)   # Figure 3's chunk lengths in frames
+FIG3_CHUNKS_QUICK = (10, 20)        # those of --quick
 
 
 def table2_specs(weights, *, step_ms: int = 20, mode: str = "float", device: str = "cpu",
@@ -64,4 +66,4 @@ def table2_entries(settings: Settings, chunks=()) -> list[Entry]:
 
 
 __all__ = ["PAPER_ACCURACY", "ROWS", "NN_ROWS", "ROW_TITLES", "Settings", "fold_seed", "sweep_key",
-           "table2_entries", "table2_specs"]
+           "table2_entries", "table2_specs", "FIG3_CHUNKS", "FIG3_CHUNKS_QUICK"]

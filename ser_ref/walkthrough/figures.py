@@ -175,7 +175,7 @@ def draw_stage(stage, path) -> Path:
     Examples
     --------
     >>> import os, tempfile
-    >>> from ser_ref.commands.explain import stage_waveform
+    >>> from ser_ref.walkthrough.stages import stage_waveform
     >>> s = stage_waveform(np.sin(np.arange(1600.0) / 10).astype(np.float32), "x.wav")
     >>> p = draw_stage(s, os.path.join(tempfile.mkdtemp(), "01-waveform.png"))
     >>> p.name, p.stat().st_size > 1000
@@ -200,7 +200,7 @@ def draw_all(stages, out) -> list:
     Examples
     --------
     >>> import tempfile
-    >>> from ser_ref.commands.explain import stage_waveform
+    >>> from ser_ref.walkthrough.stages import stage_waveform
     >>> [p.name for p in draw_all([stage_waveform(np.ones(1600, np.float32), "x.wav")], tempfile.mkdtemp())]
     ['01-waveform.png']
     """

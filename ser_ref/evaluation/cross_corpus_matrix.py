@@ -1,0 +1,168 @@
+"""The cross-corpus matrix: every system trained on all of corpus A and tested on all of corpus B, for
+every ordered pair, with within-corpus leave-one-speaker-out on the diagonal (docs/cross-corpus.md).
+
+``load_corpora`` opens the corpora, ``check_classes`` refuses pairs without a class in common,
+``make_splits`` gives the runner its splits, ``matrix_entries`` one result per (train, test, system),
+``matrix_markdown`` and ``heatmaps`` report them, ``manifest`` pins what produced them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SerRefError
+from ..files import atomic
+
+
+def load_corpora(corpora, seed: int, quick: bool):
+    """{name: (items, load report)} of [(name, root)]; a missing root or a corpus without four-class
+    items stops here (``corpora.opening.open_corpus``: the synthetic one without a root is generated).
+
+    >>> load_corpora([("emodb", "/no/such/emodb")], 0, True)
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.CorpusError: emodb: corpus root /no/such/emodb does not exist or is not a folder
+    """
+    from ..corpora.opening import open_corpus
+
+    return {name: open_corpus(name, root, seed=seed, quick=quick) for name, root in corpora}
+
+
+def check_classes(loaded) -> list[str]:
+    """Pairs with no class in common are an error; pairs that share only some classes are noted.
+
+    >>> from ser_ref.corpora import Item
+    >>> a = [Item(Path("1.wav"), "s1", "anger"), Item(Path("2.wav"), "s1", "sadness")]
+    >>> check_classes({"A": (a, None), "B": (a[:1], None)})
+    ["B->A: A's classes ['sadness'] never occur in B"]
+    """
+    labels = {n: {it.label for it in items} for n, (items, _) in loaded.items()}
+    notes = []
+    for a in labels:
+        for b in labels:
+            if a == b:
+                continue
+            common = labels[a] & labels[b]
+            if not common:
+                raise SerRefError(f"corpora {a} ({', '.join(sorted(labels[a]))}) and {b} "
+                                  f"({', '.join(sorted(labels[b]))}) have no emotion class in common")
+            if labels[b] - labels[a]:
+                notes.append(f"{a}->{b}: {b}'s classes {sorted(labels[b] - labels[a])} never occur in {a}")
+    return notes
+
+
+def make_splits(corpus, speakers, names):
+    """LOSO inside each corpus (the diagonal) and one split per ordered pair of corpora.
+
+    >>> cells = make_splits(np.array(["A", "A", "B", "B"]), np.array(["s1", "s2", "s3", "s4"]), ["A", "B"])
+    >>> {k: [s.name for s in v] for k, v in cells.items()}
+    {('A', 'A'): ['s1', 's2'], ('A', 'B'): ['A->B'], ('B', 'B'): ['s3', 's4'], ('B', 'A'): ['B->A']}
+    """
+    from .splits import cross_corpus, loso
+
+    cells = {}
+    for a in names:
+        cells[(a, a)] = loso(speakers, np.flatnonzero(corpus == a))
+        for b in names:
+            if b != a:
+                cells[(a, b)] = [cross_corpus(corpus, a, b)]
+    return cells
+
+
+def matrix_entries(cells, results, y, corpus, systems, seed):
+    """One dict per (train, test, system): accuracy, UA, 95 % CIs, n_test, McNemar p vs the forest.
+
+    >>> corpus, y = np.array(["A", "A", "B", "B"]), np.array([0, 1, 0, 1])
+    >>> cells = {k: v for k, v in make_splits(corpus, np.array(["a1", "a2", "b1", "b2"]), ["A", "B"]).items()
+    ...          if k == ("A", "B")}
+    >>> e, = matrix_entries(cells, {"dense": {"A->B": np.eye(4)[[0, 0]]}}, y, corpus, ["dense"], 0)
+    >>> e["train"], e["test"], e["accuracy"], e["n_test"]
+    ('A', 'B', 0.5, 2)
+    """
+    from .metrics import bootstrap_ci, mcnemar, metrics
+
+    out = []
+    for (a, b), splits in cells.items():
+        idx = np.concatenate([s.test_idx for s in splits])
+        preds = {k: np.argmax(np.concatenate([results[k][s.name] for s in splits]), axis=1) for k in systems}
+        for k in systems:
+            m = metrics(y[idx], preds[k])
+            rf = preds.get("rf-egemaps")
+            out.append({
+                "train": a, "test": b, "system": k, "protocol": "loso" if a == b else "cross-corpus",
+                "accuracy": m["accuracy"], "ua": m["ua"],
+                "accuracy_ci": list(bootstrap_ci(y[idx], preds[k], "accuracy", seed=seed)),
+                "ua_ci": list(bootstrap_ci(y[idx], preds[k], "ua", seed=seed)),
+                "n_test": int(len(idx)),
+                "mcnemar_p_vs_rf": None if rf is None or k == "rf-egemaps" else float(mcnemar(y[idx], preds[k], rf)),
+                "confusion": m["confusion"],
+            })
+    return out
+
+
+def matrix_markdown(entries, names, systems, normalize) -> str:
+    """One table per system: rows = training corpus, columns = test corpus, accuracy (UA) in %.
+
+    >>> e = {"train": "A", "test": "A", "system": "dense", "accuracy": 0.5, "ua": 0.25, "mcnemar_p_vs_rf": 0.01}
+    >>> matrix_markdown([e], ["A"], ["dense"], "none").splitlines()[-3]
+    '| A | 50.0 (25.0)* |'
+    """
+    from .table2 import ROW_TITLES
+
+    cell = {(e["train"], e["test"], e["system"]): e for e in entries}
+    lines = [f"Cross-corpus accuracy (UA) in %, normalisation: {normalize}. Rows: training corpus; columns: "
+             "test corpus; diagonal: within-corpus leave-one-speaker-out.\n"]
+    for k in systems:
+        lines += [f"**{ROW_TITLES.get(k, k)}**\n", "| train \\ test | " + " | ".join(names) + " |",
+                  "|---|" + "---:|" * len(names)]
+        for a in names:
+            row = []
+            for b in names:
+                e = cell[(a, b, k)]
+                p = e["mcnemar_p_vs_rf"]
+                star = "" if p is None or p >= 0.05 else "*"
+                row.append(f"{100 * e['accuracy']:.1f} ({100 * e['ua']:.1f}){star}")
+            lines.append(f"| {a} | " + " | ".join(row) + " |")
+        lines.append("")
+    lines.append("\\* McNemar p < 0.05 against the Random Forest on the same train/test pair.")
+    return "\n".join(lines) + "\n"
+
+
+def heatmaps(out: Path, entries, names, systems) -> list[str]:
+    """heatmap-<system>.png per system (accuracy %); a note instead when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return ["matplotlib not installed (pip install 'ser_ref[plot]'): heatmaps skipped"]
+    from .table2 import ROW_TITLES
+
+    cell = {(e["train"], e["test"], e["system"]): e["accuracy"] for e in entries}
+    for k in systems:
+        A = np.array([[100 * cell[(a, b, k)] for b in names] for a in names])
+        fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 1.0 * len(names) + 1.5))
+        ax.imshow(A, cmap="viridis", vmin=0, vmax=100)
+        for (i, j), v in np.ndenumerate(A):
+            ax.text(j, i, f"{v:.1f}", ha="center", va="center", color="w" if v < 60 else "k")
+        ax.set_xticks(range(len(names)), names)
+        ax.set_yticks(range(len(names)), names)
+        ax.set_xlabel("test corpus")
+        ax.set_ylabel("training corpus")
+        ax.set_title(f"{ROW_TITLES.get(k, k)}: accuracy %")
+        fig.tight_layout()
+        with atomic.atomic_path(out / f"heatmap-{k.replace('+', '_')}.png", suffix=".png") as tmp:
+            fig.savefig(tmp)
+        plt.close(fig)
+    return []
+
+
+def manifest(run, settings, loaded, dataset, layer, timings) -> dict:
+    """cross_corpus's manifest.json: ``report.run_manifest`` plus the corpora and the data digest."""
+    from .report import run_manifest
+
+    return run_manifest(run, settings, layer, timings,
+                        corpora={n: {"root": str(r.root), "n_files": r.kept} for n, (_, r) in loaded.items()},
+                        data_digest=dataset.digest)

@@ -1,0 +1,124 @@
+"""Which DeepSpeech layer carries emotion: layers 1-5 of the whole model under leave-one-speaker-out.
+
+For each layer, two models:
+    dense   the paper's frame-level Dense model (Table 2's "Dense" row) on the layer's frames, through
+            the one runner (``runner.run``)
+    forest  the CART forest of the registry (``systems``) on utterance-level [mean, std] over frames
+            (4096 values), through ``metrics.run_loso``
+with accuracy and UA, their 95 % bootstrap CIs, and McNemar's p of each layer against layer 1 for the
+same model (``evaluate_layers``); ``table_md`` and ``figure`` report them.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..deepspeech.layer_features import LAYER_KINDS
+from ..files import atomic
+
+
+def pooled_stats(npy: str) -> np.ndarray:
+    """[mean, std] over an utterance's frames: (2 * 2048,) float64.
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "f.npy"); np.save(p, np.array([[1.0, 2.0], [3.0, 2.0]], np.float32))
+    >>> pooled_stats(p).tolist()
+    [2.0, 2.0, 1.0, 0.0]
+    """
+    f = np.load(npy).astype(np.float64)
+    return np.concatenate([f.mean(0), f.std(0)])
+
+
+def dense_predictions(npys, y, speakers, folds, executor, settings, layer, say=print):
+    """The paper's frame-level Dense model under ``folds``, through the one runner (no checkpoints)."""
+    from .runner import Dataset, Entry, digest, run
+
+    data = Dataset(y=y, speakers=speakers, features={"layer1": npys}, digest=digest([layer, list(npys)]))
+    probas = run([Entry("dense", "dense", settings)], folds, data, executor, desc=f"dense on {layer}", say=say)
+    return probas["dense"].argmax(1)
+
+
+def layer_row(res, y, pred, ref_pred, seed) -> dict:
+    """accuracy, UA, their 95 % CIs, and McNemar's p against layer 1's predictions (None for layer 1)."""
+    from .metrics import bootstrap_ci, mcnemar
+
+    return {"accuracy": res["accuracy"], "ua": res["ua"],
+            "accuracy_ci": bootstrap_ci(y, pred, "accuracy", seed=seed), "ua_ci": bootstrap_ci(y, pred, "ua", seed=seed),
+            "mcnemar_p_vs_layer1": None if ref_pred is None else mcnemar(y, ref_pred, pred)}
+
+
+def evaluate_layers(npys_by_layer: dict, y, speakers, executor, *, seed: int, quick: bool, say=print) -> dict:
+    """{"dense": {layer: row}, "forest": {layer: row}} (``layer_row``) for every layer of ``LAYER_KINDS``;
+    ``npys_by_layer[layer]`` holds one cached feature file per utterance."""
+    from .metrics import loso_folds, metrics, run_loso
+    from .systems import Settings, fit_predict_labels
+
+    folds = loso_folds(speakers)
+    settings = Settings(seed=seed, nn_config="quick" if quick else {})
+    n_trees = 50 if quick else 300
+    out, ref = {"dense": {}, "forest": {}}, {}
+    for layer in LAYER_KINDS:
+        npys = npys_by_layer[layer]
+        t = time.perf_counter()
+        pred = dense_predictions(npys, y, speakers, folds, executor, settings, layer, say)
+        out["dense"][layer] = layer_row(metrics(y, pred), y, pred, ref.get("dense"), seed)
+        ref.setdefault("dense", pred)
+        X = np.stack([pooled_stats(p) for p in npys])
+        fit = functools.partial(fit_predict_labels, name="rf-egemaps", settings=Settings(rf_trees=n_trees))
+        # the forest of Table 2's baseline, here on pooled layer statistics; in this process, on every
+        # core (a pool worker once hit a Numba thread-count clash here)
+        res = run_loso(fit, X, y, speakers, executor="serial", standardize=False, seed=seed)
+        out["forest"][layer] = layer_row(res.pooled, y, res.y_pred, ref.get("forest"), seed)
+        ref.setdefault("forest", res.y_pred)
+        say(f"{layer}: dense acc {out['dense'][layer]['accuracy']:.3f}, forest acc "
+            f"{out['forest'][layer]['accuracy']:.3f} ({time.perf_counter() - t:.0f} s)")
+    return out
+
+
+def table_md(res: dict, corpus: str) -> str:
+    """layers.md: one row per layer, Dense and Forest accuracy / UA with CIs and McNemar's p."""
+    lines = [f"# Which DeepSpeech layer carries emotion ({corpus}, LOSO, {res['n_used']} of {res['n_items']} "
+             f"utterances, mode {res['mode']})", "",
+             "| layer | Dense acc [95 % CI] | Dense UA [95 % CI] | p vs layer 1 | Forest acc [95 % CI] | "
+             "Forest UA [95 % CI] | p vs layer 1 |", "|---|---|---|---|---|---|---|"]
+    fmt = lambda r, k: f"{100 * r[k]:.1f} [{100 * r[k + '_ci'][0]:.1f}, {100 * r[k + '_ci'][1]:.1f}]"  # noqa: E731
+    pv = lambda r: "-" if r["mcnemar_p_vs_layer1"] is None else f"{r['mcnemar_p_vs_layer1']:.3g}"  # noqa: E731
+    for layer in LAYER_KINDS:
+        d, f = res["dense"][layer], res["forest"][layer]
+        lines.append(f"| {layer} | {fmt(d, 'accuracy')} | {fmt(d, 'ua')} | {pv(d)} | {fmt(f, 'accuracy')} | "
+                     f"{fmt(f, 'ua')} | {pv(f)} |")
+    lines += ["", f"Model: {Path(res['model']).name} (weights file sha256 {res['model_sha256'][:12]}). Dense: the paper's "
+              "frame-level Dense model; Forest: CART forest on utterance [mean, std] of the layer's frames."]
+    return "\n".join(lines) + "\n"
+
+
+def figure(res: dict, path: Path) -> bool:
+    """layers.png: accuracy and UA per layer with CIs (False when matplotlib is not installed)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    x = np.arange(1, 6)
+    for ax, metric in zip(axes, ("accuracy", "ua")):
+        for model, off in (("dense", -0.08), ("forest", 0.08)):
+            rows = [res[model][k] for k in LAYER_KINDS]
+            v = np.array([100 * r[metric] for r in rows])
+            ci = np.array([[100 * r[metric + "_ci"][0], 100 * r[metric + "_ci"][1]] for r in rows])
+            ax.errorbar(x + off, v, yerr=[v - ci[:, 0], ci[:, 1] - v], marker="o", capsize=3, label=model)
+        ax.set_xticks(x, [f"layer {k}" for k in x])
+        ax.set_title(metric.upper() if metric == "ua" else "accuracy")
+        ax.set_ylabel("%")
+        ax.axhline(25, color="grey", lw=0.8, ls=":")
+        ax.legend()
+    fig.tight_layout()
+    with atomic.atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return True
