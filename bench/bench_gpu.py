@@ -1,6 +1,6 @@
 """CPU vs GPU: every hot stage on every available backend, at two or three sizes, in one run.
 
-    python bench/bench_gpu.py [--quick] [--repeats 5] [--cpu-budget 20] [--reproduce quick|full]
+    python bench/bench_gpu.py [--quick] [--repeats 5] [--cpu-budget 20] [--stages ...] [--reproduce quick|full] [--out JSON]
 
 Stages (each row: time, throughput, GFLOP/s where it is a GEMM, ratio to the CPU path, to every
 reference library measured in the same run, and to the device's measured ceiling):
@@ -18,7 +18,9 @@ reference library measured in the same run, and to the device's measured ceiling
 Backends that are not installed, or a GPU that is absent, give rows marked "skipped" with the
 reason. A CPU backend is skipped at a size when its time at the previous size projects past
 --cpu-budget seconds. Writes bench/results/<device>.json (device = the GPU's name, or
-cpu-<model> on a machine without one) with the machine described.
+cpu-<model> on a machine without one) with the machine described, after every stage (with
+"complete": false and the stages still pending until the last), so a run stopped at a time limit
+keeps what it finished. bench/gpu_check.sh runs it on a lent GPU machine (docs/gpu.md).
 """
 from __future__ import annotations
 
@@ -463,7 +465,8 @@ def bench_reproduce(b: Bench, how: str):
 # ---------------------------------------------------------------- ratios
 def add_ratios(rows):
     """vs: this row's speed over each other backend's in the same stage and size (>1: this one is faster);
-    ceiling: GEMM rows against the measured GEMM rate of their device, others against its copy rate."""
+    ceiling: GEMM rows against the measured GEMM rate of their device, others against its copy rate.
+    Sets these keys on the rows in place (again on each call) and returns the rows."""
     ok = [r for r in rows if "seconds" in r]
     ceil = {}
     for r in ok:
@@ -483,6 +486,7 @@ def add_ratios(rows):
                 r["frac_of_ceiling"] = r["gflops"] / ceil[("gemm", r["device"])]
             elif "gbytes_per_s" in r and ("copy", r["device"]) in ceil:
                 r["frac_of_ceiling"] = r["gbytes_per_s"] / ceil[("copy", r["device"])]
+    return rows
 
 
 def table(rows) -> str:
@@ -512,7 +516,7 @@ def main(argv=None):
     ap.add_argument("--reproduce", choices=("quick", "full"), help="also time python -m ser_ref.reproduce")
     ap.add_argument("--out", type=Path, help="JSON path (default bench/results/<device>.json)")
     args = ap.parse_args(argv)
-    k = 2 if args.quick else 3
+    n_sizes = 2 if args.quick else 3
     rng = np.random.default_rng(0)
     m = machine()
     print(f"machine: {m['cpu_model']} x{m['cpu_count']}; GPU: {m['gpu']['name'] if m['gpu'] else 'none'}; "
@@ -522,24 +526,46 @@ def main(argv=None):
     b = Bench(args.repeats, args.cpu_budget)
     stages = {
         "ceiling": lambda: bench_ceilings(b),
-        "mfcc": lambda: bench_mfcc(b, [16, 128, 1024][:k], rng),
-        "layer1": lambda: bench_layer1(b, [2048, 16384, 131072][:k], rng),
-        "lstm": lambda: bench_lstm(b, [(32, 40, 4, 20), (256, 100, 26, 20), (256, 200, 2048, 128)][:k], rng),
-        "dense1": lambda: bench_dense1(b, [2048, 16384, 65536][:k], rng),
-        "softmax": lambda: bench_softmax(b, [4096, 65536, 1 << 20][:k], rng),
-        "forest": lambda: bench_forest(b, [672, 10000, 100000][:k], rng),
+        "mfcc": lambda: bench_mfcc(b, [16, 128, 1024][:n_sizes], rng),
+        "layer1": lambda: bench_layer1(b, [2048, 16384, 131072][:n_sizes], rng),
+        "lstm": lambda: bench_lstm(b, [(32, 40, 4, 20), (256, 100, 26, 20), (256, 200, 2048, 128)][:n_sizes], rng),
+        "dense1": lambda: bench_dense1(b, [2048, 16384, 65536][:n_sizes], rng),
+        "softmax": lambda: bench_softmax(b, [4096, 65536, 1 << 20][:n_sizes], rng),
+        "forest": lambda: bench_forest(b, [672, 10000, 100000][:n_sizes], rng),
     }
-    for name in args.stages.split(","):
-        stages[name]()
+    cmd = ("python bench/bench_gpu.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    out = args.out or ROOT / "bench" / "results" / f"{device_slug(m)}.json"
+    names = args.stages.split(",")
+    for i, name in enumerate(names):
+        run_stage(b, name, stages[name])
+        # after every stage: a run stopped by a time limit still leaves the stages it finished
+        save(out, cmd, m, b.rows, complete=False, pending=names[i + 1:])
     if args.reproduce:
         bench_reproduce(b, args.reproduce)
-    add_ratios(b.rows)
-    cmd = "python bench/bench_gpu.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(f"\n$ {cmd.strip()}\n{table(b.rows)}")
-    out = args.out or ROOT / "bench" / "results" / f"{device_slug(m)}.json"
-    write_json(out, {"command": cmd.strip(), "machine": m, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-                     "gpu_rows_skipped": not HAS_GPU, "rows": b.rows, "table": table(b.rows)})
+    print(f"\n$ {cmd}\n{table(add_ratios(b.rows))}")
+    save(out, cmd, m, b.rows, complete=True, pending=[])
     print(f"wrote {out}")
+
+
+def run_stage(b: Bench, name: str, stage) -> None:
+    """One stage; an error in its set-up (not in a timed row, which Bench.run reports) becomes a row
+    saying so, and the next stage still runs."""
+    try:
+        stage()
+    except Exception as exc:
+        row = {"stage": name, "size": "-", "backend": "-", "device": "-", "unit": "-", "work": 0,
+               "skipped": f"stage failed: {type(exc).__name__}: {exc}"[:300]}
+        b.rows.append(row)
+        print(format_row(row), flush=True)
+
+
+def save(out, cmd, m, rows, *, complete: bool, pending) -> None:
+    """The results JSON; ``complete`` is False (and ``pending`` names the stages not run) while the run is
+    still going, which is what a run killed at a time limit leaves behind."""
+    rows = add_ratios(rows)
+    write_json(out, {"command": cmd, "machine": m, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+                     "gpu_rows_skipped": not HAS_GPU, "complete": complete, "pending_stages": pending,
+                     "rows": rows, "table": table(rows)})
 
 
 if __name__ == "__main__":
