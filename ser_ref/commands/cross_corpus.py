@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import SerRefError
 from ..evaluation import cross_corpus_matrix as matrix
 from ..evaluation.systems import SYSTEMS, check_names
-from ..files import atomic
+from ..files import atomic, locations
 from . import common
 from .common import say
 
