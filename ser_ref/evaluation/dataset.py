@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..corpora.opening import corpus_problems
 from ..errors import SerRefError
 from . import feature_kinds
 from .runner import Dataset, digest
@@ -152,25 +153,6 @@ def _passes(specs: dict) -> list[list[str]]:
     for name, spec in specs.items():
         groups.setdefault(replace(spec, layer=None), []).append(name)
     return list(groups.values())
-
-
-def corpus_problems(speakers, y):
-    """Speakers left without any utterance of a class (their UA is undefined for it).
-
-    Examples
-    --------
-    >>> corpus_problems(np.array(["s1", "s1", "s2"]), np.array([0, 1, 2]))[0]
-    'speaker s1: no utterances of sadness, neutral'
-    """
-    from ..corpora import LABELS
-
-    out = []
-    for s in sorted(set(speakers)):
-        have = set(y[speakers == s].tolist())
-        missing = [LABELS[c] for c in range(len(LABELS)) if c not in have]
-        if missing:
-            out.append(f"speaker {s}: no utterances of {', '.join(missing)}")
-    return out
 
 
 def concatenate_features(columns: list[dict]) -> dict:
