@@ -11,7 +11,6 @@ the normalisation options.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path

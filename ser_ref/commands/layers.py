@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..evaluation.layer_study import evaluate_layers, figure, table_md
 from ..files import atomic, locations
 from . import common
