@@ -1,0 +1,321 @@
+"""The generated blocks of the published pages: markdown rendered from the JSON in docs/results/.
+
+A page (README.md, docs/*.md) holds blocks between two marker comments::
+
+    <!-- BEGIN GENERATED: ravdess-table2 -->
+    ... rendered from docs/results/ravdess/table2.json ...
+    <!-- END GENERATED -->
+
+``rewrite`` replaces every block's body with ``render_block(name, results)``, so a number in a
+page can only come from its JSON; ``python -m ser_ref.publish --render-only`` runs it over the
+pages and ``tests/test_published.py`` checks that doing so changes nothing.
+
+The renderers read today's JSON (one seed; maybe without the speaker-level keys) and the
+multi-seed form (``per_seed``, ``accuracy_mean``/``accuracy_sd``, ``ua_mean``/``ua_sd``,
+``accuracy_ci95_speaker``, ``ua_ci95_speaker``, ``p_speaker_vs_rf``): a key that is absent is
+printed as "n/a", never guessed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+from pathlib import Path
+
+from ..errors import SerRefError
+from .report import _ci, _p, _pct
+from .table2 import PAPER_ACCURACY, ROW_TITLES
+
+BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (?P<name>[A-Za-z0-9_.-]+) -->\n)(?P<body>.*?)(<!-- END GENERATED -->)",
+                   re.S)
+CORPUS_TITLES = {"ravdess": "RAVDESS", "urdu": "URDU", "synthetic": "synthetic", "iemocap": "IEMOCAP"}
+CROSS_SYSTEMS = ("majority", "rf-egemaps", "dense", "lstm", "dense1+dense2", "dense1+lstm2")
+LAYERS = ("layer1", "layer2", "layer3", "layer4", "layer5")
+PAPER_SETTING = "IEMOCAP, Mozilla's English DeepSpeech"
+ARMSPEECH = "the Coqui STT Armenian model from armspeech 0.1.4"
+
+
+class MissingResults(SerRefError):
+    """A block's results file is not on disk (its experiment has not been run yet)."""
+
+
+# ------------------------------------------------------------------------------- the page
+def block_names(text: str) -> list[str]:
+    """The names of the generated blocks of a page, in order.
+
+    >>> block_names("a\\n<!-- BEGIN GENERATED: x -->\\nold\\n<!-- END GENERATED -->\\nb")
+    ['x']
+    """
+    return [m["name"] for m in BLOCK.finditer(text)]
+
+
+def rewrite(text: str, render) -> str:
+    """``text`` with the body of every generated block replaced by ``render(name)`` (markers kept).
+
+    >>> rewrite("<!-- BEGIN GENERATED: x -->\\nold\\n<!-- END GENERATED -->", lambda n: f"new {n}\\n")
+    '<!-- BEGIN GENERATED: x -->\\nnew x\\n<!-- END GENERATED -->'
+    """
+    return BLOCK.sub(lambda m: m.group(1) + render(m["name"]) + m.group(4), text)
+
+
+def load_json(path: Path):
+    """The JSON at ``path``; ``MissingResults`` naming it when it is not there.
+
+    >>> load_json(Path("no/such/table2.json"))
+    Traceback (most recent call last):
+    ...
+    ser_ref.evaluation.published.MissingResults: no/such/table2.json: not found (run python -m ser_ref.publish --only such)
+    """
+    if not path.is_file():
+        raise MissingResults(f"{path}: not found (run python -m ser_ref.publish --only {path.parent.name})")
+    return json.loads(path.read_text())
+
+
+# ------------------------------------------------------------------------------- numbers
+def interval(row: dict, metric: str, level: str = "") -> str:
+    """A row's 95 % interval of ``metric`` as "[lo, hi]" in %, whichever key spelling the file uses
+    (``accuracy_ci95``, ``accuracy_ci``; ``level="_speaker"``: the speaker bootstrap); "n/a" if absent.
+
+    >>> interval({"accuracy_ci": [0.5, 0.75]}, "accuracy"), interval({}, "ua", "_speaker")
+    ('[50.0, 75.0]', 'n/a')
+    """
+    for key in (f"{metric}_ci95{level}", f"{metric}_ci{level}"):
+        if row.get(key) is not None:
+            return _ci(row[key])
+    return "n/a"
+
+
+def estimate(row: dict, metric: str) -> str:
+    """``metric`` in %: "mean ± sd" over seeds when the row has them, else the one run's value.
+
+    >>> estimate({"accuracy": 0.5}, "accuracy"), estimate({"ua_mean": 0.5, "ua_sd": 0.012}, "ua")
+    ('50.0', '50.0 ± 1.2')
+    """
+    if row.get(f"{metric}_mean") is not None:
+        return f"{_pct(row[metric + '_mean'])} ± {_pct(row[metric + '_sd'])}"
+    return _pct(row[metric])
+
+
+def value(row: dict, metric: str) -> float:
+    """The number a comparison uses: the mean over seeds where there is one, else the one run's.
+
+    >>> value({"accuracy": 0.5, "accuracy_mean": 0.6}, "accuracy")
+    0.6
+    """
+    return row[f"{metric}_mean"] if row.get(f"{metric}_mean") is not None else row[metric]
+
+
+def p_value(row: dict, key: str) -> str:
+    """A p-value as the reports print it; "-" for None (the reference itself), "n/a" when absent.
+
+    >>> p_value({"mcnemar_p_vs_rf": 0.000170069}, "mcnemar_p_vs_rf"), p_value({}, "p_speaker_vs_rf")
+    ('0.00017', 'n/a')
+    """
+    return _p(row[key]) if key in row else "n/a"
+
+
+def seeds_of(rows: dict, manifest: dict) -> list[str]:
+    """The seeds a table rests on: the keys of ``per_seed`` where the rows have it, else the manifest's seed.
+
+    >>> seeds_of({"dense": {"per_seed": {"0": {}, "1": {}}}}, {}), seeds_of({"dense": {}}, {"settings": {"seed": 3}})
+    (['0', '1'], ['3'])
+    """
+    for r in rows.values():
+        if r.get("per_seed"):
+            return [str(s) for s in r["per_seed"]]
+    return [str(manifest.get("settings", {}).get("seed", manifest.get("args", {}).get("seed", "n/a")))]
+
+
+def model_words(manifest: dict) -> str:
+    """What the weights were, from the manifest's sha256 of the .tflite they came from.
+
+    >>> model_words({"model": {"source_sha256": "3b834da11f2d0a1a5079b44dd5d5da2b1955dec56474ba11b4c3793e934787bc"}})
+    'the Coqui STT Armenian model from armspeech 0.1.4'
+    >>> model_words({"model": {"source_sha256": "ab" * 32}})
+    'a DeepSpeech-architecture model of sha256 abababababab'
+    """
+    from ..deepspeech.fetch import MODEL_SHA256
+
+    sha = manifest.get("model", {}).get("source_sha256") or ""
+    return ARMSPEECH if sha == MODEL_SHA256 else f"a DeepSpeech-architecture model of sha256 {sha[:12] or 'unknown'}"
+
+
+def step_ms(manifest: dict) -> str:
+    """The MFCC step of a run, from its manifest ("20" when it records none: the only step before --step-ms).
+
+    >>> step_ms({"args": {"step_ms": "10"}}), step_ms({})
+    ('10', '20')
+    """
+    return str(manifest.get("args", {}).get("step_ms") or manifest.get("model", {}).get("win_step_ms") or 20)
+
+
+# ------------------------------------------------------------------------------- the blocks
+def table2_block(folder: Path, href: str) -> str:
+    """Table 2 of one results folder: a header saying what was reproduced and what differs from the
+    paper, then one row per system with the paper's number (its own corpus and model) beside ours."""
+    table, manifest = load_json(folder / "table2.json"), load_json(folder / "manifest.json")
+    corpus, rows = CORPUS_TITLES.get(table["corpus"], table["corpus"]), table["rows"]
+    seeds = seeds_of(rows, manifest)
+    spread = f"mean ± sd over {len(seeds)} seeds ({', '.join(seeds)})" if len(seeds) > 1 else f"seed {seeds[0]}"
+    lines = [
+        f"**Reproduced:** the paper's six Table 2 systems under leave-one-speaker-out, 4 classes. "
+        f"**Differs:** corpus {corpus} ({table['n_utterances']} utterances), not IEMOCAP; weights: "
+        f"{model_words(manifest)}, not Mozilla's English DeepSpeech; MFCC step {step_ms(manifest)} ms "
+        f"(the paper's text says 10 ms). Accuracy and UA in % ({spread}), each with 95 % bootstrap CIs "
+        "resampling utterances [utt.] and speakers [spk.]; p vs RF: McNemar over utterances, sign-flip over "
+        f"speakers. Source: [`table2.json`]({href}/table2.json).",
+        "",
+        f"| Model | Paper acc. ({PAPER_SETTING}) | Accuracy | [utt.] | [spk.] | UA | [utt.] | [spk.] | macro F1 "
+        "| McNemar p vs RF | speaker p vs RF |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows.items():
+        lines.append(
+            f"| {ROW_TITLES.get(name, name)} | {PAPER_ACCURACY.get(name, 'n/a')} | {estimate(r, 'accuracy')} | "
+            f"{interval(r, 'accuracy')} | {interval(r, 'accuracy', '_speaker')} | {estimate(r, 'ua')} | "
+            f"{interval(r, 'ua')} | {interval(r, 'ua', '_speaker')} | {estimate(r, 'macro_f1')} | "
+            f"{p_value(r, 'mcnemar_p_vs_rf')} | {p_value(r, 'p_speaker_vs_rf')} |")
+    return "\n".join(lines) + "\n"
+
+
+def figure3_block(folder: Path, href: str) -> str:
+    """Figure 3 in one line: Dense1+LSTM2 accuracy per chunk length, with a link to its figure."""
+    fig = load_json(folder / "figure3.json")
+    chunks = sorted(fig["chunk_len"], key=int)
+    parts = [f"{c} frames {estimate(fig['chunk_len'][c], 'accuracy')} %" for c in chunks]
+    return (f"Figure 3 ({ROW_TITLES.get(fig['model'], fig['model'])} accuracy against chunk length, "
+            f"[`figure3.json`]({href}/figure3.json), [plot]({href}/figure3.png)): " + "; ".join(parts) + ".\n")
+
+
+def cross_corpus_block(folder: Path, href: str) -> str:
+    """Accuracy in % per (train -> test) pair and system; the diagonal is within-corpus LOSO."""
+    entries, manifest = load_json(folder / "matrix.json"), load_json(folder / "manifest.json")
+    cell = {(e["train"], e["test"], e["system"]): e for e in entries}
+    systems = [s for s in CROSS_SYSTEMS if any(k[2] == s for k in cell)]
+    pairs = list(dict.fromkeys((e["train"], e["test"]) for e in entries))
+    normalize = manifest.get("args", {}).get("normalize", "none")
+    lines = [f"Accuracy in % (normalisation: {normalize}; seed {seeds_of({}, manifest)[0]}); CIs, UA and p per cell "
+             f"in [`matrix.md`]({href}/matrix.md).", "",
+             "| train -> test | " + " | ".join(ROW_TITLES.get(s, s) for s in systems) + " |",
+             "|---|" + "---:|" * len(systems)]
+    for a, b in pairs:
+        label = f"{CORPUS_TITLES.get(a, a)} (LOSO)" if a == b else f"{CORPUS_TITLES.get(a, a)} -> {CORPUS_TITLES.get(b, b)}"
+        lines.append(f"| {label} | " + " | ".join(estimate(cell[(a, b, s)], "accuracy") for s in systems) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def layers_block(folder: Path, href: str) -> str:
+    """The layer study: per layer, Dense and Forest accuracy with CIs and p against layer 1."""
+    res = load_json(folder / "layers.json")
+    lines = [f"LOSO on {CORPUS_TITLES.get(res.get('corpus', 'ravdess'), 'RAVDESS')}, mode {res['mode']}, "
+             f"{res['n_used']} of {res['n_items']} utterances; accuracy in % [95 % CI]; p: McNemar against layer 1 "
+             f"(source: [`layers.json`]({href}/layers.json), [plot]({href}/layers.png)).", "",
+             "| layer | Dense acc. | [CI] | p vs layer 1 | Forest acc. | [CI] | p vs layer 1 |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for layer in LAYERS:
+        d, f = res["dense"][layer], res["forest"][layer]
+        lines.append(f"| {layer} | {estimate(d, 'accuracy')} | {interval(d, 'accuracy')} | "
+                     f"{p_value(d, 'mcnemar_p_vs_layer1')} | {estimate(f, 'accuracy')} | {interval(f, 'accuracy')} | "
+                     f"{p_value(f, 'mcnemar_p_vs_layer1')} |")
+    return "\n".join(lines) + "\n"
+
+
+def layers_cross_block(results: Path, href: str) -> str:
+    """Per layer of the model, RAVDESS -> URDU accuracy of the four networks (the forest reads eGeMAPS
+    and is the same in every row)."""
+    lines = ["RAVDESS -> URDU accuracy in %, the networks on each layer of the model (one results folder per "
+             f"layer: [`ravdess-urdu-layer1/`]({href}/ravdess-urdu-layer1/matrix.md) to `layer5/`).", "",
+             "| layer | " + " | ".join(ROW_TITLES[s] for s in CROSS_SYSTEMS[1:]) + " |",
+             "|---|" + "---:|" * (len(CROSS_SYSTEMS) - 1)]
+    for layer in LAYERS:
+        cell = {e["system"]: e for e in load_json(results / f"ravdess-urdu-{layer}" / "matrix.json")
+                if (e["train"], e["test"]) == ("ravdess", "urdu")}
+        lines.append(f"| {layer} | " + " | ".join(estimate(cell[s], "accuracy") if s in cell else "n/a"
+                                                   for s in CROSS_SYSTEMS[1:]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _than(a: float, b: float) -> str:
+    return "above" if a > b else "below" if a < b else "level with"
+
+
+def findings_block(results: Path, href: str) -> str:
+    """The key findings, each sentence's numbers and direction words computed from the JSON it links."""
+    rows = load_json(results / "ravdess" / "table2.json")["rows"]
+    dense, rf, lstm = rows["dense"], rows["rf-egemaps"], rows["lstm"]
+    cross = {(e["train"], e["test"], e["system"]): e for e in load_json(results / "cross-corpus" / "matrix.json")}
+    nets = [s for s in CROSS_SYSTEMS[1:] if ("ravdess", "urdu", s) in cross]
+    drops = [100 * (value(cross[("ravdess", "ravdess", s)], "accuracy") - value(cross[("ravdess", "urdu", s)],
+                                                                                "accuracy")) for s in nets]
+    ru_dense, ru_rf = cross[("ravdess", "urdu", "dense")], cross[("ravdess", "urdu", "rf-egemaps")]
+    layers = load_json(results / "ravdess-layers" / "layers.json")["dense"]
+    best = max(LAYERS, key=lambda k: value(layers[k], "accuracy"))
+    docs = posixpath.dirname(href) or "."   # the docs folder, as the page sees it
+    return "\n".join([
+        f"- **Within RAVDESS, layer 1 against eGeMAPS:** the per-frame Dense net on DeepSpeech layer 1 scores {estimate(dense, 'accuracy')} %, "
+        f"{_than(value(dense, 'accuracy'), value(rf, 'accuracy'))} the eGeMAPS forest's {estimate(rf, 'accuracy')} % "
+        f"(McNemar p = {p_value(dense, 'mcnemar_p_vs_rf')}, speaker-level p = {p_value(dense, 'p_speaker_vs_rf')}); "
+        f"on IEMOCAP the paper found the forest ahead ({PAPER_ACCURACY['rf-egemaps']} vs {PAPER_ACCURACY['dense']} %) "
+        f"([table]({href}/ravdess/table2.md)).",
+        f"- **The paper's {PAPER_ACCURACY['lstm']} % LSTM (below chance) is not reproduced:** trained with clipping "
+        f"and early stopping the same LSTM scores {estimate(lstm, 'accuracy')} % "
+        f"([table]({href}/ravdess/table2.md), [why]({docs}/reproduction.md)).",
+        f"- **Across corpora (RAVDESS -> URDU, acted English to natural Urdu):** every system but the majority class "
+        f"loses "
+        f"{min(drops):.1f}-{max(drops):.1f} points against its RAVDESS LOSO score, and Dense ({estimate(ru_dense, 'accuracy')} %) is "
+        f"{_than(value(ru_dense, 'accuracy'), value(ru_rf, 'accuracy'))} the forest ({estimate(ru_rf, 'accuracy')} %, "
+        f"McNemar p = {p_value(ru_dense, 'mcnemar_p_vs_rf')}) ([matrix]({href}/cross-corpus/matrix.md)).",
+        f"- **Layer by layer (the whole model):** the Dense net does best on {best} with "
+        f"{estimate(layers[best], 'accuracy')} % against {estimate(layers['layer1'], 'accuracy')} % on layer 1 "
+        f"(p = {p_value(layers[best], 'mcnemar_p_vs_layer1')}) ([layer study]({href}/ravdess-layers/layers.md)).",
+    ]) + "\n"
+
+
+def render_block(name: str, results: Path, href: str = "docs/results") -> str:
+    """The body of block ``name`` from the results under ``results`` (the docs/results folder);
+    ``href``: that folder as the page's links reach it ("docs/results" from README.md, "results"
+    from a page in docs/).
+
+    >>> render_block("no-such-block", Path("docs/results"))
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.SerRefError: unknown generated block 'no-such-block'; known: cross-corpus, ...
+    """
+    known = {"findings": lambda: findings_block(results, href),
+             "ravdess-urdu-layers": lambda: layers_cross_block(results, href),
+             "ravdess-layers": lambda: layers_block(results / "ravdess-layers", f"{href}/ravdess-layers"),
+             "ravdess-figure3": lambda: figure3_block(results / "ravdess", f"{href}/ravdess")}
+    for folder in ("ravdess", "urdu"):
+        known[f"{folder}-table2"] = lambda f=folder: table2_block(results / f, f"{href}/{f}")
+    for folder in ("cross-corpus", "cross-corpus-speaker"):
+        known[folder] = lambda f=folder: cross_corpus_block(results / f, f"{href}/{f}")
+    if name not in known:
+        raise SerRefError(f"unknown generated block {name!r}; known: {', '.join(sorted(known))}")
+    return known[name]()
+
+
+def render_page(page: Path, results: Path) -> tuple[str, list[str]]:
+    """(the text of ``page`` with every generated block re-rendered from ``results``, links relative to
+    the page's folder; one line per block left as it was because its results are missing).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     page = Path(d) / "p.md"
+    ...     _ = page.write_text("<!-- BEGIN GENERATED: urdu-table2 -->\nold\n<!-- END GENERATED -->\n")
+    ...     text, missing = render_page(page, Path(d) / "results")
+    >>> text.splitlines()[1], missing[0].startswith("block urdu-table2 left as it was: ")
+    ('old', True)
+    """
+    href = Path(os.path.relpath(results, page.parent)).as_posix()
+    text, missing = page.read_text(), []
+    old = {m["name"]: m["body"] for m in BLOCK.finditer(text)}
+
+    def body(name: str) -> str:
+        try:
+            return render_block(name, results, href)
+        except MissingResults as exc:
+            missing.append(f"block {name} left as it was: {exc}")
+            return old[name]
+
+    return rewrite(text, body), missing
