@@ -1,0 +1,123 @@
+"""What is published stays true to its data: every generated block of README.md and docs/*.md is
+what ``python -m ser_ref.publish --render-only`` makes of the JSON in docs/results/ (so a number
+typed by hand, or left behind by a re-run, fails here), and every results folder holds a manifest
+whose git commit is in this repository's history (so each result can be traced to the code that
+made it). Nothing here skips: without docs/results, or outside a git checkout, the tests fail."""
+from __future__ import annotations
+
+import difflib
+import json
+import subprocess
+
+import pytest
+
+from ser_ref.commands.publish import RESULTS, experiments, pages
+from ser_ref.evaluation import published
+from ser_ref.files.locations import REPO_ROOT
+
+RESULTS_DIR = REPO_ROOT / RESULTS
+
+
+def _folders() -> list[str]:
+    """Every published experiment and every folder actually in docs/results."""
+    present = [p.name for p in sorted(RESULTS_DIR.iterdir()) if p.is_dir()] if RESULTS_DIR.is_dir() else []
+    return list(dict.fromkeys([*experiments(), *present]))
+
+
+def test_the_results_folder_is_there():
+    assert RESULTS_DIR.is_dir(), f"{RESULTS}: missing; python -m ser_ref.publish makes it"
+
+
+def test_the_front_page_numbers_are_generated():
+    names = published.block_names((REPO_ROOT / "README.md").read_text())
+    assert {"ravdess-table2", "findings"} <= set(names), names
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.relative_to(REPO_ROOT).as_posix())
+def test_every_generated_block_equals_its_json(page):
+    text = page.read_text()
+    new, missing = published.render_page(page, RESULTS_DIR)
+    assert not missing, missing
+    diff = "\n".join(list(difflib.unified_diff(text.splitlines(), new.splitlines(), "on disk", "from the JSON",
+                                               lineterm="", n=0))[:40])
+    assert new == text, f"{page.name}: generated blocks differ from the JSON (python -m ser_ref.publish " \
+                        f"--render-only rewrites them):\n{diff}"
+
+
+def _in_history(commit: str) -> bool:
+    rc = subprocess.run(["git", "-C", str(REPO_ROOT), "merge-base", "--is-ancestor", commit, "HEAD"],
+                        capture_output=True).returncode
+    return rc == 0
+
+
+def test_this_is_a_git_checkout():
+    rc = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True).returncode
+    assert rc == 0, "not a git checkout: the published results' commits cannot be checked"
+
+
+@pytest.mark.parametrize("name", _folders())
+def test_every_results_folder_has_a_manifest_from_this_history(name):
+    folder = RESULTS_DIR / name
+    rerun = f"python -m ser_ref.publish --only {name}"
+    assert folder.is_dir(), f"{RESULTS}/{name}: missing ({rerun})"
+    assert (folder / "manifest.json").is_file(), f"{RESULTS}/{name}: no manifest.json ({rerun})"
+    commit = json.loads((folder / "manifest.json").read_text()).get("git_commit")
+    assert commit, f"{RESULTS}/{name}/manifest.json: no git_commit ({rerun})"
+    assert _in_history(commit), f"{RESULTS}/{name}/manifest.json: git_commit {commit} is not in this " \
+                                f"repository's history ({rerun})"
+
+
+# ------------------------------------------------------------------ the renderers on both JSON forms
+def _write(folder, table2: dict, manifest: dict):
+    folder.mkdir(parents=True)
+    (folder / "table2.json").write_text(json.dumps(table2))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _row(acc, **more):
+    return {"accuracy": acc, "ua": acc, "macro_f1": acc, "accuracy_ci95": [acc - 0.05, acc + 0.05],
+            "ua_ci95": [acc - 0.05, acc + 0.05], "mcnemar_p_vs_rf": None, **more}
+
+
+def test_table2_block_reads_todays_one_seed_json(tmp_path):
+    _write(tmp_path / "ravdess", {"corpus": "ravdess", "n_utterances": 8, "rows": {"dense": _row(0.625)}},
+           {"settings": {"seed": 0}, "args": {"step_ms": "20"}, "model": {"source_sha256": "00" * 32}})
+    block = published.table2_block(tmp_path / "ravdess", "results/ravdess")
+    row = block.splitlines()[-1].split(" | ")
+    assert row[2:8] == ["62.5", "[57.5, 67.5]", "n/a", "62.5", "[57.5, 67.5]", "n/a"], row
+    assert "seed 0" in block and "not IEMOCAP" in block and "MFCC step 20 ms" in block
+    assert "a DeepSpeech-architecture model of sha256 000000000000" in block
+
+
+def test_table2_block_reads_the_multi_seed_json(tmp_path):
+    from ser_ref.deepspeech.fetch import MODEL_SHA256
+
+    per_seed = {str(s): {"accuracy": a, "ua": a, "macro_f1": a} for s, a in enumerate((0.6, 0.7))}
+    row = _row(0.65, per_seed=per_seed, accuracy_mean=0.65, accuracy_sd=0.0707, ua_mean=0.6, ua_sd=0.01,
+               accuracy_ci95_speaker=[0.5, 0.8], ua_ci95_speaker=[0.4, 0.7], p_speaker_vs_rf=0.031)
+    _write(tmp_path / "ravdess", {"corpus": "ravdess", "n_utterances": 8, "rows": {"dense": row}},
+           {"settings": {"seed": 0}, "model": {"source_sha256": MODEL_SHA256}})
+    block = published.table2_block(tmp_path / "ravdess", "results/ravdess")
+    cells = block.splitlines()[-1].split(" | ")
+    assert cells[2:8] == ["65.0 ± 7.1", "[60.0, 70.0]", "[50.0, 80.0]", "60.0 ± 1.0", "[60.0, 70.0]",
+                          "[40.0, 70.0]"], cells
+    assert cells[-1] == "0.031 |"
+    assert "over 2 seeds (0, 1)" in block and "Coqui STT Armenian model from armspeech 0.1.4" in block
+
+
+def test_a_number_typed_into_a_block_is_caught(tmp_path):
+    readme = (REPO_ROOT / "README.md").read_text()
+    start = readme.index("<!-- BEGIN GENERATED: ravdess-table2 -->")
+    row = readme.index("| Dense (per frame) |", start)
+    page = tmp_path / "README.md"   # beside a link to the real results
+    (tmp_path / "docs").symlink_to(REPO_ROOT / "docs")
+    page.write_text(readme[:row] + readme[row:].replace(" | 58 | ", " | 59 | ", 1))
+    new, missing = published.render_page(page, tmp_path / "docs" / "results")
+    assert not missing and new == readme and new != page.read_text()
+
+
+def test_a_block_without_its_results_is_left_and_named(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("x\n<!-- BEGIN GENERATED: ravdess-table2 -->\nold 61.3\n<!-- END GENERATED -->\n")
+    new, missing = published.render_page(page, tmp_path / "results")
+    assert new == page.read_text() and len(missing) == 1 and "table2.json: not found" in missing[0]
