@@ -68,7 +68,8 @@ def load_json(path: Path):
     ser_ref.evaluation.published.MissingResults: no/such/table2.json: not found (run python -m ser_ref.publish --only such)
     """
     if not path.is_file():
-        raise MissingResults(f"{path}: not found (run python -m ser_ref.publish --only {path.parent.name})")
+        raise MissingResults(f"{os.path.relpath(path)}: not found (run python -m ser_ref.publish --only "
+                             f"{path.parent.name})")
     return json.loads(path.read_text())
 
 
