@@ -50,6 +50,23 @@ def _in_history(commit: str) -> bool:
     return rc == 0
 
 
+def test_the_history_check_tells_a_commit_of_ours_from_another():
+    first = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-list", "--max-parents=0", "HEAD"],
+                           capture_output=True, text=True).stdout.split()[0]
+    assert _in_history(first) and not _in_history("0123456789abcdef0123456789abcdef01234567")
+
+
+def test_publish_dry_run_prints_the_command_lines_and_writes_nothing(capsys):
+    from ser_ref.commands.publish import main
+
+    before = {p: p.read_text() for p in pages()}
+    assert main(["--only", "cross-corpus-speaker", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "python -m ser_ref.cross_corpus --corpus ravdess=" in out and "--normalize speaker" in out
+    assert "--out docs/results/cross-corpus-speaker" in out
+    assert {p: p.read_text() for p in pages()} == before
+
+
 def test_this_is_a_git_checkout():
     rc = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True).returncode
     assert rc == 0, "not a git checkout: the published results' commits cannot be checked"
