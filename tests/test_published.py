@@ -99,7 +99,7 @@ def _row(acc, **more):
 def test_table2_block_reads_todays_one_seed_json(tmp_path):
     _write(tmp_path / "ravdess", {"corpus": "ravdess", "n_utterances": 8, "rows": {"dense": _row(0.625)}},
            {"settings": {"seed": 0}, "args": {"step_ms": "20"}, "model": {"source_sha256": "00" * 32}})
-    block = published.table2_block(tmp_path / "ravdess", "results/ravdess")
+    block = published.render_block("ravdess-table2", tmp_path, "results")
     row = block.splitlines()[-1].split(" | ")
     assert row[2:8] == ["62.5", "[57.5, 67.5]", "n/a", "62.5", "[57.5, 67.5]", "n/a"], row
     assert "seed 0" in block and "not IEMOCAP" in block and "MFCC step 20 ms" in block
@@ -114,7 +114,7 @@ def test_table2_block_reads_the_multi_seed_json(tmp_path):
                accuracy_ci95_speaker=[0.5, 0.8], ua_ci95_speaker=[0.4, 0.7], p_speaker_vs_rf=0.031)
     _write(tmp_path / "ravdess", {"corpus": "ravdess", "n_utterances": 8, "rows": {"dense": row}},
            {"settings": {"seed": 0}, "model": {"source_sha256": MODEL_SHA256}})
-    block = published.table2_block(tmp_path / "ravdess", "results/ravdess")
+    block = published.render_block("ravdess-table2", tmp_path, "results")
     cells = block.splitlines()[-1].split(" | ")
     assert cells[2:8] == ["65.0 ± 7.1", "[60.0, 70.0]", "[50.0, 80.0]", "60.0 ± 1.0", "[60.0, 70.0]",
                           "[40.0, 70.0]"], cells

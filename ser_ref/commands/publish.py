@@ -94,7 +94,14 @@ def unsupported(selected: dict) -> list[str]:
 
 def clear_outputs(folder: Path, fresh: bool) -> None:
     """Empty a results folder before its run, so no file of an older run stays beside the new ones;
-    the fold checkpoints (``folds/``) stay for resuming unless ``fresh``."""
+    the fold checkpoints (``folds/``) stay for resuming unless ``fresh``.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     (Path(d) / "folds").mkdir(); _ = (Path(d) / "table2.json").write_text("{}")
+    ...     clear_outputs(Path(d), fresh=False); sorted(p.name for p in Path(d).iterdir())
+    ['folds']
+    """
     if not folder.is_dir():
         return
     for p in folder.iterdir():
@@ -116,7 +123,11 @@ def run_one(name: str, command: str, argv: list[str], fresh: bool) -> None:
 
 
 def pages() -> list[Path]:
-    """The pages that may hold generated blocks: README.md and docs/*.md."""
+    """The pages that may hold generated blocks: README.md and docs/*.md.
+
+    >>> pages()[0].name
+    'README.md'
+    """
     return [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 
 

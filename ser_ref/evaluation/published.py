@@ -152,7 +152,7 @@ def step_ms(manifest: dict) -> str:
 
 
 # ------------------------------------------------------------------------------- the blocks
-def table2_block(folder: Path, href: str) -> str:
+def _table2_block(folder: Path, href: str) -> str:
     """Table 2 of one results folder: a header saying what was reproduced and what differs from the
     paper, then one row per system with the paper's number (its own corpus and model) beside ours."""
     table, manifest = load_json(folder / "table2.json"), load_json(folder / "manifest.json")
@@ -181,7 +181,7 @@ def table2_block(folder: Path, href: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def figure3_block(folder: Path, href: str) -> str:
+def _figure3_block(folder: Path, href: str) -> str:
     """Figure 3 in one line: Dense1+LSTM2 accuracy per chunk length, with a link to its figure."""
     fig = load_json(folder / "figure3.json")
     chunks = sorted(fig["chunk_len"], key=int)
@@ -192,7 +192,7 @@ def figure3_block(folder: Path, href: str) -> str:
             f"[`figure3.json`]({href}/figure3.json), [plot]({href}/figure3.png)): " + "; ".join(parts) + ".\n")
 
 
-def cross_corpus_block(folder: Path, href: str) -> str:
+def _cross_corpus_block(folder: Path, href: str) -> str:
     """Accuracy in % per (train -> test) pair and system; the diagonal is within-corpus LOSO."""
     entries, manifest = load_json(folder / "matrix.json"), load_json(folder / "manifest.json")
     cell = {(e["train"], e["test"], e["system"]): e for e in entries}
@@ -209,7 +209,7 @@ def cross_corpus_block(folder: Path, href: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def layers_block(folder: Path, href: str) -> str:
+def _layers_block(folder: Path, href: str) -> str:
     """The layer study: per layer, Dense and Forest accuracy with CIs and p against layer 1."""
     res = load_json(folder / "layers.json")
     corpus = res.get("corpus") or folder.name.split("-")[0]   # older layers.json files name no corpus
@@ -226,7 +226,7 @@ def layers_block(folder: Path, href: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def layers_cross_block(results: Path, href: str) -> str:
+def _layers_cross_block(results: Path, href: str) -> str:
     """Per layer of the model, RAVDESS -> URDU accuracy of the four networks (the forest reads eGeMAPS
     and is the same in every row)."""
     lines = ["RAVDESS -> URDU accuracy in %, the networks on each layer of the model (one results folder per "
@@ -256,7 +256,7 @@ def versus(row: dict, ref: str = "rf") -> str:
     return f"McNemar p = {p_value(row, f'mcnemar_p_vs_{ref}')}"
 
 
-def findings_block(results: Path, href: str) -> str:
+def _findings_block(results: Path, href: str) -> str:
     """The key findings, each sentence's numbers and direction words computed from the JSON it links."""
     rows = load_json(results / "ravdess" / "table2.json")["rows"]
     dense, rf, lstm = rows["dense"], rows["rf-egemaps"], rows["lstm"]
@@ -288,7 +288,7 @@ def findings_block(results: Path, href: str) -> str:
     ]) + "\n"
 
 
-def summary_block(results: Path, href: str) -> str:
+def _summary_block(results: Path, href: str) -> str:
     """The front page's three-line box: what was reproduced, what differs, what we found (the last from
     the JSON of Table 2, the cross-corpus matrix and the layer study)."""
     table, manifest = load_json(results / "ravdess" / "table2.json"), load_json(results / "ravdess" / "manifest.json")
@@ -321,14 +321,14 @@ def render_block(name: str, results: Path, href: str = "docs/results") -> str:
     ...
     ser_ref.errors.SerRefError: unknown generated block 'no-such-block'; known: cross-corpus, ...
     """
-    known = {"findings": lambda: findings_block(results, href), "summary": lambda: summary_block(results, href),
-             "ravdess-urdu-layers": lambda: layers_cross_block(results, href),
-             "ravdess-layers": lambda: layers_block(results / "ravdess-layers", f"{href}/ravdess-layers"),
-             "ravdess-figure3": lambda: figure3_block(results / "ravdess", f"{href}/ravdess")}
+    known = {"findings": lambda: _findings_block(results, href), "summary": lambda: _summary_block(results, href),
+             "ravdess-urdu-layers": lambda: _layers_cross_block(results, href),
+             "ravdess-layers": lambda: _layers_block(results / "ravdess-layers", f"{href}/ravdess-layers"),
+             "ravdess-figure3": lambda: _figure3_block(results / "ravdess", f"{href}/ravdess")}
     for folder in ("ravdess", "urdu"):
-        known[f"{folder}-table2"] = lambda f=folder: table2_block(results / f, f"{href}/{f}")
+        known[f"{folder}-table2"] = lambda f=folder: _table2_block(results / f, f"{href}/{f}")
     for folder in ("cross-corpus", "cross-corpus-speaker"):
-        known[folder] = lambda f=folder: cross_corpus_block(results / f, f"{href}/{f}")
+        known[folder] = lambda f=folder: _cross_corpus_block(results / f, f"{href}/{f}")
     if name not in known:
         raise SerRefError(f"unknown generated block {name!r}; known: {', '.join(sorted(known))}")
     return known[name]()
