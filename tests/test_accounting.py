@@ -230,3 +230,37 @@ def test_audit_and_predict_do_not_hang_on_a_fifo(tmp_path):
     r = _run(["ser_ref.predict", "--model-file", str(model), str(fifo), str(good)], tmp_path, timeout=120)
     assert r.returncode == 1 and r.stdout.count("\n") == 1, r.stderr       # the good file is labelled
     assert f"error: {fifo}: not a regular file but a FIFO (named pipe); not opened" in r.stderr
+
+
+def test_model_files_that_are_fifos_are_refused_at_once(tmp_path):
+    from ser_ref.deepspeech.layer1 import Layer1
+    from ser_ref.deepspeech.tflite_file import read_tflite
+    from ser_ref.errors import WeightsError
+    from ser_ref.files import modelfile
+    from ser_ref.files.hashing import file_sha256
+    from ser_ref.files.regular import NotRegularFile
+
+    fifo = tmp_path / "model.tflite"
+    os.mkfifo(fifo)
+    with pytest.raises(WeightsError, match="not a regular file but a FIFO"):
+        read_tflite(fifo)
+    with pytest.raises(WeightsError, match="not a regular file but a FIFO"):
+        Layer1.from_weights(fifo)
+    with pytest.raises(modelfile.ModelFileError, match="not a regular file but a FIFO"):
+        modelfile.read(fifo)
+    with pytest.raises(NotRegularFile):
+        file_sha256(fifo)
+
+
+def test_reads_are_bounded(tmp_path, monkeypatch):
+    from ser_ref.frontend import audio
+
+    p = tmp_path / "big.wav"
+    _wav(p)
+    monkeypatch.setattr(audio, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(AudioError, match=r"big\.wav: 3\.2 KiB, larger than the 1000 bytes limit of one audio file"):
+        audio.load_audio(p)
+    monkeypatch.setattr(audio, "MAX_FILE_BYTES", 1 << 30)
+    monkeypatch.setattr(audio, "MAX_SECONDS", 0.05)  # the header promises 0.1 s: refused before decoding
+    with pytest.raises(AudioError, match="longer than the"):
+        audio.load_audio(p)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ..errors import SerRefError
 
+MAX_MODEL_BYTES = 2 << 30  # a model or weight file (DeepSpeech 0.9.3's .tflite: 46 MiB)
+
 # what a st_mode that is not a regular file is, in words
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
@@ -69,18 +71,18 @@ def read_regular(path, limit: int, what: str = "input file") -> bytes:
     >>> p = os.path.join(tempfile.mkdtemp(), "x"); _ = open(p, "wb").write(b"abc")
     >>> read_regular(p, 3)
     b'abc'
-    >>> read_regular(p, 2, "notes")
+    >>> read_regular(p, 2, "notes file")
     Traceback (most recent call last):
     ...
-    ser_ref.files.regular.TooLarge: ...x: 3 bytes, more than the 2 bytes a notes may have
+    ser_ref.files.regular.TooLarge: ...x: 3 bytes, larger than the 2 bytes limit of one notes file
     """
     with open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         if size > limit:
-            raise TooLarge(f"{path}: {_bytes(size)}, more than the {_bytes(limit)} a {what} may have")
+            raise TooLarge(f"{path}: {_bytes(size)}, larger than the {_bytes(limit)} limit of one {what}")
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise TooLarge(f"{path}: more than the {_bytes(limit)} a {what} may have (it grew while read)")
+        raise TooLarge(f"{path}: larger than the {_bytes(limit)} limit of one {what} (it grew while read)")
     return data
 
 
