@@ -57,7 +57,7 @@ def check_signal(signal, sample_rate: int = SAMPLE_RATE, *, name: str = "signal"
     if not np.issubdtype(x.dtype, np.number):
         raise AudioError(f"{name}: samples are not numbers (dtype {x.dtype})")
     x = x.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(x)):
+    if not all_finite(x):
         bad = int(np.count_nonzero(~np.isfinite(x)))
         raise AudioError(f"{name}: {bad} NaN/inf samples")
     if x.size < min_samples:
@@ -68,6 +68,18 @@ def check_signal(signal, sample_rate: int = SAMPLE_RATE, *, name: str = "signal"
     if not np.any(x):
         raise AudioError(f"{name}: all samples are zero (silent file)")
     return x
+
+
+def all_finite(x: np.ndarray) -> bool:
+    """Whether every sample is finite, without a boolean copy of the signal: the float64 sum of float32
+    (or float16) samples cannot overflow, so it is NaN or inf exactly when a sample is.
+
+    >>> all_finite(np.float32([1, -3e38, 3e38])), all_finite(np.float32([1, np.inf])), all_finite(np.float32([np.nan]))
+    (True, False, False)
+    """
+    if x.dtype.itemsize <= 4:
+        return bool(np.isfinite(np.sum(x, dtype=np.float64)))
+    return bool(np.all(np.isfinite(x)))
 
 
 def resample(x: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -143,9 +155,9 @@ def decode_audio(data: bytes, name: str, target_sr: int = SAMPLE_RATE, *,
     if x.shape[0] == 0:
         raise AudioError(f"{name}: zero-length audio")
     x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
-    if not np.all(np.isfinite(x)):
+    if not all_finite(x):
         raise AudioError(f"{name}: {int(np.count_nonzero(~np.isfinite(x)))} NaN/inf samples")
-    peak = float(np.max(np.abs(x)))
+    peak = max(float(np.max(x)), -float(np.min(x)))  # max |x| without an |x| copy of the signal
     if peak > MAX_PEAK:
         raise AudioError(f"{name}: samples reach {peak:.3g}, far outside [-1, 1] (a float file written "
                          f"unscaled?)")
