@@ -82,11 +82,15 @@ def test_iemocap_unanimous_improvised(iemocap_root):
         "Ses01F_impro01_M001": ("sadness", "Ses01M", 1, True, "m"),
         "Ses02M_impro03_F000": ("neutral", "Ses02F", 2, True, "f"),
     }
-    sk = {reason: sorted(names) for reason, names in report.skipped.items()}
-    assert sk == {"evaluators not unanimous": ["Ses01F_impro01_M000"], "category no majority": ["Ses01F_impro01_F001"],
-                  "category excited": ["Ses01F_impro01_F002"], "scripted": ["Ses01F_script01_1_F000"],
-                  "no EmoEvaluation entry": ["Ses02M_impro03_M999.wav"]}
-    assert "kept 3" in report.summary()
+    sk = {reason: sorted(Path(r).name for r in rels) for reason, rels in report.ignored.items()}
+    assert sk == {"evaluators not unanimous": ["Ses01F_impro01_M000.wav"],
+                  "category no majority": ["Ses01F_impro01_F001.wav"],
+                  "category excited": ["Ses01F_impro01_F002.wav"], "scripted": ["Ses01F_script01_1_F000.wav"],
+                  "no EmoEvaluation entry": ["Ses02M_impro03_M999.wav"],
+                  "annotations (read for the labels)": ["Ses01F_impro01.txt", "Ses01F_script01_1.txt",
+                                                        "Ses02M_impro03.txt"],
+                  "hidden (a name starting with '.'; never opened)": ["._Ses02M_impro03.txt"]}
+    assert report.left_out == {} and "used 3 of 12 entries" in report.summary()
 
 
 def test_iemocap_rule_options(iemocap_root):
@@ -122,7 +126,8 @@ def test_ravdess_names(tmp_path):
     items, report = corpora.load_with_report("ravdess", tmp_path)
     assert [(it.speaker, it.label, it.gender) for it in items] == [("ravdess01", "anger", "m"),
                                                                   ("ravdess02", "neutral", "f")]
-    assert sorted(report.skipped) == ["emotion calm", "song"]
+    assert report.skipped == {"emotion calm": ["Actor_01/03-01-02-01-01-01-01.wav"],
+                              "song": ["Actor_01/03-02-03-01-01-01-01.wav"]}
     assert len(corpora.load("ravdess", tmp_path, calm_as_neutral=True)) == 3
     _wav(tmp_path / "Actor_02" / "03-01-05-01-01-01-01.wav")  # actor 01's name in actor 02's folder
     _wav(tmp_path / "Actor_02" / "notes.wav")
@@ -145,7 +150,7 @@ def test_emodb_emovo_cremad_names(tmp_path):
         _wav(tmp_path / "emovo" / spk / name)
     emovo, report = corpora.load_with_report("emovo", tmp_path / "emovo")
     assert [(it.speaker, it.label) for it in emovo] == [("emovof1", "anger"), ("emovom2", "happiness")]
-    assert report.skipped == {"emotion disgust": ["dis-m2-n1.wav"]}
+    assert report.skipped == {"emotion disgust": ["m2/dis-m2-n1.wav"]}
 
     for name in ["1001_DFA_ANG_XX.wav", "1002_IEO_SAD_HI.wav", "1003_TIE_FEA_LO.wav"]:
         _wav(tmp_path / "cremad" / "AudioWAV" / name)
@@ -163,11 +168,12 @@ def test_unreadable_and_empty(tmp_path):
     with pytest.raises(CorpusError, match=r"no audio files \(\.wav, \.flac, \.ogg\)"):
         corpora.load("ravdess", tmp_path)
     (tmp_path / "Actor_01" / "03-01-05-01-01-01-01.wav").write_bytes(b"not a wav file at all")
-    with pytest.raises(CorpusError, match="1 files cannot be read.*03-01-05-01-01-01-01.wav"):
+    with pytest.raises(CorpusError, match=r"no usable.*left out 1 \(cannot be read as audio \(Format not "
+                                          r"recognised\.\); e\.g\. 'Actor_01/03-01-05-01-01-01-01\.wav'\)"):
         corpora.load("ravdess", tmp_path)
     (tmp_path / "Actor_01" / "03-01-05-01-01-01-01.wav").unlink()
     _wav(tmp_path / "Actor_01" / "03-01-06-01-01-01-01.wav")  # fear only: nothing of the 4 classes
-    with pytest.raises(CorpusError, match="no usable.*skipped 1 \\(emotion fear"):
+    with pytest.raises(CorpusError, match="no usable.*ignored 1 \\(emotion fear"):
         corpora.load("ravdess", tmp_path)
     with pytest.raises(CorpusError, match="unknown corpus"):
         corpora.load("iemocap5", tmp_path)
@@ -176,7 +182,8 @@ def test_unreadable_and_empty(tmp_path):
 def test_real_ravdess(ravdess_root):
     items, report = corpora.load_with_report("ravdess", ravdess_root)
     # the shared copy's README: 24 actors, 28 files each: neutral 96, happy/sad/angry 192 each
-    assert len(items) == 672 and report.skipped == {}
+    assert len(items) == 672 and report.left_out == {}
+    assert report.ignored == {"not audio (by name and content: .md)": ["README.md"]}
     assert len({it.speaker for it in items}) == 24
     counts = {lab: sum(it.label == lab for it in items) for lab in LABELS}
     assert counts == {"anger": 192, "happiness": 192, "sadness": 192, "neutral": 96}

@@ -136,7 +136,9 @@ def test_file_faults_are_counted_in_the_table_header(corpus, cache, model_path, 
     problems = json.loads((out / "problems.json").read_text())
     assert problems["n_items"] == 48 and problems["n_used"] == 47 and problems["n_left_out"] == 1
     assert problems["feature_errors"][0].startswith(f"{victim}: truncated: the header promises")
-    assert "47 of 48 utterances used; 1 left out, see problems.json." in (out / "table2.md").read_text()
+    assert (problems["entries_under_root"], problems["used"], problems["left_out"], problems["ignored"]) == (49, 47, 1, 1)
+    assert "47 of 49 entries under the corpus root used; 1 left out, 1 ignored, see problems.json." \
+        in (out / "table2.md").read_text()  # 48 files and manifest.json
 
 
 # ------------------------------------------------------------- 2. user folders are never written

@@ -80,7 +80,8 @@ def build_dataset(args, loaded, layer, executor, timings):
     for name, (items, report) in loaded.items():
         parts[name], problems[name] = dataset.build_dataset(items, table2_specs(layer), executor=executor,
                                                             cache_root=locations.cache_dir(), timings=timings)
-        problems[name]["corpus"], problems[name]["skipped_by_loader"] = report.summary(), report.skipped
+        probs = problems[name]
+        probs.update(report.problems(probs["n_used"], probs["n_left_out"]))  # every entry counted
     y = np.concatenate([d.y for d in parts.values()])
     speakers = np.concatenate([np.array([f"{name}:{s}" for s in d.speakers]) for name, d in parts.items()])
     corpus = np.concatenate([np.full(len(d.y), name) for name, d in parts.items()])

@@ -123,7 +123,7 @@ def _stages(run, items, load_report, out: Path, layer, executor, t_start, timing
 
     specs = table2_specs(layer, step_ms=run.step_ms, mode=run.mode, device=run.device, layer=run.features)
     data, problems = build_dataset(items, specs, executor=executor, cache_root=locations.cache_dir(), timings=timings)
-    problems["corpus"], problems["skipped_by_loader"] = load_report.summary(), load_report.skipped
+    problems.update(load_report.problems(problems["n_used"], problems["n_left_out"]))  # every entry counted
     atomic.write_json(out / "problems.json", problems)
     for line in problems["feature_errors"] + problems["speakers_missing_classes"]:
         say(f"warning: {line}")

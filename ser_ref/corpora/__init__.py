@@ -10,8 +10,12 @@
     urdu       Angry/SM1_F10_A010.wav (Latif et al. 2018; natural talk-show speech)
     synthetic  the generated corpus of ``ser_ref.corpora.synthetic`` (manifest.json + WAVs)
 
-Files of other emotions are skipped and counted in a ``LoadReport`` (logged; ``load_with_report``
-returns it); names that do not fit a corpus's pattern, a missing root or an empty result raise
+Every entry under the root is accounted for (``walk.walk`` lists them, links followed with loop
+protection) and goes into exactly one of: used; left out with a reason (not a regular file, a
+broken link, unreadable as audio, a name that almost fits the corpus pattern, a duplicate of an
+utterance used); ignored with a reason (not audio, hidden, outside the four classes, annotations).
+``load_with_report`` returns the ``LoadReport`` that counts all three and checks that they add up.
+A missing root, audio names that do not fit the pattern at all, or nothing usable raise
 CorpusError with counts and example file names. Nothing is dropped silently.
 """
 from __future__ import annotations
@@ -36,8 +40,8 @@ def load_with_report(name: str, root, **options) -> tuple[list[Item], LoadReport
     >>> from ser_ref.corpora import synthetic
     >>> root = synthetic.generate(tempfile.mkdtemp(), n_speakers=2, n_per_emotion=1)
     >>> items, report = load_with_report("synthetic", root)
-    >>> len(items), sorted({it.label for it in items}), report.kept
-    (8, ['anger', 'happiness', 'neutral', 'sadness'], 8)
+    >>> len(items), sorted({it.label for it in items}), report.kept, report.ignored
+    (8, ['anger', 'happiness', 'neutral', 'sadness'], 8, {'the corpus manifest (read for the labels)': ['manifest.json']})
     """
     from . import iemocap, named, synthetic, urdu
 
@@ -50,6 +54,7 @@ def load_with_report(name: str, root, **options) -> tuple[list[Item], LoadReport
     report = LoadReport(name, root)
     items = sorted(loaders[name](root, report, **options), key=lambda it: str(it.path))
     report.kept = len(items)
+    report.check_accounting(items)
     if not items:
         raise CorpusError(f"{name}: no usable {'/'.join(LABELS)} utterances under {root}. {report.summary()}")
     log.info(report.summary())

@@ -50,8 +50,10 @@ def parse_evaluation(path: Path, annotator_prefix: str = "C-E") -> dict:
     >>> category, [sorted(e) for e in evaluators]
     ('neutral', [['neutral'], ['frustration', 'neutral']])
     """
+    from ..files.regular import read_regular_text
+
     out, current = {}, None
-    for line in Path(path).read_text(errors="replace").splitlines():
+    for line in read_regular_text(path, MAX_EVALUATION_BYTES, "EmoEvaluation file").splitlines():
         m = HEADER.match(line)
         if m:
             current = m.group(1)
@@ -90,43 +92,107 @@ def decide(category: str, evaluators: list, agreement: str, merge_excited: bool)
     return category
 
 
-def load(root: Path, report: LoadReport, *, agreement: str = "unanimous", improvised_only: bool = True,
-         merge_excited: bool = False, annotator_prefix: str = "C-E"):
-    if agreement not in AGREEMENT:
-        raise CorpusError(f"iemocap: agreement must be one of {AGREEMENT}, got {agreement!r}")
+MAX_EVALUATION_BYTES = 16 << 20  # one dialogue's EmoEvaluation file (the largest in the release: 40 KB)
+WAV_DIR = re.compile(r"(Session[^/]*)/sentences/wav/([^/]+)/([^/]+)")
+
+
+def _annotations(root: Path, report: LoadReport, annotator_prefix: str) -> dict:
+    """utterance -> (session, category, evaluators) from every SessionN/dialog/EmoEvaluation/*.txt
+    (each such file is ignored as an entry: read, not an utterance)."""
     sessions = sorted(p for p in root.glob("Session*") if p.is_dir())
     if not sessions:
         raise CorpusError(f"iemocap: no Session*/ folders under {root}")
-    items, missing = [], []
+    files = report.files()
+    out = {}
     for session in sessions:
-        # macOS copies of the release carry "._name" resource forks beside the real files
-        evals = sorted(p for p in (session / "dialog" / "EmoEvaluation").glob("*.txt") if not p.name.startswith("."))
+        folder = f"{session.name}/dialog/EmoEvaluation/"
+        evals = [e for e in files if e.rel.startswith(folder) and "/" not in e.rel[len(folder):]
+                 and e.rel.endswith(".txt")]
         if not evals:
             raise CorpusError(f"iemocap: {session}/dialog/EmoEvaluation holds no .txt annotation files")
-        annotated = set()
         for ev in evals:
-            for utt, (category, evaluators) in parse_evaluation(ev, annotator_prefix).items():
-                dialog = utt.rsplit("_", 1)[0]
-                wav = session / "sentences" / "wav" / dialog / f"{utt}.wav"
-                annotated.add(wav)
-                if improvised_only and "_impro" not in dialog:
-                    report.skip("scripted", utt)
-                    continue
-                label = decide(category, evaluators, agreement, merge_excited)
-                if label not in LABELS:
-                    report.skip(label, utt)
-                    continue
-                if not wav.is_file():
-                    missing.append(str(wav.relative_to(root)))
-                    continue
-                gender = utt.rsplit("_", 1)[1][0]
-                n = int(utt[3:5])
-                items.append(Item(wav, f"Ses{n:02d}{gender}", label, session=n,
-                                  improvised="_impro" in dialog, gender=gender.lower()))
-        for wav in sorted((session / "sentences" / "wav").glob("*/*.wav")):
-            if wav not in annotated and not wav.name.startswith("."):
-                report.skip("no EmoEvaluation entry", wav.name)
+            report.ignore("annotations (read for the labels)", ev.rel)
+            for utt, (category, evaluators) in parse_evaluation(ev.path, annotator_prefix).items():
+                out[utt] = (session.name, category, evaluators)
+    return out
+
+
+def load(root: Path, report: LoadReport, *, agreement: str = "unanimous", improvised_only: bool = True,
+         merge_excited: bool = False, annotator_prefix: str = "C-E"):
+    """The annotated utterances of the four classes, by the rule chosen (see the module doc).
+
+    Every file under SessionN/sentences/wav/<dialog>/ is used, ignored (scripted, another class, not
+    unanimous, no EmoEvaluation entry) or left out (a name that almost fits an annotated utterance's);
+    annotations are ignored as entries (read), every other file under the root is ignored as not
+    part of the layout read. An annotated utterance of the four classes with no file stops the run.
+    """
+    if agreement not in AGREEMENT:
+        raise CorpusError(f"iemocap: agreement must be one of {AGREEMENT}, got {agreement!r}")
+    notes = _annotations(root, report, annotator_prefix)
+    walked = {e.rel: e for e in report.entries}
+    items, found = [], set()
+    for e in report.files():
+        m = WAV_DIR.fullmatch(e.rel)
+        utt = e.path.name[:-4] if m and e.path.name.endswith(".wav") else None
+        if utt in notes and utt.rsplit("_", 1)[0] == m.group(2):
+            found.add(utt)
+            why = _decision(utt, notes[utt], agreement, improvised_only, merge_excited)
+            if why not in LABELS:
+                report.ignore(why, e.rel)
+            else:
+                items.append(_item(e.path, utt, why))
+        elif m:
+            _other_wav_dir_file(e, m.group(2), notes, found, report)
+        else:
+            report.ignore("not read (outside SessionN/sentences/wav/<dialog>/ and the annotations)", e.rel)
+    missing = []
+    for utt, (session, category, evaluators) in notes.items():
+        rel = f"{session}/sentences/wav/{utt.rsplit('_', 1)[0]}/{utt}.wav"
+        if utt not in found and rel not in walked \
+                and _decision(utt, notes[utt], agreement, improvised_only, merge_excited) in LABELS:
+            missing.append(rel)
     if missing:
         raise CorpusError(f"iemocap: {len(missing)} annotated utterances have no wav file "
-                          f"(e.g. {', '.join(missing[:5])})")
+                          f"(e.g. {', '.join(sorted(missing)[:5])})")
     return items
+
+
+def _decision(utt: str, note, agreement, improvised_only, merge_excited) -> str:
+    """The utterance's class, or why it is ignored (scripted, or ``decide``'s reason)."""
+    _, category, evaluators = note
+    if improvised_only and "_impro" not in utt.rsplit("_", 1)[0]:
+        return "scripted"
+    return decide(category, evaluators, agreement, merge_excited)
+
+
+def _item(path: Path, utt: str, label: str) -> Item:
+    gender = utt.rsplit("_", 1)[1][0]
+    n = int(utt[3:5])
+    return Item(path, f"Ses{n:02d}{gender}", label, session=n, improvised="_impro" in utt.rsplit("_", 1)[0],
+                gender=gender.lower())
+
+
+def _other_wav_dir_file(e, dialog: str, notes: dict, found: set, report: LoadReport) -> None:
+    """A file in a dialogue's utterance folder that is no annotated utterance's exact name: left out
+    when its name almost fits one (that utterance then counts as found), else ignored."""
+    from .walk import is_audio_name, near_miss
+
+    names = {f"{u}.wav": u for u in notes if u.rsplit("_", 1)[0] == dialog}
+    folded = {n.casefold(): u for n, u in names.items()}
+    hit = []
+
+    def fits(candidate: str, ignore_case: bool) -> bool:
+        u = folded.get(candidate.casefold()) if ignore_case else names.get(candidate)
+        if u is not None:
+            hit.append(u)
+        return u is not None
+
+    why = near_miss(e.path.name, fits) or (f"another audio format of an annotated utterance (IEMOCAP is read "
+                                           f"as .wav)" if is_audio_name(e.path.name) and hit else None)
+    if why:
+        found.add(hit[-1])
+        report.leave_out(f"name almost fits an annotated utterance: {why}", e.rel)
+    elif is_audio_name(e.path.name):
+        report.ignore("no EmoEvaluation entry", e.rel)
+    else:
+        report.ignore("not audio (by name)", e.rel)

@@ -1,13 +1,24 @@
 """Corpora whose labels live in the file names: RAVDESS, EmoDB, EMOVO, CREMA-D.
 
-Each loader decodes every audio file (.wav, .flac, .ogg, any case) under the root with the corpus's
-pattern. A name that does not fit is an error (CorpusError listing them), and so is a file in a
-folder that contradicts its name; a name that fits but carries an emotion outside the four classes
-is skipped and counted in the report.
+Each loader classifies every regular file the walk found under the root (``LoadReport.files``):
+
+* a name that fits the corpus's pattern (.wav, .flac, .ogg, any case) is used, or ignored when its
+  emotion is outside the four classes; a file in a folder that contradicts its name stops the run
+  (CorpusError), unless the folder's name differs from the expected one only in case or whitespace
+  (left out);
+* a name that almost fits (``walk.near_miss``: case, whitespace, a newline, an extra or another
+  audio suffix) is left out with the reason;
+* an audio name that does not fit at all stops the run (CorpusError listing them: a wrong root or
+  corpus); any other name is ignored as not audio, unless its content is audio (left out);
+* a used file whose header cannot be read as audio is left out with libsndfile's cause, and of
+  the files of one utterance in several formats or folders one is used (.wav first, then .flac,
+  .ogg, then path order), the others left out as duplicates.
 """
 from __future__ import annotations
 
 import csv
+import io
+import os
 import re
 from pathlib import Path
 
@@ -15,67 +26,122 @@ import soundfile as sf
 
 from .items import LABELS, Item, LoadReport, fail_on_bad_names
 from ..errors import CorpusError
+from ..files.regular import read_regular_text
+from .walk import AUDIO_SUFFIXES, is_audio_name, looks_like_audio, near_miss
 
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")  # what soundfile reads; the patterns see the name as .wav
-
-
-def wav_files(root: Path, corpus: str) -> list[Path]:
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith("."))
-    if not files:
-        raise CorpusError(f"{corpus}: no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}")
-    return files
+MAX_TABLE_BYTES = 16 << 20  # a corpus's metadata table (CREMA-D's demographics: 3 KB)
+DUPLICATE = "duplicate: the same utterance as a file used (another format or folder; see duplicates)"
 
 
 class Misplaced(str):
-    """decode's answer for a name that fits the pattern in a folder that contradicts it."""
+    """decode's answer for a name that fits the pattern in a folder that contradicts it; ``expected``
+    is the folder the name asks for (None when any folder would do)."""
+
+    def __new__(cls, text: str, expected: str | None = None):
+        out = super().__new__(cls, text)
+        out.expected = expected
+        return out
 
 
-def check_readable(paths, corpus: str) -> None:
-    """Every file opens as audio (header only): unreadable ones are listed in one error.
+def readable_problem(path) -> str | None:
+    """None if ``path`` opens as audio with samples (header only), else the cause in words.
 
     Examples
     --------
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "x.wav"; _ = p.write_text("text")
-    >>> check_readable([p], "emodb")
-    Traceback (most recent call last):
-    ...
-    ser_ref.errors.CorpusError: emodb: 1 files cannot be read as audio (e.g. x.wav (...))
+    >>> readable_problem(p)
+    'cannot be read as audio (Format not recognised.)'
     """
-    bad = []
-    for p in paths:
-        try:
-            info = sf.info(str(p))
-            if info.frames == 0:
-                bad.append(f"{p.name} (no samples)")
-        except Exception as exc:  # soundfile raises RuntimeError/LibsndfileError for corrupt files
-            bad.append(f"{p.name} ({type(exc).__name__})")
-    if bad:
-        raise CorpusError(f"{corpus}: {len(bad)} files cannot be read as audio (e.g. {', '.join(bad[:5])})")
+    from ..files.regular import open_regular
+    from ..frontend.audio import soundfile_cause
+
+    try:
+        with open_regular(path) as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return "an empty file (0 bytes)"
+            info = sf.info(f)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError for corrupt files
+        return f"cannot be read as audio ({soundfile_cause(exc)})"
+    return None if info.frames > 0 else "no samples (empty audio)"
+
+
+def _loose(name: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f]", "", name).strip().casefold()
+
+
+def _classify_other(e, report: LoadReport, corpus: str, pattern: str, bad: list) -> None:
+    """A file whose name does not fit the pattern: a near miss is left out, an audio name that does
+    not fit at all goes to ``bad`` (the run stops), anything else is ignored as not audio."""
+    why = near_miss(e.path.name, lambda n, ic: re.fullmatch(pattern, n, re.IGNORECASE if ic else 0) is not None)
+    if why:
+        report.leave_out(f"name almost fits {corpus}'s pattern: {why}", e.rel)
+    elif is_audio_name(e.path.name):
+        bad.append(e.rel)
+    elif looks_like_audio(e.path):
+        report.leave_out(f"audio by content, but the name fits no {corpus} utterance", e.rel)
+    else:
+        report.ignore(f"not audio (by name and content: {Path(e.path.name).suffix or 'no suffix'})", e.rel)
+
+
+def _utterance_key(it: Item) -> str:
+    return Path(it.path.name).stem
+
+
+def drop_duplicates(items, report: LoadReport) -> list:
+    """One file per utterance (same name stem): .wav first, then .flac, .ogg, then path order; the
+    others are left out as duplicates (``report.duplicates`` says of which file)."""
+    rank = {s: i for i, s in enumerate(AUDIO_SUFFIXES)}
+    order = sorted(items, key=lambda it: (_utterance_key(it), rank[it.path.suffix.lower()], report.rel(it.path)))
+    out, first = [], {}
+    for it in order:
+        key = _utterance_key(it)
+        if key in first:
+            report.leave_out(DUPLICATE, report.rel(it.path))
+            report.duplicates[report.rel(it.path)] = report.rel(first[key].path)
+        else:
+            first[key] = it
+            out.append(it)
+    return out
 
 
 def _decode_all(root, report: LoadReport, corpus, pattern, decode, check_audio=True):
-    """Apply decode(path, match) -> Item | str (a skip reason) to every wav; bad names raise."""
+    """Classify every regular file (see the module doc) with decode(path, match) -> Item | str (a
+    reason to ignore it) | Misplaced | None (the name does not fit); returns the items used."""
     items, bad, misplaced = [], [], []
-    for p in wav_files(root, corpus):
-        m = re.fullmatch(pattern, p.stem + ".wav")
-        out = decode(p, m) if m else None
-        if out is None:
-            bad.append(str(p.relative_to(root)))
-        elif isinstance(out, Misplaced):
-            misplaced.append(f"{p.relative_to(root)} ({out})")
-        elif isinstance(out, str):
-            report.skip(out, p.name)
-        else:
+    files = report.files()
+    for e in files:
+        m = re.fullmatch(pattern, Path(e.path.name).stem + ".wav") if is_audio_name(e.path.name) else None
+        out = decode(e.path, m) if m else None
+        if isinstance(out, Item):
             items.append(out)
+        elif isinstance(out, Misplaced):
+            if out.expected is not None and _loose(e.path.parent.name) == _loose(out.expected):
+                report.leave_out(f"folder name almost fits {corpus}'s pattern (case or whitespace): "
+                                 f"the name asks for folder {out.expected}", e.rel)
+            else:
+                misplaced.append(f"{e.rel} ({out})")
+        elif isinstance(out, str):
+            report.ignore(out, e.rel)
+        elif m:
+            bad.append(e.rel)  # fits the pattern's shape, but not its values (an unknown speaker...)
+        else:
+            _classify_other(e, report, corpus, pattern, bad)
+    if not items and not report.left_out and not any(is_audio_name(e.path.name) for e in files):
+        raise CorpusError(f"{corpus}: no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}")
     fail_on_bad_names(bad, corpus, root, pattern)
     if misplaced:
         raise CorpusError(f"{corpus}: {len(misplaced)} files under {root} sit in a folder that contradicts their "
                           f"name (e.g. {', '.join(misplaced[:5])})")
     if check_audio:
-        check_readable([it.path for it in items], corpus)
-    return items
+        problems = [(it, readable_problem(it.path)) for it in items]
+        for it, why in problems:
+            if why:
+                report.leave_out(why, report.rel(it.path))
+        items = [it for it, why in problems if why is None]
+    return drop_duplicates(items, report)
 
 
 # ------------------------------------------------------------------------------------------ RAVDESS
@@ -105,7 +171,8 @@ def load_ravdess(root: Path, report: LoadReport, *, calm_as_neutral: bool = Fals
     def decode(p, m):
         _, channel, emo, _, _, _, actor = m.groups()
         if p.parent.name != f"Actor_{actor}":
-            return Misplaced(f"folder {p.parent.name}, but the name says actor {actor}: expected Actor_{actor}")
+            return Misplaced(f"folder {p.parent.name}, but the name says actor {actor}: expected Actor_{actor}",
+                             f"Actor_{actor}")
         if channel != "01":
             return "song"
         label = RAVDESS_EMOTIONS[emo]
@@ -176,7 +243,7 @@ def load_emovo(root: Path, report: LoadReport, *, check_audio: bool = True):
     def decode(p, m):
         emo, spk, _ = m.groups()
         if p.parent.name.lower() != spk:
-            return Misplaced(f"folder {p.parent.name}, but the name says speaker {spk}")
+            return Misplaced(f"folder {p.parent.name}, but the name says speaker {spk}", spk)
         label = EMOVO_EMOTIONS[emo]
         if label not in LABELS:
             return f"emotion {label}"
@@ -191,13 +258,16 @@ CREMAD_EMOTIONS = {"ANG": "anger", "HAP": "happiness", "SAD": "sadness", "NEU": 
 CREMAD_PATTERN = r"(1\d\d\d)_([A-Z]{3})_(ANG|HAP|SAD|NEU|DIS|FEA)_(LO|MD|HI|XX|X)\.wav"
 
 
-def _cremad_genders(root: Path) -> dict:
-    """ActorID -> 'm'/'f' from VideoDemographics.csv when it sits under the root (else unknown)."""
-    found = sorted(root.rglob("VideoDemographics.csv"))
+def _cremad_genders(report: LoadReport) -> dict:
+    """ActorID -> 'm'/'f' from VideoDemographics.csv when it sits under the root (else unknown); the
+    table is ignored as an entry (read for the genders, not an utterance)."""
+    found = [e for e in report.files() if e.path.name == "VideoDemographics.csv"]
+    for e in found:
+        report.ignore("speaker demographics (read for the genders)", e.rel)
     if not found:
         return {}
-    with open(found[0], newline="") as f:
-        return {row["ActorID"].strip(): row["Sex"].strip()[:1].lower() for row in csv.DictReader(f)}
+    text = read_regular_text(found[0].path, MAX_TABLE_BYTES, "demographics table")
+    return {row["ActorID"].strip(): row["Sex"].strip()[:1].lower() for row in csv.DictReader(io.StringIO(text))}
 
 
 def load_cremad(root: Path, report: LoadReport, *, check_audio: bool = True):
@@ -213,7 +283,7 @@ def load_cremad(root: Path, report: LoadReport, *, check_audio: bool = True):
     >>> [(it.speaker, it.label) for it in load_cremad(root, LoadReport("cremad", root))]
     [('cremad1001', 'happiness')]
     """
-    genders = _cremad_genders(root)
+    genders = _cremad_genders(report)
 
     def decode(p, m):
         actor, _, emo, _ = m.groups()

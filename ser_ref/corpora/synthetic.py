@@ -212,14 +212,30 @@ def generate(root, *, n_speakers: int = 10, n_per_emotion: int = 6, seed: int = 
     return root
 
 
+MAX_MANIFEST_BYTES = 64 << 20  # the manifest of 10 x 4 x 6 files is 8 KB
+
+
 def load(root: Path, report: LoadReport):
+    """The files manifest.json lists (each must be there); manifest.json itself and anything it does
+    not list are ignored, a listed entry the walk left out (a FIFO in its place) stays left out."""
+    from ..files.regular import read_regular_text
+
     manifest = root / "manifest.json"
     if not manifest.is_file():
         raise CorpusError(f"synthetic: {root} has no manifest.json; create the corpus with "
                           f"ser_ref.corpora.synthetic.generate('{root}')")
-    meta = json.loads(manifest.read_text())
-    missing = [f["path"] for f in meta["files"] if not (root / f["path"]).is_file()]
+    meta = json.loads(read_regular_text(manifest, MAX_MANIFEST_BYTES, "corpus manifest"))
+    files = {e.rel: e for e in report.files()}
+    walked = {e.rel for e in report.entries}
+    missing = [f["path"] for f in meta["files"] if f["path"] not in walked]
     if missing:
         raise CorpusError(f"synthetic: {len(missing)} files listed in {manifest} are missing "
                           f"(e.g. {', '.join(missing[:5])}); re-run generate('{root}')")
-    return [Item(root / f["path"], f["speaker"], f["label"], gender=f["gender"]) for f in meta["files"]]
+    listed = {f["path"] for f in meta["files"]}
+    for rel in files:
+        if rel == "manifest.json":
+            report.ignore("the corpus manifest (read for the labels)", rel)
+        elif rel not in listed:
+            report.ignore("not listed in manifest.json", rel)
+    return [Item(files[f["path"]].path, f["speaker"], f["label"], gender=f["gender"])
+            for f in meta["files"] if f["path"] in files]

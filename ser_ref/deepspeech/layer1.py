@@ -304,8 +304,12 @@ class Layer1:
         path = Path(path)
         if path.is_dir():
             raise WeightsError(f"{path}: is a folder, not a weight file (.npz or .tflite)")
+        from ..files.regular import MAX_MODEL_BYTES, NotRegularFile, TooLarge, read_regular
+
         try:
-            data = path.read_bytes()
+            data = read_regular(path, MAX_MODEL_BYTES, "weight file")  # never a FIFO, never unbounded
+        except (NotRegularFile, TooLarge) as exc:
+            raise WeightsError(str(exc)) from None
         except OSError as exc:  # EIO, EACCES: the machine's; anything else: the file's
             if exc.errno in MACHINE_ERRNOS:
                 raise machine_error(exc, "reading the weights", path) from exc

@@ -64,13 +64,29 @@ def _model(weights_path: str):
     return DeepSpeech.from_weights(weights_path)
 
 
-def layer_features(signal, params: dict, layers=LAYER_KINDS) -> dict:
+# frames per pass through the whole model: a multiple of layer 1's 1024-row GEMM blocks and of the
+# LSTM's 16-step blocks, so a long utterance in passes gives the bits of one pass
+STREAM_FRAMES = 1024
+
+
+def layer_features(signal, params: dict, layers=LAYER_KINDS, *, block: int | None = STREAM_FRAMES) -> dict:
     """{layer: (frames, 2048)} of the whole model on one signal, one forward pass for all of them.
 
-    ``params``: "weights" (an exported .npz), "step_ms", "mode" (see ``DeepSpeech.forward``).
+    ``params``: "weights" (an exported .npz), "step_ms", "mode" (see ``DeepSpeech.forward``). The
+    windows go through in passes of ``block`` frames, the LSTM's state carried from one to the next,
+    so memory holds one pass's five layers besides the layers asked for (None: one pass).
     """
     model = _model(str(params["weights"]))
     win_ms = model.metadata["win_len_ms"]
     w = context_windows(mfcc(signal, 16000, win_ms=win_ms, step_ms=params["step_ms"]))
-    out = model.forward(w, mode=params["mode"], layers=tuple(layers))
-    return {k: out[k] for k in layers}
+    if block is not None and block % 1024:
+        raise ValueError(f"layer_features: block must be a multiple of 1024 frames, got {block}")
+    out, state, step = {}, None, block or len(w)
+    for i in range(0, len(w), step):
+        part = model.forward(w[i:i + step], mode=params["mode"], state=state, layers=tuple(layers))
+        state = part["state"]
+        for k in layers:
+            if k not in out:
+                out[k] = np.empty((len(w), part[k].shape[1]), dtype=part[k].dtype)
+            out[k][i:i + step] = part[k]
+    return out

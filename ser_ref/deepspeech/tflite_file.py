@@ -175,9 +175,13 @@ def read_tflite(path) -> TFLiteModel:
     ...
     ser_ref.errors.WeightsError: ...m.tflite: not a TFLite model (missing 'TFL3' identifier)
     """
+    from ..files.regular import MAX_MODEL_BYTES, NotRegularFile, TooLarge, read_regular
+
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_MODEL_BYTES, "model file")
+    except (NotRegularFile, TooLarge) as exc:
+        raise WeightsError(str(exc)) from None
     except OSError as exc:
         raise WeightsError(f"{path}: cannot read model file ({exc})") from exc
     # file identifier "TFL3" at bytes 4..8 marks a TFLite flatbuffer

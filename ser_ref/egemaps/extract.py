@@ -18,7 +18,8 @@ from ..frontend.audio import SAMPLE_RATE, check_signal, load_audio, resample
 from ..errors import AudioError, SerRefError
 from . import functionals as fn
 from .energy import equivalent_sound_level, frame_energy
-from .frames import spectrum20ms
+from ..frontend.framing import frame_signal
+from .frames import BLOCK_FRAMES, FRAME_SEC, HOP_SEC, fft_magnitude, frame_blocks, hamming, next_pow2
 from .loudness import loudness
 from .mel import mel_power
 from .names import ALL_FRAMES, CONTOUR, EGEMAPS_NAMES, SPECTRAL_UV, SPECTRAL_V, VOICED
@@ -48,11 +49,13 @@ def _validated(signal, sample_rate: int, name: str = "signal") -> np.ndarray:
     return x
 
 
-def spectral_llds(signal, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+def spectral_llds(signal, sample_rate: int = SAMPLE_RATE, block: int = BLOCK_FRAMES) -> dict[str, np.ndarray]:
     """Unsmoothed energy/spectral LLDs, one value per 20 ms frame (hop 10 ms), float64.
 
     Keys: Loudness, alphaRatio, hammarbergIndex, slope0-500, slope500-1500, spectralFlux,
-    mfcc1..mfcc4, energy (mean square of the raw frame, for Leq).
+    mfcc1..mfcc4, energy (mean square of the raw frame, for Leq). The frames go through in blocks
+    of ``block`` (each LLD is per frame; the flux's previous frame is computed again at a block's
+    start), so a long signal costs memory for a block, not for its spectra, with the same bits.
 
     Examples
     --------
@@ -61,9 +64,30 @@ def spectral_llds(signal, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarra
     >>> llds = spectral_llds(x.astype(np.float32))
     >>> len(llds["Loudness"]), sorted(llds)[:3]
     (49, ['Loudness', 'alphaRatio', 'energy'])
+    >>> blocked = spectral_llds(x.astype(np.float32), block=5)
+    >>> all(np.array_equal(blocked[k], llds[k]) for k in llds)
+    True
     """
     x = _validated(signal, sample_rate)
-    mag, frames, df = spectrum20ms(x, SAMPLE_RATE)
+    size, hop = int(round(FRAME_SEC * SAMPLE_RATE)), int(round(HOP_SEC * SAMPLE_RATE))
+    n = max(0, 1 + (len(x) - size) // hop)
+    out = {}
+    for t0, t1 in frame_blocks(n, block):
+        first = max(t0 - 1, 0)  # the flux of frame t0 needs frame t0 - 1's spectrum
+        part = _spectral_block(x[first * hop:(t1 - 1) * hop + size].astype(np.float64))
+        for k, v in part.items():
+            if k not in out:
+                out[k] = np.empty(n)
+            out[k][t0:t1] = v[t0 - first:]
+    return out
+
+
+def _spectral_block(seg: np.ndarray) -> dict[str, np.ndarray]:
+    """The spectral LLDs of every 20 ms frame of ``seg`` (float64, 16 kHz); the flux of its first
+    frame is 0 (no frame before it here)."""
+    frames = frame_signal(seg, int(round(FRAME_SEC * SAMPLE_RATE)), int(round(HOP_SEC * SAMPLE_RATE)))
+    mag = fft_magnitude(frames, hamming(frames.shape[1]))
+    df = SAMPLE_RATE / next_pow2(frames.shape[1])
     mel = mel_power(mag, df)
     c = opensmile_mfcc(mag, df, mel=mel)
     L = log_power_db(mag)
@@ -167,7 +191,8 @@ def egemaps(signal, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     ((88,), 'F0semitoneFrom27.5Hz_sma3nz_amean', 34.4)
     """
     x = _validated(signal, sample_rate)
-    feats = egemaps_from_llds(spectral_llds(x), _voice_llds(x))
+    voice = _voice_llds(x)  # first: its pitch blocks are the largest, and no other contour is held yet
+    feats = egemaps_from_llds(spectral_llds(x), voice)
     if not np.all(np.isfinite(feats)):
         bad = [EGEMAPS_NAMES[i] for i in np.flatnonzero(~np.isfinite(feats))]
         raise SerRefError(f"eGeMAPS produced non-finite values for {bad}")

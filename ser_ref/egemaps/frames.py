@@ -15,6 +15,18 @@ from ..frontend.framing import frame_signal
 
 HOP_SEC = 0.010
 FRAME_SEC = 0.020
+# frames per block of a long signal (10 s of 10 ms frames): what one block's spectra cost in memory
+# is what a 10 s utterance's cost; only the per-frame contours grow with the length
+BLOCK_FRAMES = 1000
+
+
+def frame_blocks(n_frames: int, block: int = BLOCK_FRAMES) -> list[tuple[int, int]]:
+    """[t0, t1) ranges of ``block`` frames covering 0 .. n_frames - 1.
+
+    >>> frame_blocks(25, 10), frame_blocks(0, 10)
+    ([(0, 10), (10, 20), (20, 25)], [])
+    """
+    return [(t0, min(t0 + block, n_frames)) for t0 in range(0, n_frames, block)]
 
 
 def harmonic_tone(f0: float = 200.0, seconds: float = 0.5, sample_rate: int = 16000) -> np.ndarray:

@@ -79,11 +79,23 @@ def pitch_frames(x: np.ndarray) -> np.ndarray:
     >>> pitch_frames(np.zeros(16000)).shape
     (96, 960)
     """
-    t = n_frames(len(x))
-    padded = np.zeros(t * HOP + PITCH_FRAME, dtype=np.float64)
-    m = min(len(x), padded.size)
-    padded[:m] = x[:m]
-    return np.ascontiguousarray(frame_signal(padded, PITCH_FRAME, HOP)[:t])
+    return pitch_frames_at(x, 0, n_frames(len(x)))
+
+
+def pitch_frames_at(x: np.ndarray, t0: int, t1: int) -> np.ndarray:
+    """Frames t0 .. t1 - 1 of ``pitch_frames(x)`` (float64), cut from those samples only: a block of
+    a long signal costs memory for the block, not for the signal.
+
+    Examples
+    --------
+    >>> x = np.arange(3000.0)
+    >>> bool(np.array_equal(pitch_frames_at(x, 5, 9), pitch_frames(x)[5:9]))
+    True
+    """
+    padded = np.zeros(max(t1 - t0, 0) * HOP + PITCH_FRAME - HOP, dtype=np.float64)
+    seg = x[t0 * HOP:t0 * HOP + padded.size]
+    padded[:len(seg)] = seg
+    return np.ascontiguousarray(frame_signal(padded, PITCH_FRAME, HOP)[:max(t1 - t0, 0)])
 
 
 def gauss_spectrum(frames: np.ndarray):
@@ -408,7 +420,7 @@ def _viterbi_path(f0c, vc, state):
     n_t, n_c = f0c.shape
     n_s = n_c + 1
     uv = n_s - 1
-    paths = np.zeros((2, n_s, n_t), dtype=np.int64)
+    paths = np.zeros((2, n_s, n_t), dtype=np.int8)  # states 0..6: 7 bytes per frame kept, not 56
     cost = np.zeros(n_s)
     new_cost = np.zeros(n_s)
     local = np.zeros(n_s)
@@ -535,16 +547,46 @@ def f0_track(x: np.ndarray, fast: bool = True):
     >>> f0.shape, mag.shape, round(float(np.median(f0[f0 > 0])))
     ((46,), (46, 513), 200)
     """
-    frames = pitch_frames(np.asarray(x, dtype=np.float64))
-    wf, mag = gauss_spectrum(frames)
-    if frames.shape[0] == 0:
-        return np.zeros(0), mag
+    f0c, vc, rms, mag = candidates(x, 0, n_frames(len(x)), fast=fast)
+    return choose_f0(f0c, vc, rms, fast=fast), mag
+
+
+def candidates(x: np.ndarray, t0: int, t1: int, fast: bool = True):
+    """Steps 1-3 on frames t0 .. t1 - 1 of x: (F0 candidates, voicing, windowed RMS, magnitude spectra).
+
+    Each frame's numbers depend on that frame only, so a long signal may go through in blocks of
+    frames with the same bits as in one piece; a block's frames are freed as soon as its spectra are made.
+
+    Examples
+    --------
+    >>> from ser_ref.egemaps.frames import harmonic_tone
+    >>> f0c, vc, rms, mag = candidates(harmonic_tone(), 0, 46)
+    >>> f0c.shape, vc.shape, rms.shape, mag.shape
+    ((46, 6), (46, 6), (46,), (46, 513))
+    """
+    wf, mag = gauss_spectrum(pitch_frames_at(x, t0, t1))
+    rms = np.sqrt(np.mean(wf * wf, axis=1))
+    del wf  # a block's largest array: gone before the octave spectra are made
+    if mag.shape[0] == 0:
+        return np.zeros((0, N_CANDIDATES)), np.zeros((0, N_CANDIDATES)), rms, mag
     _, ppo, fmin_t, step, *_ = octave_axis()
     ss = shs_spectrum(octave_spectrum(mag, fast=fast), ppo)
     f0c, vc, _ = shs_candidates(ss, fmin_t, step, fast=fast)
+    return f0c, vc, rms, mag
+
+
+def choose_f0(f0c: np.ndarray, vc: np.ndarray, rms: np.ndarray, fast: bool = True) -> np.ndarray:
+    """Steps 4-5 over the whole utterance: the Viterbi path through the candidates, then the RMS gate.
+
+    Examples
+    --------
+    >>> f0c = np.tile([200.0, 400.0, 0, 0, 0, 0], (3, 1)); vc = np.tile([0.9, 0.6, 0, 0, 0, 0], (3, 1))
+    >>> choose_f0(f0c, vc, np.array([0.1, 0.1, 0.0]))          # the last frame is below the gate
+    array([200., 200.,   0.])
+    """
+    if f0c.shape[0] == 0:
+        return np.zeros(0)
     state = viterbi_path(f0c, vc, fast=fast)
     t = np.arange(f0c.shape[0])
     f0 = np.where(state < N_CANDIDATES, f0c[t, np.minimum(state, N_CANDIDATES - 1)], 0.0)
-    rms = np.sqrt(np.mean(wf * wf, axis=1))
-    f0 = np.where(rms < ENERGY_GATE, 0.0, f0)
-    return f0, mag
+    return np.where(rms < ENERGY_GATE, 0.0, f0)

@@ -25,6 +25,7 @@ from . import formants as _formants
 from . import harmonics as _harmonics
 from . import pitch as _pitch
 from . import voice_quality as _vq
+from .frames import BLOCK_FRAMES, frame_blocks
 from .smoothing import sma3nz
 
 VOICE_NAMES = (
@@ -37,8 +38,14 @@ VOICE_NAMES = (
 MIN_SAMPLES = _pitch.PITCH_FRAME  # one 60 ms pitch frame
 
 
-def voice_llds_raw(signal, sample_rate: int = 16000, fast: bool = True) -> dict[str, np.ndarray]:
+def voice_llds_raw(signal, sample_rate: int = 16000, fast: bool = True,
+                   block: int = BLOCK_FRAMES) -> dict[str, np.ndarray]:
     """The 15 voice LLDs before smoothing, plus 'F0Hz' (the voicing decision, F0 in Hz).
+
+    A long signal goes through in blocks of ``block`` frames, twice: the F0 candidates of every
+    block, the Viterbi path over all of them, then jitter, shimmer, HNR, formants and harmonics
+    block by block (the spectra computed again). Only the per-frame contours grow with the length;
+    every number is the same as in one piece (each step is per frame, or carries its state over).
 
     Examples
     --------
@@ -47,22 +54,34 @@ def voice_llds_raw(signal, sample_rate: int = 16000, fast: bool = True) -> dict[
     >>> raw = voice_llds_raw(x)
     >>> len(raw), round(float(np.median(raw["F0Hz"][raw["F0Hz"] > 0])))
     (16, 200)
+    >>> blocked = voice_llds_raw(x, block=7)
+    >>> all(np.array_equal(blocked[k], raw[k]) for k in raw)
+    True
     """
     if sample_rate != _pitch.SR:
         raise AudioError(f"signal: voice LLDs need {_pitch.SR} Hz audio, got {sample_rate} Hz "
                          "(resample with ser_ref.frontend.audio.resample)")
-    x = check_signal(signal, sample_rate, name="signal", min_samples=MIN_SAMPLES).astype(np.float64)
-    f0, mag = _pitch.f0_track(x, fast=fast)
-    t = f0.shape[0]
+    x = check_signal(signal, sample_rate, name="signal", min_samples=MIN_SAMPLES)  # float32; float64 per block
+    t = _pitch.n_frames(len(x))
+    f0c, vc, rms = np.zeros((t, _pitch.N_CANDIDATES)), np.zeros((t, _pitch.N_CANDIDATES)), np.zeros(t)
+    for t0, t1 in frame_blocks(t, block):
+        f0c[t0:t1], vc[t0:t1], rms[t0:t1] = _pitch.candidates(x, t0, t1, fast=fast)[:3]
+    f0 = _pitch.choose_f0(f0c, vc, rms, fast=fast)
+    del f0c, vc, rms
     voiced = f0 > 0
-    jit, shim = _vq.jitter_shimmer(x, f0, fast=fast)
+    jit, shim = _vq.jitter_shimmer(x, f0, fast=fast, block=block)
     # HNR, formants and harmonics are 0 / gated / floored on unvoiced frames: compute the
     # voiced frames only
     hnr = np.zeros(t)
-    hnr[voiced] = _vq.hnr_acf_db(mag[voiced], f0[voiced])
     fc, bw = np.zeros((t, 3)), np.zeros((t, 3))
-    fc[voiced], bw[voiced] = _formants.formants(x, t, fast=fast, frames=np.flatnonzero(voiced))
-    harm = _harmonics.harmonic_features(mag, f0, fc)
+    harm = np.zeros((t, 5))
+    for t0, t1 in frame_blocks(t, block):
+        mag = _pitch.gauss_spectrum(_pitch.pitch_frames_at(x, t0, t1))[1]  # the windowed frames freed at once
+        v = voiced[t0:t1]
+        hnr[t0:t1][v] = _vq.hnr_acf_db(mag[v], f0[t0:t1][v])
+        seg = x[t0 * _pitch.HOP:(t1 - 1) * _pitch.HOP + _formants.FRAME].astype(np.float64)
+        fc[t0:t1][v], bw[t0:t1][v] = _formants.formants(seg, t1 - t0, fast=fast, frames=np.flatnonzero(v))
+        harm[t0:t1] = _harmonics.harmonic_features(mag, f0[t0:t1], fc[t0:t1])
     out = {
         "F0Hz": f0,
         "F0semitoneFrom27.5Hz": _pitch.semitones(f0),
@@ -96,4 +115,4 @@ def voice_llds(signal, sample_rate: int = 16000) -> dict[str, np.ndarray]:
     (15, (46,))
     """
     raw = voice_llds_raw(signal, sample_rate)
-    return {name: sma3nz(raw[name]) for name in VOICE_NAMES}
+    return {name: sma3nz(raw.pop(name)) for name in VOICE_NAMES}  # each raw contour freed once smoothed

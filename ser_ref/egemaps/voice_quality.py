@@ -74,23 +74,36 @@ def _peak_to_peak(x, a, n):
 peak_to_peak = njit(cache=True)(_peak_to_peak)
 
 
-def _jitter_shimmer(x, f0, jitter, shimmer_db):
+@njit(cache=True)
+def keep_state(state, last_idx, last_mis, last_t0, last_jitter, last_shimmer):
+    """The period marker's state, for the next block (``_jitter_shimmer``)."""
+    state[0] = last_idx
+    state[1] = last_mis
+    state[2] = last_t0
+    state[3] = last_jitter
+    state[4] = last_shimmer
+
+
+def _jitter_shimmer(x, offset, n_x, f0, t_begin, t_end, jitter, shimmer_db, state):
     """Period marking frame by frame, exactly as cPitchJitter streams it (see module doc).
 
-    x: samples, f0: F0 in Hz per 10 ms frame (0 = unvoiced). Writes jitter and shimmer (dB).
+    x: samples offset .. offset + len(x) - 1 of a signal of n_x samples; f0: F0 in Hz per 10 ms
+    frame (0 = unvoiced). Writes jitter and shimmer (dB) of frames t_begin .. t_end - 1, carrying
+    cPitchJitter's state (last index, missing samples, last period, jitter, shimmer) in ``state``
+    from one call to the next. Returns the first frame not done: t_end, or a voiced frame whose
+    samples x does not hold (``state`` is then that frame's, so a call with those samples resumes).
     Plain Python (``jitter_shimmer(fast=False)``); ``jitter_shimmer_numba`` is the same source compiled,
     so comparing the two checks the compilation (Numba typing), not the math; the math is checked
     against openSMILE's LLDs.
     """
-    n_x = x.shape[0]
     fs = float(SR)
-    last_idx = 0
-    last_mis = 0
-    last_t0 = 0.0
-    last_jitter = 0.0
-    last_shimmer = 0.0
+    last_idx = int(state[0])
+    last_mis = int(state[1])
+    last_t0 = state[2]
+    last_jitter = state[3]
+    last_shimmer = state[4]
     cc = np.zeros(4096)
-    for t in range(f0.shape[0]):
+    for t in range(t_begin, t_end):
         f = f0[t]
         start_v = t * HOP
         to_read0 = HOP + last_mis
@@ -109,14 +122,18 @@ def _jitter_shimmer(x, f0, jitter, shimmer_db):
         max_read = last_mis + PITCH_FRAME
         if to_read > max_read:
             to_read = max_read
-        if start_v - last_mis != last_idx:
-            last_idx = start_v
-            if to_read > PITCH_FRAME:
-                to_read = PITCH_FRAME
-        a0 = last_idx
+        reset = start_v - last_mis != last_idx
+        if reset and to_read > PITCH_FRAME:
+            to_read = PITCH_FRAME
+        a0 = start_v if reset else last_idx
         n_t = min(to_read, n_x - a0)
         if n_t < 0:
             n_t = 0
+        if f > 0.0 and (a0 < offset or a0 + n_t > offset + x.shape[0]):
+            keep_state(state, last_idx, last_mis, last_t0, last_jitter, last_shimmer)
+            return t
+        last_idx = a0
+        a0 -= offset  # reads below index x from here on
         n_periods = 0
         n_local = 0
         sum_period = 0.0
@@ -181,14 +198,20 @@ def _jitter_shimmer(x, f0, jitter, shimmer_db):
             shimmer_db[t] = 20.0 * math.log10(last_shimmer + 1.0)
         else:
             shimmer_db[t] = 0.0
+    keep_state(state, last_idx, last_mis, last_t0, last_jitter, last_shimmer)
+    return t_end
 
 
 jitter_shimmer_python = _jitter_shimmer
 jitter_shimmer_numba = njit(cache=True)(_jitter_shimmer)
 
 
-def jitter_shimmer(x: np.ndarray, f0_hz: np.ndarray, fast: bool = True):
+def jitter_shimmer(x: np.ndarray, f0_hz: np.ndarray, fast: bool = True, block: int | None = None):
     """(jitter_local, shimmer_local_dB) per 10 ms frame; 0 on unvoiced frames.
+
+    ``block``: frames per call of the period marker, each given only the samples it reads (as
+    float64), so a long signal costs memory for a block, not for the signal; None: one call on all
+    of it. The marker's state goes from block to block, so the bits are the same either way.
 
     Examples
     --------
@@ -197,12 +220,24 @@ def jitter_shimmer(x: np.ndarray, f0_hz: np.ndarray, fast: bool = True):
     >>> jit, shim = jitter_shimmer(x, np.full(46, 200.0))   # a perfectly periodic voice
     >>> jit.shape, float(jit[10:30].max()) < 0.01, float(shim[10:30].max()) < 0.1
     ((46,), True, True)
+    >>> blocked = jitter_shimmer(x, np.full(46, 200.0), block=7)
+    >>> bool(np.array_equal(blocked[0], jit) and np.array_equal(blocked[1], shim))
+    True
     """
-    x = np.ascontiguousarray(x, dtype=np.float64)
     f0 = np.ascontiguousarray(f0_hz, dtype=np.float64)
-    jit = np.zeros(f0.shape[0])
-    shim = np.zeros(f0.shape[0])
-    (jitter_shimmer_numba if fast else jitter_shimmer_python)(x, f0, jit, shim)
+    n_t, n_x = f0.shape[0], x.shape[0]
+    jit, shim, state = np.zeros(n_t), np.zeros(n_t), np.zeros(5)
+    run = jitter_shimmer_numba if fast else jitter_shimmer_python
+    t = 0
+    while t < n_t:
+        t_end = n_t if block is None else min(n_t, t + block)
+        # a frame reads from its start (or the marker's last index, if earlier) to 60 ms past its start
+        lo = 0 if block is None else max(0, min(int(state[0]), t * HOP))
+        hi = n_x if block is None else min(n_x, (t_end - 1) * HOP + PITCH_FRAME)
+        done = run(np.ascontiguousarray(x[lo:hi], dtype=np.float64), lo, n_x, f0, t, t_end, jit, shim, state)
+        if done == t:  # cannot happen by the bounds above; all of x settles it anyway
+            done = run(np.ascontiguousarray(x, dtype=np.float64), 0, n_x, f0, t, n_t, jit, shim, state)
+        t = done
     return jit, shim
 
 

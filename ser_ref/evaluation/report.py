@@ -117,9 +117,17 @@ def _pct(v) -> str:
 
 
 def used_line(problems: dict) -> str:
-    """"N of M utterances used; K left out, see problems.json": what the table rests on."""
+    """What the table rests on: every entry under the corpus root, used, left out or ignored.
+
+    >>> used_line({"n_used": 671, "n_items": 672, "entries_under_root": 674, "used": 671, "left_out": 2,
+    ...            "ignored": 1})
+    '671 of 674 entries under the corpus root used; 2 left out, 1 ignored, see problems.json.'
+    """
     n, m = problems["n_used"], problems["n_items"]
-    return f"{n} of {m} utterances used; {m - n} left out, see problems.json."
+    if "entries_under_root" not in problems:  # problems of a run before every entry was counted
+        return f"{n} of {m} utterances used; {m - n} left out, see problems.json."
+    return (f"{problems['used']} of {problems['entries_under_root']} entries under the corpus root used; "
+            f"{problems['left_out']} left out, {problems['ignored']} ignored, see problems.json.")
 
 
 def table_markdown(corpus: str, rows: dict, problems: dict | None = None) -> str:

@@ -25,8 +25,10 @@ def file_sha256(path, chunk: int = 1 << 20) -> str:
     >>> file_sha256(p) == bytes_sha256(b"abc")
     True
     """
+    from .regular import open_regular
+
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a FIFO or device is refused, never read for ever
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()

@@ -82,9 +82,12 @@ def read(path, kind: str | None = None) -> tuple[dict, dict]:
     ...
     ser_ref.files.modelfile.ModelFileError: ...m.npz: holds a 'demo' model, expected 'forest'
     """
+    from .regular import kind_of
+
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"{path}: model file not found")
+        what = f"not a regular file but {kind_of(path.stat().st_mode)}" if path.exists() else "model file not found"
+        raise ModelFileError(f"{path}: {what}")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: corrupt or not a ser_ref model file (not an .npz archive)")
     try:

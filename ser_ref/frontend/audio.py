@@ -8,6 +8,7 @@ ratio of the two rates).
 from __future__ import annotations
 
 import io
+import os
 import struct
 from math import gcd
 from pathlib import Path
@@ -21,6 +22,10 @@ MIN_SAMPLES = 512  # one 32 ms analysis window at 16 kHz
 # Float files may overshoot full scale a little (resampling, mastering); far beyond it the samples
 # are not audio in [-1, 1] and would overflow the MFCC's power spectrum.
 MAX_PEAK = 2.0
+# Every input is read whole, so its size is bounded: beyond these limits a file is left out (split it)
+MAX_FILE_BYTES = 1 << 30      # 1 GiB of file
+MAX_SECONDS = 2 * 3600        # two hours of audio at the file's own rate
+MAX_DECODED_SAMPLES = 1 << 28  # frames x channels: 1 GiB as float32
 
 
 def check_signal(signal, sample_rate: int = SAMPLE_RATE, *, name: str = "signal",
@@ -52,7 +57,7 @@ def check_signal(signal, sample_rate: int = SAMPLE_RATE, *, name: str = "signal"
     if not np.issubdtype(x.dtype, np.number):
         raise AudioError(f"{name}: samples are not numbers (dtype {x.dtype})")
     x = x.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(x)):
+    if not all_finite(x):
         bad = int(np.count_nonzero(~np.isfinite(x)))
         raise AudioError(f"{name}: {bad} NaN/inf samples")
     if x.size < min_samples:
@@ -63,6 +68,18 @@ def check_signal(signal, sample_rate: int = SAMPLE_RATE, *, name: str = "signal"
     if not np.any(x):
         raise AudioError(f"{name}: all samples are zero (silent file)")
     return x
+
+
+def all_finite(x: np.ndarray) -> bool:
+    """Whether every sample is finite, without a boolean copy of the signal: the float64 sum of float32
+    (or float16) samples cannot overflow, so it is NaN or inf exactly when a sample is.
+
+    >>> all_finite(np.float32([1, -3e38, 3e38])), all_finite(np.float32([1, np.inf])), all_finite(np.float32([np.nan]))
+    (True, False, False)
+    """
+    if x.dtype.itemsize <= 4:
+        return bool(np.isfinite(np.sum(x, dtype=np.float64)))
+    return bool(np.all(np.isfinite(x)))
 
 
 def resample(x: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -126,19 +143,21 @@ def decode_audio(data: bytes, name: str, target_sr: int = SAMPLE_RATE, *,
     try:
         with sf.SoundFile(buf) as f:
             promised, sr = f.frames, f.samplerate
+            check_decoded_size(promised, f.channels, sr, name)
             x = f.read(dtype="float32", always_2d=True)
+    except AudioError:
+        raise
     except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-        why = getattr(exc, "error_string", None) or str(exc).replace(repr(buf), "the file")
-        raise AudioError(f"{name}: unreadable or not audio ({why})") from exc
+        raise AudioError(f"{name}: unreadable or not audio ({soundfile_cause(exc, buf)})") from exc
     if 0 < x.shape[0] < promised:  # other formats: fewer frames decoded than the header says
         raise AudioError(f"{name}: truncated: the header promises {promised / sr:.2f} s, "
                          f"{x.shape[0] / sr:.2f} s are there")
     if x.shape[0] == 0:
         raise AudioError(f"{name}: zero-length audio")
     x = x.mean(axis=1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
-    if not np.all(np.isfinite(x)):
+    if not all_finite(x):
         raise AudioError(f"{name}: {int(np.count_nonzero(~np.isfinite(x)))} NaN/inf samples")
-    peak = float(np.max(np.abs(x)))
+    peak = max(float(np.max(x)), -float(np.min(x)))  # max |x| without an |x| copy of the signal
     if peak > MAX_PEAK:
         raise AudioError(f"{name}: samples reach {peak:.3g}, far outside [-1, 1] (a float file written "
                          f"unscaled?)")
@@ -146,13 +165,58 @@ def decode_audio(data: bytes, name: str, target_sr: int = SAMPLE_RATE, *,
     return check_signal(x, target_sr, name=name, min_samples=min_samples)
 
 
+def soundfile_cause(exc: Exception, buf=None) -> str:
+    """The cause of a soundfile error in words (libsndfile's own sentence), not its class name.
+
+    >>> import soundfile as sf
+    >>> try:
+    ...     sf.info(io.BytesIO(b"plain text, not audio"))
+    ... except Exception as exc:
+    ...     print(soundfile_cause(exc))
+    Format not recognised.
+    """
+    why = getattr(exc, "error_string", None) or str(exc)
+    return why.replace(repr(buf), "the file") if buf is not None else why
+
+
+def check_decoded_size(frames: int, channels: int, sample_rate: int, name: str) -> None:
+    """AudioError unless the samples a header promises are within MAX_SECONDS and MAX_DECODED_SAMPLES,
+    said before they are decoded (a header can promise far more than memory holds).
+
+    >>> check_decoded_size(3 * 3600 * 16000, 1, 16000, "long.wav")
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.AudioError: long.wav: 3.0 hours of audio, longer than the 2-hour limit of one input file (split it)
+    """
+    if sample_rate > 0 and frames / sample_rate > MAX_SECONDS:
+        raise AudioError(f"{name}: {frames / sample_rate / 3600:.1f} hours of audio, longer than the "
+                         f"{MAX_SECONDS // 3600}-hour limit of one input file (split it)")
+    if frames * channels > MAX_DECODED_SAMPLES:
+        raise AudioError(f"{name}: {frames} frames x {channels} channels is more than the {MAX_DECODED_SAMPLES} "
+                         f"samples one input file may decode to (split it or mix it down)")
+
+
 def read_file(path) -> bytes:
-    """The bytes of an input file; a missing or unreadable file is an AudioError (its own fault)."""
+    """The bytes of an input file, at most MAX_FILE_BYTES; a missing, unreadable or too large file, or
+    one that is not a regular file (a FIFO, a device: never opened, so nothing blocks), is an
+    AudioError (its own fault).
+
+    >>> import tempfile
+    >>> pipe = os.path.join(tempfile.mkdtemp(), "03-01-05-01-01-01-01.wav"); os.mkfifo(pipe)
+    >>> read_file(pipe)
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.AudioError: ...03-01-05-01-01-01-01.wav: not a regular file but a FIFO (named pipe); not opened
+    """
+    from ..files.regular import NotRegularFile, TooLarge, read_regular
+
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: file not found")
     try:
-        return path.read_bytes()
+        return read_regular(path, MAX_FILE_BYTES, "audio file")
+    except FileNotFoundError:
+        raise AudioError(f"{path}: file not found") from None
+    except (NotRegularFile, TooLarge) as exc:
+        raise AudioError(str(exc)) from None
     except OSError as exc:
         raise AudioError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
 
