@@ -201,7 +201,7 @@ def _figure3(plt, out: Path, fig3: dict) -> None:
     so its curve is not drawn: a horizontal line marks the Table 2 number instead.
     """
     chunks = sorted(fig3)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.8, 4.8))
     tops = [PAPER_ACCURACY["dense1+lstm2"]]
     for k, (metric, style) in enumerate((("accuracy", "o-"), ("ua", "s--"))):
         y = np.array([100 * fig3[c][metric] for c in chunks])
@@ -225,7 +225,7 @@ def _figure3(plt, out: Path, fig3: dict) -> None:
     ax.set_ylim(100 * CHANCE - 5, min(100, 10 * np.ceil((max(tops) + 4) / 10)))
     ax.set(xlabel="chunk length (frames)", ylabel="%",
            title="Figure 3: Dense1+LSTM2 against the chunk length")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: never on the data
     fig.tight_layout()
     with atomic.atomic_path(out / "figure3.png", suffix=".png") as tmp:
         fig.savefig(tmp)
