@@ -37,7 +37,7 @@ def github_anchor(heading: str) -> str:
 
 
 def test_every_stage_has_its_notebook():
-    assert [p.name[:2] for p in SOURCES] == ["01", "02", "03", "04", "05", "06", "07"]
+    assert [p.name[:2] for p in SOURCES] == ["01", "02", "03", "04", "05", "06", "07", "08", "09"]
     assert all(p.with_suffix(".ipynb").exists() for p in SOURCES)
 
 

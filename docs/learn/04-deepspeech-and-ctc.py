@@ -21,7 +21,7 @@
 # dense layer and a [softmax](../glossary.md#softmax) over the characters of the model's
 # [alphabet](../glossary.md#alphabet) plus a [blank](../glossary.md#blank). Reading the most likely
 # character per frame and collapsing it the [CTC](../glossary.md#ctc) way gives a transcript.
-# The project's [layer study](../glossary.md#layer-study) (notebook 09, coming) asks which of these
+# The project's [layer study](../glossary.md#layer-study) ([notebook 09](09-layers-and-cross-corpus.ipynb)) asks which of these
 # layers carries the most emotion.
 #
 # Before: [03 · context windows and layer 1](03-context-windows-and-layer1.ipynb). After:

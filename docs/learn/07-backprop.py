@@ -23,7 +23,7 @@
 # check is the definition of the derivative itself, computed in float64:
 # a [gradient check](../glossary.md#gradient-check) by central differences.
 #
-# Before: [06 · the random forest](06-random-forest.ipynb). Next (coming): 08 · LOSO and the statistics.
+# Before: [06 · the random forest](06-random-forest.ipynb). After: [08 · LOSO and the statistics](08-loso-and-statistics.ipynb).
 
 # %%
 import matplotlib.pyplot as plt

@@ -27,6 +27,20 @@ def parse_args(argv=None):
     return common.parse(ap, argv)
 
 
+def _command_line(args) -> str:
+    """The command as explain.md records it: the file and every option that changes what is drawn."""
+    parts = ["python -m ser_ref.explain", str(args.file)]
+    if args.model is not None:
+        parts += ["--model", str(args.model)]
+    if args.model_file is not None:
+        parts += ["--model-file", str(args.model_file)]
+    defaults = parse_args([str(args.file)])
+    for option in ("step_ms", "mode"):
+        if getattr(args, option) != getattr(defaults, option):
+            parts += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    return " ".join(parts)
+
+
 def _main(args) -> int:
     from ..deepspeech import load_layer1
 
@@ -46,7 +60,7 @@ def _main(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if draw is not None:
         draw(stages, out)
-    atomic.write_text(out / "explain.md", markdown(stages, figures=draw is not None))
+    atomic.write_text(out / "explain.md", markdown(stages, figures=draw is not None, command=_command_line(args)))
     print(f"wrote {out}/explain.md" + (f" and {len(stages)} figures" if draw is not None else ""))
     return 0
 

@@ -8,7 +8,9 @@ Two modes:
                        m = max_j |x_j|
                        q_j = clip(round_half_away_from_zero(x_j * (127 / m)), -127, 127)
                        s = (m / 127) * w_scale
-                       y = b + float(q @ W1_q) * s        (bias first, then += product)
+                       y = float(q @ W1_q) * s + b        (the product scaled and rounded, then
+                                                           the bias added: one float32 sum, the
+                                                           same bits as the kernel's bias-first +=)
                        h = min(max(y, 0), 20)
                    (a row of zeros gives q = 0 and s = w_scale, as the kernel does)
 The int8 dot products are exact in a float32 GEMM: |sum| <= 494 * 127 * 127 < 2^24.

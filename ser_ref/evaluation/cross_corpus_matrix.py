@@ -143,20 +143,34 @@ def heatmaps(out: Path, entries, names, systems) -> list[str]:
     cell = {(e["train"], e["test"], e["system"]): e["accuracy"] for e in entries}
     for k in systems:
         A = np.array([[100 * cell[(a, b, k)] for b in names] for a in names])
-        fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 1.0 * len(names) + 1.5))
-        ax.imshow(A, cmap="viridis", vmin=0, vmax=100)
-        for (i, j), v in np.ndenumerate(A):
-            ax.text(j, i, f"{v:.1f}", ha="center", va="center", color="w" if v < 60 else "k")
-        ax.set_xticks(range(len(names)), names)
-        ax.set_yticks(range(len(names)), names)
-        ax.set_xlabel("test corpus")
-        ax.set_ylabel("training corpus")
-        ax.set_title(f"{ROW_TITLES.get(k, k)}: accuracy %")
-        fig.tight_layout()
-        with atomic.atomic_path(out / f"heatmap-{k.replace('+', '_')}.png", suffix=".png") as tmp:
-            fig.savefig(tmp)
-        plt.close(fig)
+        _heatmap(plt, out / f"heatmap-{k.replace('+', '_')}.png", A, names, ROW_TITLES.get(k, k))
     return []
+
+
+def _heatmap(plt, path: Path, A, names, title: str) -> None:
+    """One system's matrix: accuracy % in every cell on a 0-100 colour bar, the within-corpus (LOSO)
+    diagonal outlined, the train -> test cells plain."""
+    from matplotlib.patches import Rectangle
+
+    fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2.6, 1.0 * len(names) + 1.9))
+    im = ax.imshow(A, cmap="viridis", vmin=0, vmax=100)
+    for (i, j), v in np.ndenumerate(A):
+        ax.text(j, i, f"{v:.1f}" + ("\n(LOSO)" if i == j else ""), ha="center", va="center",
+                color="w" if v < 60 else "k", fontsize=10 if i == j else 9)
+    for i in range(len(names)):
+        ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="orangered", lw=2.5))
+    bar = fig.colorbar(im, ax=ax, label="accuracy (%)", shrink=0.85)
+    bar.ax.axhline(25, color="w", lw=1.5)  # chance with four balanced classes
+    bar.ax.text(1.1, 25, " chance", transform=bar.ax.get_yaxis_transform(), va="bottom", fontsize=7)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("test corpus")
+    ax.set_ylabel("training corpus")
+    ax.set_title(f"{title}: accuracy %\n(outlined: within the corpus, leave-one-speaker-out)", fontsize=10)
+    fig.tight_layout()
+    with atomic.atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
 
 
 def manifest(run, settings, loaded, dataset, layer, timings) -> dict:

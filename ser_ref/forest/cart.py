@@ -14,8 +14,9 @@ Since W(S) G(S) = W(S) - sum_c W_c(S)^2 / W(S), maximising Delta is maximising t
 
 which is what the scan computes, in one pass over the node's samples sorted by x_f. The
 threshold is the midpoint of the two values it separates. A node becomes a leaf when it is pure,
-at ``max_depth``, when it has fewer than 2 * ``min_samples_leaf`` samples, or when every feature is
-constant on it. A leaf stores its class frequencies p_c; a set of trees predicts
+at ``max_depth``, when it has fewer than 2 * ``min_samples_leaf`` distinct samples (rows with
+w_i > 0, whatever their bootstrap counts), or when every feature is constant on it; a threshold
+counts only if it leaves at least ``min_samples_leaf`` distinct samples on each side. A leaf stores its class frequencies p_c; a set of trees predicts
 
     P(c | x) = (1/T) sum_t value[leaf_t(x), c]
 
@@ -70,7 +71,7 @@ def _scan_feature(keys, m, idx, start, y, w, total, w_total, n_classes, min_leaf
     """Best proxy score over thresholds of one feature; ``keys`` hold (rank << 32 | position), sorted.
 
     score(t) = sum_c W_c(L)^2 / W(L) + sum_c W_c(R)^2 / W(R); only thresholds between distinct
-    values that leave >= min_leaf samples on each side count. Returns (score, k): the split is
+    values that leave >= min_leaf distinct samples (rows with w > 0) on each side count. Returns (score, k): the split is
     after sorted position k; (-inf, -1) when there is none.
     """
     # sum_c W_c(L)^2 and sum_c W_c(R)^2 are updated in O(1) per sample: (a + w)^2 = a^2 + w(2a + w)

@@ -6,6 +6,8 @@ without it raises one clear SerRefError.
 """
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +20,13 @@ try:
 
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 except ImportError as exc:  # pragma: no cover - exercised by a test that hides matplotlib
     raise SerRefError("explain's figures need matplotlib: pip install -e '.[plot]' "
                       "(or pass --no-figures for explain.md alone)") from exc
 
 DPI = 100
+EQUATION_PT = 9.5  # the equation lines under each title
 
 
 def _seconds(n, step_samples, sr=16000):
@@ -93,6 +97,7 @@ def _window(fig, s):
     im = ax1.imshow(grid, aspect="auto", cmap="coolwarm", vmin=-lim, vmax=lim,
                     extent=[-0.5, grid.shape[1] - 0.5, t + 9.5, t - 9.5])
     ax1.set(xlabel="coefficient c", ylabel="context frame", title="19 x 26 (c0 off the scale)")
+    ax1.yaxis.set_major_locator(MaxNLocator(integer=True))  # frames are whole numbers
     fig.colorbar(im, ax=ax1)
     ax2.plot(w, lw=0.8)
     for j in range(1, 19):
@@ -131,18 +136,79 @@ def _llds(fig, s):
             n = min(len(t), len(y))
             ax.plot(t[:n], np.where(voiced[:n] | (name.startswith("loud")), y[:n], np.nan), lw=0.9)
         ax.fill_between(t, 0, 1, where=voiced, color="C1", alpha=0.12, transform=ax.get_xaxis_transform(), lw=0)
-        ax.set_ylabel(name, fontsize=7, rotation=0, ha="right")
+        ax.set_ylabel(name, fontsize=8.5, rotation=0, ha="right")
     axes[-1].set_xlabel("time (s); shaded: voiced (F0 > 0)")
 
 
+# the 88 functionals by what they describe, in EGEMAPS_NAMES order; (title, does a name belong)
+FUNCTIONAL_GROUPS = (
+    ("pitch: F0 in semitones from 27.5 Hz", lambda n: n.startswith("F0semitone")),
+    ("loudness", lambda n: n.startswith("loudness_")),
+    ("spectrum, all frames", lambda n: n.startswith(("spectralFlux_", "mfcc1_", "mfcc2_", "mfcc3_", "mfcc4_"))),
+    ("voice quality", lambda n: n.startswith(("jitter", "shimmer", "HNR", "logRelF0"))),
+    ("formants F1-F3", lambda n: n[:2] in ("F1", "F2", "F3")),
+    ("spectrum, voiced frames", lambda n: re.match(r"(alphaRatio|hammarbergIndex|slope|spectralFlux|mfcc\d)V[_\d]", n)),
+    ("spectrum, unvoiced frames", lambda n: re.match(r"(alphaRatio|hammarbergIndex|slope|spectralFlux)UV[_\d]", n)),
+    ("temporal", lambda n: "_" not in n or n.startswith("equivalentSoundLevel")),
+)
+
+
+def functional_groups(names) -> list:
+    """[(title, [indices])]: every name in the first group that claims it (an unclaimed one in "other").
+
+    Examples
+    --------
+    >>> from ser_ref.egemaps import EGEMAPS_NAMES
+    >>> [(t, len(i)) for t, i in functional_groups(EGEMAPS_NAMES)][:5]
+    [('pitch: F0 in semitones from 27.5 Hz', 10), ('loudness', 10), ('spectrum, all frames', 10), ('voice quality', 10), ('formants F1-F3', 18)]
+    >>> sum(len(i) for _, i in functional_groups(EGEMAPS_NAMES)), functional_groups(EGEMAPS_NAMES)[-1][0]
+    (88, 'temporal')
+    """
+    groups = {title: [] for title, _ in FUNCTIONAL_GROUPS}
+    other = []
+    for i, n in enumerate(names):
+        title = next((t for t, belongs in FUNCTIONAL_GROUPS if belongs(n)), None)
+        (groups[title] if title else other).append(i)
+    out = [(t, idx) for t, idx in groups.items() if idx]
+    return out + ([("other", other)] if other else [])
+
+
+def _short(name: str) -> str:
+    """A functional's name without the smoothing tag (_sma3, _sma3nz) and with F0's unit left to the
+    group title, so that the labels are short enough to read."""
+    return name.replace("_sma3nz", "").replace("_sma3", "").replace("F0semitoneFrom27.5Hz", "F0")
+
+
 def _functionals(fig, s):
-    vals, names = np.asarray(s.data["values"]), s.data["names"]
-    ax = fig.add_subplot(111)
+    vals, names = np.asarray(s.data["values"]), list(s.data["names"])
+    groups = functional_groups(names)
+    half = (sum(len(i) for _, i in groups) + 2 * len(groups)) / 2
+    columns, used = [[], []], 0
+    for g in groups:  # fill the left column to about half the rows, the rest to the right
+        columns[0 if used + len(g[1]) / 2 <= half else 1].append(g)
+        used += len(g[1]) + 2
     mag = np.sign(vals) * np.log10(1 + np.abs(vals))
-    ax.barh(np.arange(len(vals)), mag, color=np.where(vals >= 0, "C0", "C3"))
-    ax.set_yticks(np.arange(len(vals)), names, fontsize=4.5)
-    ax.invert_yaxis()
-    ax.set(xlabel="sign(v) log10(1 + |v|)  (values in explain.md)")
+    lim = float(np.max(np.abs(mag))) * 1.35
+    for c, col in enumerate(columns):  # each column its own grid, a row per functional (3 per title)
+        grid = fig.add_gridspec(sum(len(i) + 3 for _, i in col), 1, left=0.2 + 0.5 * c, right=0.46 + 0.5 * c,
+                                top=0.98, bottom=0.06)
+        r = 0
+        for title, idx in col:
+            ax = fig.add_subplot(grid[r + 1:r + 1 + len(idx), 0])
+            r += len(idx) + 3
+            y = np.arange(len(idx))
+            ax.barh(y, mag[idx], color=np.where(vals[idx] >= 0, "C0", "C3"), height=0.7)
+            for k, i in enumerate(idx):
+                ax.text(mag[i] + (0.05 if mag[i] >= 0 else -0.05) * lim, k, f"{vals[i]:.3g}", va="center",
+                        ha="left" if mag[i] >= 0 else "right", fontsize=6.5)
+            ax.set_yticks(y, [_short(names[i]) for i in idx], fontsize=7)
+            ax.set_ylim(len(idx) - 0.5, -0.5)
+            ax.set_xlim(-lim, lim)
+            ax.axvline(0, color="0.5", lw=0.6)
+            ax.set_title(title, fontsize=9, loc="left")
+            ax.tick_params(axis="x", labelsize=7)
+        ax.set_xlabel("sign(v) log10(1 + |v|); the value v at each bar", fontsize=8)
+    return True  # laid out here: no tight_layout
 
 
 def _model(fig, s):
@@ -166,7 +232,7 @@ def _model(fig, s):
 DRAW = {"01-waveform": _waveform, "02-framing": _framing, "03-spectrum": _spectrum, "04-mel": _mel,
         "05-mfcc": _mfcc, "06-window": _window, "07-layer1": _layer1, "08-llds": _llds,
         "09-functionals": _functionals, "10-model": _model}
-SIZES = {"08-llds": (11, 8), "09-functionals": (9, 11)}
+SIZES = {"08-llds": (11, 8), "09-functionals": (12, 10.5)}
 
 
 def draw_stage(stage, path) -> Path:
@@ -182,12 +248,21 @@ def draw_stage(stage, path) -> Path:
     ('01-waveform.png', True)
     """
     fig = plt.figure(figsize=SIZES.get(stage.key, (11, 4.2)), dpi=DPI)
-    DRAW[stage.key](fig, stage)
-    lines = [f"{name}:  {eq}" for name, _, eq in stage.equations()]
-    H = fig.get_figheight()  # the header is laid out in inches, whatever the figure's height
-    fig.suptitle(stage.title, fontsize=13, x=0.01, y=1 - 0.08 / H, ha="left", va="top")
-    fig.text(0.01, 1 - 0.34 / H, "\n".join(lines), fontsize=7.5, family="monospace", va="top", ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 1 - (0.4 + 0.12 * len(lines)) / H))
+    if not DRAW[stage.key](fig, stage):  # a drawer that places its own axes says so
+        fig.tight_layout()
+    W, H = fig.get_size_inches()
+    per_line = int(W * 72 / (0.6 * EQUATION_PT)) - 2  # monospace characters across the figure
+    lines = [part for name, _, eq in stage.equations()
+             for part in textwrap.wrap(f"{name}:  {eq}", per_line, subsequent_indent="      ")]
+    # the header is added above the panels (the figure grows by it), laid out in inches
+    header = 0.45 + len(lines) * EQUATION_PT * 1.3 / 72 + 0.1
+    fig.set_size_inches(W, H + header)
+    total = H + header
+    fig.suptitle(stage.title, fontsize=14, x=0.01, y=1 - 0.08 / total, ha="left", va="top")
+    fig.text(0.01, 1 - 0.45 / total, "\n".join(lines), fontsize=EQUATION_PT, family="monospace", va="top", ha="left")
+    for ax in fig.axes:  # the panels keep their size and place in inches, below the header
+        x0, y0, w, h = ax.get_position().bounds
+        ax.set_position([x0, y0 * H / total, w, h * H / total])
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)

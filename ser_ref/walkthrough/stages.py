@@ -153,15 +153,16 @@ def stage_mel(spectrum: Stage, n_mels: int = 40, fmin: float = 20.0, fmax: float
     >>> s.data["H"].shape, s.data["logmel"].shape
     ((257, 40), (49, 40))
     """
-    from ..frontend.tf_mfcc import LOG_FLOOR, tf_mel_filterbank
+    from ..frontend.tf_mfcc import LOG_FLOOR, mfcc_reference, tf_mel_filterbank
 
     power = spectrum.data["power"]
     H = tf_mel_filterbank(power.shape[1], SAMPLE_RATE, n_mels, fmin, fmax)
     logmel = np.log(np.maximum(np.sqrt(power.astype(np.float64)) @ H, LOG_FLOOR))
     centres = (H * np.arange(H.shape[0])[:, None]).argmax(axis=0) * spectrum.data["df"]
     return Stage("04-mel", "Mel filterbank and log-mel energies",
-                 [(tf_mel_filterbank, "H[k, b(k)] = w(k)"), (tf_mel_filterbank, "filterbank  E_t[c]"),
-                  (tf_mel_filterbank, "log floor   l_t[c]")],
+                 # tf_mel_filterbank builds H; the product with it and the log floor are mfcc_reference's steps
+                 [(tf_mel_filterbank, "H[k, b(k)] = w(k)"), (mfcc_reference, "filterbank  E_t[c]"),
+                  (mfcc_reference, "log floor   l_t[c]")],
                  {"H": H, "df": spectrum.data["df"], "logmel": logmel, "step": spectrum.data["step"]},
                  {"filterbank H": f"{H.shape[0]} bins x {H.shape[1]} triangles, {fmin:g}-{fmax:g} Hz",
                   "peak of the first / last triangle": f"{centres[0]:g} Hz / {centres[-1]:g} Hz",
@@ -428,20 +429,24 @@ def explain(path, layer=None, trained=None, *, step_ms: float = 20, mode: str = 
     return stages
 
 
-def markdown(stages, figures: bool = True) -> str:
+def markdown(stages, figures: bool = True, command: str | None = None) -> str:
     """explain.md: per stage its figure, the functions and equations behind it, and its numbers.
+
+    ``command`` is the command line that made it, as recorded at the top (default: ``explain`` on
+    the first stage's file with no options).
 
     Examples
     --------
     >>> t = np.arange(16000) / 16000
     >>> x = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
     >>> md = markdown([stage_waveform(x, "tone.wav")], figures=False)
-    >>> md.splitlines()[0], "| seconds | 1.0 |" in md
-    ('# tone.wav through the pipeline', True)
+    >>> md.splitlines()[0], "| seconds | 1.0 |" in md, md.splitlines()[2][:35]
+    ('# tone.wav through the pipeline', True, '`python -m ser_ref.explain tone.wav')
     """
     head = stages[0].numbers["file"]
+    command = command or f"python -m ser_ref.explain {head}"
     out = [f"# {Path(head).name} through the pipeline", "",
-           f"`python -m ser_ref.explain {head}`: every stage below names the function that computed it "
+           f"`{command}`: every stage below names the function that computed it "
            "and the equation in its docstring.", ""]
     for k, s in enumerate(stages, 1):
         out += [f"## {k}. {s.title}", ""]
