@@ -145,7 +145,7 @@ def _stages(run, items, load_report, out: Path, layer, executor, t_start, timing
     timings["training (wall)"] = time.perf_counter() - t
     executor.shutdown()
     if run.folds is not None:  # a single train/test split tests part of the corpus: report on that part
-        keep = fold_files.tested(folds, len(y))
+        keep = fold_files.utterances_tested(folds, len(y))
         y, speakers, probas = y[keep], speakers[keep], {k: p[keep] for k, p in probas.items()}
 
     fig3 = {c: probas[sweep_key(c, settings)] for c in chunks}

@@ -444,13 +444,13 @@ def protocol_splits(folds, data):
     return found, replace(data, digest=pinned)
 
 
-def tested(split_list, n: int) -> np.ndarray:
+def utterances_tested(split_list, n: int) -> np.ndarray:
     """The utterances some split tests, in order (all of them under leave-one-speaker-out; a single
     train/test split tests only its test part).
 
     Examples
     --------
-    >>> tested([Split("x", 0, np.array([0, 3]), np.array([2, 1]))], 4).tolist()
+    >>> utterances_tested([Split("x", 0, np.array([0, 3]), np.array([2, 1]))], 4).tolist()
     [1, 2]
     """
     mask = np.zeros(n, dtype=bool)

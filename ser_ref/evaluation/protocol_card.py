@@ -63,6 +63,23 @@ def fold_records(split_list, speakers) -> list[dict]:
     return out
 
 
+def protocol_name(folds: list[dict], fold_file=None) -> str:
+    """What kind of splits these are, read off them (a fold file's name where one was given).
+
+    Examples
+    --------
+    >>> loso_like = {"test_speakers": ["a"], "overlap": []}
+    >>> protocol_name([loso_like, loso_like]), protocol_name([loso_like], "f.csv")
+    ('leave-one-speaker-out', 'the folds of f.csv')
+    >>> protocol_name([loso_like, {"test_speakers": ["b", "c"], "overlap": []}])
+    '1 leave-one-speaker-out splits and 1 other splits'
+    """
+    if fold_file is not None:
+        return f"the folds of {Path(fold_file).name}"
+    n = sum(len(f["test_speakers"]) == 1 and not f["overlap"] for f in folds)
+    return "leave-one-speaker-out" if n == len(folds) else f"{n} leave-one-speaker-out splits and {len(folds) - n} other splits"
+
+
 def leak_line(folds: list[dict]) -> str | None:
     """The stamp of a protocol whose folds share speakers (None when none does).
 
@@ -301,9 +318,7 @@ def card(run, split_list, data, layer, corpora: dict, problems: dict | None = No
     folds = fold_records(split_list, speakers)
     used_by = _used_by_corpus(corpora, used)
     return {
-        "protocol": ("the folds of " + Path(run.folds).name) if getattr(run, "folds", None) else
-                    "leave-one-speaker-out" if split_list and all(f["test_speakers"] == [f["name"]] for f in folds)
-                    else "the run's splits",
+        "protocol": protocol_name(folds, getattr(run, "folds", None)),
         "speaker_disjoint": not any(f["overlap"] for f in folds),
         "stamp": leak_line(folds),
         "folds": folds,
