@@ -15,7 +15,7 @@ from ser_ref.files.locations import REPO_ROOT
 
 # the old paths the docs give (one-line shims in ser_ref/, ser_ref/audit, ser_ref/deepspeech, ser_ref/egemaps)
 OLD_PATHS = ("reproduce", "cross_corpus", "layers", "explain", "train", "predict", "transcribe", "audit",
-             "deepspeech", "egemaps", "publish")
+             "deepspeech", "egemaps", "publish", "protocol")
 WITH_SEED_AND_JOBS = ("reproduce", "train", "cross_corpus", "layers")
 WITH_MODE = ("reproduce", "train", "layers", "explain", "transcribe")
 WITH_DEVICE = ("reproduce", "train", "predict")

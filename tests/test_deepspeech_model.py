@@ -341,6 +341,10 @@ def test_layers_cli_on_the_synthetic_corpus(tmp_path, model_path, monkeypatch):
         lo, hi = res[model]["layer2"]["accuracy_ci"]
         assert lo <= res[model]["layer2"]["accuracy"] <= hi
     assert "| layer5 |" in (tmp_path / "layers.md").read_text()
+    card = json.loads((tmp_path / "protocol.json").read_text())
+    assert card["speaker_disjoint"] is True and card["protocol"] == "leave-one-speaker-out"
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["args"]["out"] == "<out>" and "git_commit" in manifest
 
 
 def test_float_lstm_matmul_does_not_depend_on_thread_count(rng):

@@ -21,6 +21,7 @@ import pytest
 import soundfile as sf
 
 from ser_ref.files import atomic
+from ser_ref.files.locations import REPO_ROOT
 from ser_ref import corpora
 from ser_ref.evaluation import feature_cache, feature_kinds
 from ser_ref.commands import reproduce
@@ -215,7 +216,8 @@ def test_the_manifest_records_both_hashes_and_the_root_is_not_written(corpus, ca
     assert reproduce.main(_quick(corpus, out, model_path, "--jobs", "1")) == 0
     assert _tree(corpus) == before  # a synthetic --root is read, never written (item 2)
     model = json.loads((out / "manifest.json").read_text())["model"]
-    assert model["file_sha256"] == hashlib.sha256(Path(model["weights_file"]).read_bytes()).hexdigest()
+    weights = REPO_ROOT / model["weights_file"]  # recorded relative to the repository
+    assert model["file_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert model["source_sha256"] == hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
 
 

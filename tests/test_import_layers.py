@@ -31,7 +31,7 @@ LAYERS = (
     ("commands", ("ser_ref.commands.*",)),
     ("old command paths", ("ser_ref.reproduce", "ser_ref.cross_corpus", "ser_ref.layers", "ser_ref.explain",
                            "ser_ref.train", "ser_ref.predict", "ser_ref.transcribe", "ser_ref.publish", "ser_ref.audit.__main__",
-                           "ser_ref.deepspeech.__main__", "ser_ref.egemaps.__main__")),
+                           "ser_ref.deepspeech.__main__", "ser_ref.egemaps.__main__", "ser_ref.protocol")),
 )
 GPU, DISPATCH = "ser_ref.gpu", "ser_ref.dispatch"
 

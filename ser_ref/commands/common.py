@@ -156,6 +156,30 @@ def add_scheduler(ap) -> None:
                     help="HOST:PORT of a Dask scheduler to run folds and features on")
 
 
+def fold_file(text: str) -> Path:
+    """An argparse type: an EmoBox fold folder or a fold CSV, read in full at once, so that a malformed
+    one is refused (one line naming its file and line) before any work.
+
+    >>> fold_file("no/such/folds.csv")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: no/such/folds.csv: no such fold folder or CSV file
+    """
+    from ..evaluation.fold_files import read
+
+    try:
+        read(text)
+    except SerRefError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
+
+
+def add_folds(ap, help: str = "other toolkits' folds instead of leave-one-speaker-out: an EmoBox fold folder "
+                              "(fold_K/*_{train,test}_fold_K.jsonl) or a CSV with path,fold (or path,split) "
+                              "columns; speakers in train and test are stamped in the report") -> None:
+    ap.add_argument("--folds", type=fold_file, metavar="FOLDS", help=help)
+
+
 def add_quick(ap, help: str = "a reduced but complete pipeline (fewer trees, shorter training)") -> None:
     ap.add_argument("--quick", action="store_true", help=help)
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import SerRefError
 from ..evaluation import cross_corpus_matrix as matrix
+from ..evaluation import protocol_card
 from ..evaluation.systems import SYSTEMS, check_names
 from ..files import atomic, locations
 from . import common
@@ -149,8 +150,10 @@ def _main(args, argv) -> int:
     man = matrix.manifest(run, settings, loaded, dataset, layer, timings)
     man["notes"] = notes
     atomic.write_json(out / "manifest.json", man)
+    protocol_card.write(out, protocol_card.card(run, [s for c in cells.values() for s in c], dataset, layer, loaded,
+                                                normalize=args.normalize))
     say("\n" + md + "\n".join(notes))
-    say(f"wrote {out}/matrix.md, matrix.json, heatmap-*.png, manifest.json, problems.json")
+    say(f"wrote {out}/matrix.md, matrix.json, heatmap-*.png, manifest.json, problems.json, protocol.json, protocol.md")
     return 0
 
 

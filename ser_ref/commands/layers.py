@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from ..evaluation import protocol_card
 from ..evaluation.layer_study import evaluate_layers, figure, table_md
+from ..evaluation.report import manifest
 from ..files import atomic, locations
 from . import common
 from .common import say
@@ -68,8 +70,11 @@ def _main(args) -> int:
     atomic.write_json(out / "layers.json", res)
     atomic.write_text(out / "layers.md", table_md(res, run.corpus))
     drew = figure(res, out / "layers.png")
+    protocol_card.write(out, protocol_card.card(run, None, None, weights, {run.corpus: (items, report)}))
+    atomic.write_json(out / "manifest.json", manifest(run, run.fold_settings(), items,
+                                                      protocol_card.file_list_sha256(items)[:16], weights, {}))
     say(table_md(res, run.corpus))
-    say(f"wrote {out}/layers.md, layers.json" + (", layers.png" if drew else ""))
+    say(f"wrote {out}/layers.md, layers.json, manifest.json, protocol.json, protocol.md" + (", layers.png" if drew else ""))
     return 0
 
 

@@ -41,6 +41,7 @@ def parse_args(argv=None):
     common.add_jobs(ap)
     common.add_scheduler(ap)
     common.add_mode(ap)
+    common.add_folds(ap)
     ap.add_argument("--features", choices=("layer1", "layer2", "layer3", "layer4", "layer5"), default=None,
                     help="the neural rows on this layer of the whole DeepSpeech model (default: the paper's "
                          "layer-1 path); the feature cache is keyed by layer")
@@ -117,7 +118,7 @@ def _work(run, items, load_report, out: Path, t_start, timings) -> int:
 
 
 def _stages(run, items, load_report, out: Path, layer, executor, t_start, timings) -> int:
-    from ..evaluation import metrics, report
+    from ..evaluation import fold_files, protocol_card, report
     from ..evaluation.dataset import build_dataset
     from ..evaluation.runner import run as run_entries
 
@@ -135,7 +136,7 @@ def _stages(run, items, load_report, out: Path, layer, executor, t_start, timing
     if len(names) < 2:
         raise SerRefError(f"{run.corpus}: leave-one-speaker-out needs at least 2 speakers; the usable files "
                           f"hold only {', '.join(names)}")
-    folds = metrics.loso_folds(speakers)
+    folds, data = fold_files.protocol_splits(run.folds, data)  # LOSO unless --folds
     settings = run.fold_settings()
     chunks = run.chunks or (FIG3_CHUNKS_QUICK if run.quick else FIG3_CHUNKS)
     t = time.perf_counter()
@@ -143,15 +144,21 @@ def _stages(run, items, load_report, out: Path, layer, executor, t_start, timing
                          desc="LOSO folds", say=say)
     timings["training (wall)"] = time.perf_counter() - t
     executor.shutdown()
+    if run.folds is not None:  # a single train/test split tests part of the corpus: report on that part
+        keep = fold_files.utterances_tested(folds, len(y))
+        y, speakers, probas = y[keep], speakers[keep], {k: p[keep] for k, p in probas.items()}
 
     fig3 = {c: probas[sweep_key(c, settings)] for c in chunks}
     timings["total"] = time.perf_counter() - t_start
     manifest = report.manifest(run, settings, data.items, data.corpus_digest, layer, timings)
     summary = report.write_all(out, run.corpus, y, speakers, {r: probas[r] for r in ROWS}, fig3,
                                manifest, problems, seed=run.seed)
+    stamp = protocol_card.write(out, protocol_card.card(run, folds, data, layer, {run.corpus: (items, load_report)},
+                                                        problems))
     say("")
-    say(summary)
-    say(f"\nwrote {out}/table2.md, table2.json, figure3.json (+ .png with matplotlib), per_speaker.csv, manifest.json")
+    say("\n".join(stamp + [summary]))
+    say(f"\nwrote {out}/table2.md, table2.json, figure3.json (+ .png with matplotlib), per_speaker.csv, manifest.json, "
+        "protocol.json, protocol.md")
     if run.is_synthetic:
         say(IEMOCAP_HINT)
     return 0

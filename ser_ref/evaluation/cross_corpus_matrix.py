@@ -175,8 +175,9 @@ def _heatmap(plt, path: Path, A, names, title: str) -> None:
 
 def manifest(run, settings, loaded, dataset, layer, timings) -> dict:
     """cross_corpus's manifest.json: ``report.run_manifest`` plus the corpora and the data digest."""
-    from .report import run_manifest
+    from .report import data_recipe, portable_path, run_manifest
 
     return run_manifest(run, settings, layer, timings,
-                        corpora={n: {"root": str(r.root), "n_files": r.kept} for n, (_, r) in loaded.items()},
+                        corpora={n: {"root": portable_path(r.root, run.out), "n_files": r.kept,
+                                     "data_recipe": data_recipe(n, items, run.out)} for n, (items, r) in loaded.items()},
                         data_digest=dataset.digest)

@@ -407,3 +407,53 @@ def check(specs, items) -> ProtocolCheck:
 
 def _where(e: Entry) -> str:
     return f"{e.where}: {e.path}"
+
+
+# ------------------------------------------------------------------------------ runs on fold files
+def protocol_splits(folds, data):
+    """(splits, data) of a run: leave-one-speaker-out over ``data.speakers`` when ``folds`` is None
+    (``data`` unchanged), else the folds of the fold file ``folds`` over ``data.items``, with the
+    folds' content mixed into ``data.digest`` (a checkpoint of other folds of the same name is then
+    recomputed, not reused). Folds whose test sets share an utterance are refused: each utterance
+    gets one prediction.
+
+    Examples
+    --------
+    >>> from ser_ref.evaluation.runner import Dataset
+    >>> data = Dataset(np.zeros(3, int), np.array(["b", "a", "b"]), {}, "d")
+    >>> splits_, same = protocol_splits(None, data)
+    >>> [s.name for s in splits_], same is data
+    (['a', 'b'], True)
+    """
+    from dataclasses import replace
+
+    from .runner import digest
+    from .splits import loso
+
+    if folds is None:
+        return loso(data.speakers), data
+    found = splits(read(folds), data.items)
+    tested = np.concatenate([s.test_idx for s in found])
+    twice = np.flatnonzero(np.bincount(tested, minlength=len(data.y)) > 1)
+    if twice.size:
+        where = [s.name for s in found if twice[0] in s.test_idx]
+        raise SerRefError(f"{folds}: {twice.size} files are tested in more than one fold (e.g. "
+                          f"{Path(data.items[twice[0]].path).name} in {', '.join(where)}); each file may be "
+                          f"tested once")
+    pinned = digest([data.digest, [(s.name, s.train_idx.tolist(), s.test_idx.tolist()) for s in found]])
+    return found, replace(data, digest=pinned)
+
+
+def utterances_tested(split_list, n: int) -> np.ndarray:
+    """The utterances some split tests, in order (all of them under leave-one-speaker-out; a single
+    train/test split tests only its test part).
+
+    Examples
+    --------
+    >>> utterances_tested([Split("x", 0, np.array([0, 3]), np.array([2, 1]))], 4).tolist()
+    [1, 2]
+    """
+    mask = np.zeros(n, dtype=bool)
+    for s in split_list:
+        mask[s.test_idx] = True
+    return np.flatnonzero(mask)

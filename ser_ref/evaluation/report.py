@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import platform
+import re
 import shlex
 from importlib import metadata
 from pathlib import Path
@@ -46,6 +48,140 @@ def machine() -> dict:
             "cpu_count": os.cpu_count(), "cpu_model": cpu, "openblas_kernels": corename()}
 
 
+def git_state(root=None, *, git: str = "git") -> dict:
+    """The commit the code ran from: ``git_commit`` (HEAD), ``git_dirty`` (tracked files changed), both
+    None with ``git_reason`` when ``root`` (default: the folder above the package) is not the top of
+    a git checkout (an installed wheel) or there is no ``git`` to ask.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> git_state(tempfile.mkdtemp())["git_commit"] is None
+    True
+    >>> git_state(git="no-such-git-binary")["git_reason"]
+    'no git binary on PATH (no-such-git-binary)'
+    """
+    import shutil
+    import subprocess
+
+    from ..files.locations import REPO_ROOT
+
+    root = Path(REPO_ROOT if root is None else root).resolve()
+
+    def unknown(reason: str) -> dict:
+        return {"git_commit": None, "git_dirty": None, "git_reason": reason}
+
+    if shutil.which(git) is None:
+        return unknown(f"no git binary on PATH ({git})")
+
+    def ask(*args) -> str | None:
+        try:
+            done = subprocess.run([git, "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    top = ask("rev-parse", "--show-toplevel")
+    if top is None or Path(top).resolve() != root:  # a wheel inside some other repository is not a checkout
+        return unknown(f"not run from a git checkout (ser_ref imported from {root})")
+    commit, status = ask("rev-parse", "HEAD"), ask("status", "--porcelain", "--untracked-files=no")
+    if commit is None or status is None:
+        return unknown("git could not read the checkout")
+    return {"git_commit": commit, "git_dirty": bool(status), "git_reason": None}
+
+
+def portable_path(path, out=None) -> str:
+    """A path as a manifest records it: relative to the repository (the folder above the package),
+    ``<out>`` and ``<out>/...`` for the output folder and what lies in it, ``<cache>/...`` under the
+    cache, ``../...`` beside the repository (``../shared``), else ``<elsewhere>/<name>``: never a
+    machine's absolute path.
+
+    Examples
+    --------
+    >>> from ser_ref.files.locations import REPO_ROOT
+    >>> portable_path(REPO_ROOT / "weights" / "w.npz"), portable_path("/tmp/run", out="/tmp/run")
+    ('weights/w.npz', '<out>')
+    >>> portable_path("/tmp/run/folds/x.json", out="/tmp/run"), portable_path("/nowhere/corpus")
+    ('<out>/folds/x.json', '<elsewhere>/corpus')
+    """
+    from ..files.locations import REPO_ROOT, cache_dir
+
+    p = Path(os.path.abspath(Path(path).expanduser()))
+    bases = [("", REPO_ROOT), ("<out>", out), ("<cache>", cache_dir()), ("..", REPO_ROOT.parent)]
+    for prefix, base in bases:
+        if base is None:
+            continue
+        base = Path(os.path.abspath(Path(base).expanduser()))
+        if p == base or base in p.parents:
+            rel = p.relative_to(base).as_posix()
+            return "/".join(part for part in (prefix, "" if rel == "." else rel) if part) or "."
+    return f"<elsewhere>/{p.name}"
+
+
+def portable_argv(argv, out=None) -> list[str]:
+    """The command line with every absolute path in it (``PATH`` or ``NAME=PATH``, as in
+    ``--corpus urdu=/data/urdu`` or ``--model=/x.npz``) made ``portable_path``; relative ones stay as typed.
+
+    >>> portable_argv(["--out", "/tmp/r", "--seed", "1", "--model=/tmp/r/m.npz", "--corpus", "u=/data/u"], "/tmp/r")
+    ['--out', '<out>', '--seed', '1', '--model=<out>/m.npz', '--corpus', 'u=<elsewhere>/u']
+    """
+    def one(token: str) -> str:
+        if os.path.isabs(token):
+            return portable_path(token, out)
+        name, eq, value = token.partition("=")
+        return f"{name}={portable_path(value, out)}" if eq and os.path.isabs(value) else token
+
+    return [one(t) for t in argv]
+
+
+ABSOLUTE = re.compile(r"(?<![\w.<>:/~-])/[^\s'\",\]\)]*")  # a POSIX absolute path inside text (not a URL's //)
+
+
+def portable_text(text: str, out=None) -> str:
+    """``text`` (an argument as the manifest records it, e.g. a list's repr) with every absolute
+    path in it made ``portable_path``.
+
+    >>> portable_text("['synthetic', 'urdu=/data/urdu']"), portable_text("tcp://10.0.0.5:8786")
+    ("['synthetic', 'urdu=<elsewhere>/urdu']", 'tcp://10.0.0.5:8786')
+    """
+    return ABSOLUTE.sub(lambda m: portable_path(m.group(0), out), text)
+
+
+def data_recipe(name: str, items, out=None) -> dict:
+    """How the data were made, read off the corpus folder: its loader, its root (``portable_path``),
+    the generator's parameters of a generated corpus (its manifest.json), the hash of each README or
+    SOURCE file in the root, and the decoding every file gets.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from ser_ref.corpora import synthetic, load
+    >>> items = load("synthetic", synthetic.generate(tempfile.mkdtemp(), n_speakers=2, n_per_emotion=1))
+    >>> r = data_recipe("synthetic", items)
+    >>> r["loader"], r["generated"]["n_speakers"], r["generated"]["generator"]
+    ("ser_ref.corpora.load_with_report('synthetic', root)", 2, 'ser_ref.corpora.synthetic.generate')
+    """
+    import hashlib
+    import json
+
+    from ..frontend.audio import SAMPLE_RATE
+
+    root = Path(os.path.commonpath([str(Path(it.path).parent) for it in items])) if items else None
+    while root is not None and name == "synthetic" and not (root / "manifest.json").exists() and root != root.parent:
+        root = root.parent  # the generated corpus's root holds its manifest above the speakers' folders
+    recipe = {"corpus": name, "loader": f"ser_ref.corpora.load_with_report({name!r}, root)",
+              "root": None if root is None else portable_path(root, out),
+              "decoding": f"frontend.audio.decode_audio: mono (channel mean), {SAMPLE_RATE} Hz (polyphase resampling "
+                          f"where a file's rate differs)"}
+    if root is not None and name == "synthetic" and (root / "manifest.json").exists():
+        params = json.loads((root / "manifest.json").read_text()).get("params", {})
+        recipe["generated"] = {"generator": "ser_ref.corpora.synthetic.generate", **params}
+    if root is not None:
+        docs = sorted(p for p in root.iterdir() if p.is_file() and p.stem.upper() in ("README", "SOURCE"))
+        recipe["documented_by"] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in docs}
+    return recipe
+
+
 def run_manifest(run, settings, layer, timings, **specific) -> dict:
     """What every command's manifest.json holds: the command line, its arguments and settings, the
     DeepSpeech weights (file_sha256: the weight file's bytes as loaded; source_sha256: the .tflite it
@@ -55,22 +191,29 @@ def run_manifest(run, settings, layer, timings, **specific) -> dict:
     from Python), and ``args`` every argument as parsed. ``specific`` adds what only that command
     knows (its corpus, its backend).
 
+    Reproducible from the record alone: ``git_commit`` / ``git_dirty`` (None, with ``git_reason``,
+    outside a git checkout, ``git_state``), and every path as ``portable_path`` writes it (relative
+    to the repository, ``<out>`` for the output folder, ``<cache>``, ``../shared``): never a
+    machine's absolute path.
+
     >>> from types import SimpleNamespace
     >>> from ser_ref.evaluation.run_settings import RunSettings
     >>> from ser_ref.evaluation.systems import Settings
     >>> run = RunSettings("reproduce", argv=("--seed", "1"), arguments=(("seed", "1"),), seed=1)
     >>> m = run_manifest(run, Settings(seed=1), SimpleNamespace(source="w.npz", metadata={}), {"total": 2.0})
-    >>> m["command"], m["args"], m["model"]
-    ('python -m ser_ref.reproduce --seed 1', {'seed': '1'}, {'weights_file': 'w.npz'})
+    >>> m["command"], m["args"], m["model"]["weights_file"].endswith("w.npz"), [k for k in m if k.startswith("git")]
+    ('python -m ser_ref.reproduce --seed 1', {'seed': '1'}, True, ['git_commit', 'git_dirty', 'git_reason'])
     """
     from dataclasses import asdict
 
     return {
-        "command": " ".join([f"python -m ser_ref.{run.command}", shlex.join(run.argv)]).strip(),
-        "args": dict(run.arguments),
+        "command": " ".join([f"python -m ser_ref.{run.command}", shlex.join(portable_argv(run.argv, run.out))]).strip(),
+        "args": {k: portable_text(v, run.out) for k, v in run.arguments},
+        **git_state(),
         "settings": asdict(settings),
         **specific,
-        "model": {"weights_file": layer.source} | {k: v for k, v in layer.metadata.items() if k != "alphabet"},
+        "model": {"weights_file": portable_path(layer.source, run.out)}
+        | {k: v for k, v in layer.metadata.items() if k != "alphabet"},
         "versions": {p: _version(p) for p in ("ser_ref", "numpy", "scipy", "numba", "soundfile", "cupy-cuda13x", "cupy-cuda12x")}
         | {"python": platform.python_version()},
         "machine": machine(),
@@ -83,6 +226,7 @@ def manifest(run, settings, items, file_list_hash, layer, timings) -> dict:
     return run_manifest(run, settings, layer, timings,
                         corpus={"name": run.corpus, "n_files": len(items), "file_list_sha256_16": file_list_hash,
                                 "synthetic": run.is_synthetic},
+                        data_recipe=data_recipe(run.corpus, items, run.out),
                         backend={"device": run.device, "layer1_mode": run.mode})
 
 

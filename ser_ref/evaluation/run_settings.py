@@ -35,10 +35,11 @@ class RunSettings:
     features: str | None = None           # a layer of the whole model instead of the layer-1 path
     chunks: tuple[int, ...] | None = None  # Figure 3's chunk lengths (None: the paper's)
     out: Path | None = None
+    folds: Path | None = None             # other toolkits' fold file (None: leave-one-speaker-out)
 
     # the fields a command's argument of the same name fills (commands.common.run_settings)
     FROM_ARGUMENTS = ("corpus", "root", "model", "seed", "jobs", "scheduler", "device", "mode", "step_ms",
-                      "quick", "features", "chunks", "out")
+                      "quick", "features", "chunks", "out", "folds")
 
     @property
     def is_synthetic(self) -> bool:
