@@ -11,8 +11,10 @@ A new option shared by several commands is one builder here (a later ``--seeds 0
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import MACHINE_ERRNOS, MachineError, SerRefError
@@ -204,23 +206,57 @@ def say(msg: str) -> None:
 
 
 # ------------------------------------------------------------------------------- errors -> exit
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or ``docker stop``'s request to stop), raised where SIGINT raises
+    KeyboardInterrupt, so that both end a run the same way: finished work kept, the lock released."""
+
+
+@contextmanager
+def _sigterm_as_interrupt(received: list):
+    """Within the block, SIGTERM raises ``Terminated`` (and is noted in ``received``); the previous
+    handler is back afterwards. Outside the main thread, where handlers cannot be set, nothing changes."""
+    def on_sigterm(signum, frame):
+        received.append(signum)
+        raise Terminated()
+
+    try:
+        before = signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def cli_main(run, argv=None, *, prog: str = "ser_ref") -> int:
     """Run ``run(argv) -> int`` as a command: every error ends in one line on stderr naming the file
     or argument and the problem (a traceback only with ``--debug`` among the arguments).
 
-    Exit codes: 0 done, 2 bad input or argument, 3 a fault of the machine, 130 interrupted.
+    Exit codes: 0 done, 2 bad input or argument, 3 a fault of the machine (a worker process that
+    died included), 130 interrupted (SIGINT), 143 terminated (SIGTERM); interrupted or terminated,
+    finished work is kept.
 
     >>> cli_main(lambda argv: 0, [])
     0
     """
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    terminated: list = []
     try:
-        return run(argv)
+        with _sigterm_as_interrupt(terminated):
+            code = run(argv)
+        return 143 if terminated else code   # a command's own interrupt line was said, with 130
     except KeyboardInterrupt:
-        print(f"\n{prog}: interrupted", file=sys.stderr)
-        return 130
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        print(f"\n{prog}: {what}; finished work is kept: re-run the same command to resume", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as exc:
+        if terminated:  # a worker the same signal ended first: the signal is the news
+            print(f"\n{prog}: terminated (SIGTERM); finished work is kept: re-run the same command to resume",
+                  file=sys.stderr)
+            return 143
         if debug:
             traceback.print_exc()
         code, msg = error_line(exc)
@@ -250,7 +286,13 @@ def error_line(exc: Exception) -> tuple[int, str]:
 
     >>> error_line(SerRefError("x.wav: silent"))
     (2, 'x.wav: silent')
+    >>> from concurrent.futures.process import BrokenProcessPool
+    >>> error_line(BrokenProcessPool("A process in the process pool was terminated abruptly"))[0]
+    3
     """
+    from ..evaluation.executors import worker_death
+
+    exc = worker_death(exc) or exc
     if isinstance(exc, MachineError):
         return 3, str(exc)
     if isinstance(exc, SerRefError):

@@ -121,6 +121,8 @@ def _main(args, argv) -> int:
     names = list(loaded)
     out = run.out or Path("results") / f"cross-corpus-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
+    if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends
+        say(f"{out}: resuming an incomplete folder (no manifest.json: an earlier run stopped before its end)")
     say(f"Output folder: {out}  (re-run with --out {out} to resume)")
     for n, (items, report) in loaded.items():
         say(f"{n}: {len(items)} utterances, {len({i.speaker for i in items})} speakers. {report.summary()}")

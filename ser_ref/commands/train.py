@@ -65,7 +65,8 @@ def _without_speakers(items, leave_out: str):
     drop = {s.strip() for s in leave_out.split(",") if s.strip()}
     unknown = drop - {it.speaker for it in items}
     if unknown:
-        raise SerRefError(f"--leave-out: no speaker {', '.join(sorted(unknown))} in the corpus")
+        raise SerRefError(f"--leave-out: no speaker {', '.join(sorted(unknown))} in the corpus; its speakers are "
+                          f"{', '.join(sorted({it.speaker for it in items}))}")
     kept = [it for it in items if it.speaker not in drop]
     if not kept:
         raise SerRefError("--leave-out: that leaves no speaker to train on")
