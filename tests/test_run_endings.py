@@ -108,6 +108,18 @@ def test_train_refuses_bad_arguments_at_parse_time(extra, message, capsys, tmp_p
     assert not (tmp_path / "m.npz").exists()
 
 
+def test_explain_and_predict_refuse_a_missing_input_or_model_file_at_parse_time(tmp_path, capsys):
+    from ser_ref.commands import explain, predict
+
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(b"")
+    assert _refused(explain.parse_args, [str(tmp_path / "no.wav")], capsys).endswith(f"{tmp_path}/no.wav: file not found")
+    assert _refused(explain.parse_args, [str(wav), "--model-file", str(tmp_path)], capsys).endswith(
+        f"--model-file {tmp_path}: is a folder; give the file itself")
+    assert _refused(predict.parse_args, ["--model-file", str(tmp_path / "m.npz"), str(wav)], capsys).endswith(
+        f"--model-file {tmp_path}/m.npz: file not found")
+
+
 def test_audit_says_the_synthetic_corpus_takes_no_root(tmp_path, capsys):
     err = _refused(audit.parse_args, ["--corpus", "synthetic", "--root", str(tmp_path)], capsys)
     assert "--root: not used with --corpus synthetic" in err, err

@@ -162,9 +162,13 @@ def add_quick(ap, help: str = "a reduced but complete pipeline (fewer trees, sho
     ap.add_argument("--quick", action="store_true", help=help)
 
 
+INPUT_FILES = {"model": "--model", "model_file": "--model-file", "file": "FILE"}  # attribute: as the user wrote it
+
+
 def check_paths(ap, args) -> None:
-    """Argument checks that need the file system, before any work (argparse-style errors):
-    ``--model`` a file, ``--out`` a folder or nothing yet.
+    """Argument checks that need the file system, before any work (argparse-style errors): every
+    input file of ``INPUT_FILES`` (``--model``, ``--model-file``, explain's ``FILE``) a file, ``--out``
+    a folder or nothing yet.
 
     >>> ap = parser("demo", "a demo"); add_model(ap); add_out(ap, "output folder")
     >>> check_paths(ap, ap.parse_args(["--out", "no/such/folder/yet"]))
@@ -173,12 +177,14 @@ def check_paths(ap, args) -> None:
     ...
     SystemExit: 2
     """
-    model = getattr(args, "model", None)
-    if model is not None:
-        if not model.exists():
-            ap.error(f"--model {model}: file not found")
-        if not model.is_file():
-            ap.error(f"--model {model}: is a folder; give the .tflite or .npz file itself")
+    for attr, name in INPUT_FILES.items():
+        path = getattr(args, attr, None)
+        if path is None:
+            continue
+        if not path.exists():
+            ap.error(f"{'' if name == 'FILE' else name + ' '}{path}: file not found")
+        if not path.is_file():
+            ap.error(f"{'' if name == 'FILE' else name + ' '}{path}: is a folder; give the file itself")
     out = getattr(args, "out", None)
     if out is not None and out.exists() and not out.is_dir():
         ap.error(f"--out {out}: exists and is not a folder")
