@@ -107,7 +107,7 @@ def _run(argv) -> int:
 
 def _main(args, argv) -> int:
     from ..deepspeech import load_layer1
-    from ..evaluation.executors import make_executor
+    from ..evaluation.executors import make_executor, stop
     from ..evaluation.runner import Entry, run as run_splits
 
     t_start, timings = time.perf_counter(), {}
@@ -129,15 +129,19 @@ def _main(args, argv) -> int:
 
     layer = load_layer1(run.model, verbose=True)
     executor = make_executor(run.jobs, run.scheduler)
-    dataset, corpus, problems = build_dataset(args, loaded, layer, executor, timings)
-    problems["class_notes"] = notes
-    atomic.write_json(out / "problems.json", problems)
-    settings = run.fold_settings()
-    cells = matrix.make_splits(corpus, dataset.speakers, names)
-    t = time.perf_counter()
-    entries = [Entry(k, k, settings) for k in systems]
-    results = run_splits(entries, [s for splits in cells.values() for s in splits], dataset, executor, out=out,
-                         timings=timings, desc="splits", say=say, per_split=True)
+    try:
+        dataset, corpus, problems = build_dataset(args, loaded, layer, executor, timings)
+        problems["class_notes"] = notes
+        atomic.write_json(out / "problems.json", problems)
+        settings = run.fold_settings()
+        cells = matrix.make_splits(corpus, dataset.speakers, names)
+        t = time.perf_counter()
+        entries = [Entry(k, k, settings) for k in systems]
+        results = run_splits(entries, [s for splits in cells.values() for s in splits], dataset, executor, out=out,
+                             timings=timings, desc="splits", say=say, per_split=True)
+    except BaseException:
+        stop(executor)  # SIGINT, SIGTERM or a fault: the queued tasks are not waited for
+        raise
     timings["training (wall)"] = time.perf_counter() - t
     executor.shutdown()
 

@@ -78,7 +78,7 @@ def _main(args) -> int:
     from ..corpora.opening import open_corpus
     from ..evaluation import feature_kinds
     from ..evaluation.dataset import build_dataset
-    from ..evaluation.executors import make_executor
+    from ..evaluation.executors import make_executor, stop
     from ..files import locations
 
     run = common.run_settings("train", args)
@@ -95,8 +95,10 @@ def _main(args) -> int:
     executor = make_executor(run.jobs, None)
     try:
         data, problems = build_dataset(items, {reads: spec}, executor=executor, cache_root=locations.cache_dir())
-    finally:
-        executor.shutdown()
+    except BaseException:
+        stop(executor)  # SIGINT, SIGTERM or a fault: the queued files are not waited for
+        raise
+    executor.shutdown()
     for line in problems["feature_errors"]:
         say(f"warning: {line}")
     if problems["n_left_out"]:
