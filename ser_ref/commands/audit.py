@@ -39,10 +39,6 @@ def parse_args(argv=None):
     if args.corpus == "synthetic" and args.root is not None:
         ap.error("--root: not used with --corpus synthetic (its voices are generated, and always checked); "
                  "give --corpus NAME --root DIR for your own recordings")
-    if args.root is not None and args.corpus is None:
-        ap.error("--root needs --corpus NAME (which corpus the folder holds)")
-    if args.corpus not in (None, "synthetic") and args.root is None:
-        ap.error(f"--corpus {args.corpus} needs --root DIR pointing at your copy of the corpus")
     names = [fn.__name__ for fn in CHECKS]
     if args.only and not any(args.only in n for n in names):
         ap.error(f"--only {args.only!r} matches no check; the checks are: {', '.join(names)}")

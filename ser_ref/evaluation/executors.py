@@ -127,8 +127,15 @@ class WorkerPool(ProcessPoolExecutor):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _STARTED[:] = [p for p in _STARTED if p.exitcode != 0]  # those that ended cleanly say nothing
+        _STARTED[:] = [p for p in _STARTED if _exitcode(p) != 0]  # those that ended cleanly say nothing
         self._processes = _Started(_STARTED)   # the dict the pool's manager thread shares
+
+
+def _exitcode(process) -> int | None:
+    try:
+        return process.exitcode
+    except ValueError:  # a closed Process object
+        return 0
 
 
 def _signal_name(number: int) -> str:
@@ -150,7 +157,7 @@ def worker_death(exc: BaseException) -> MachineError | None:
     """
     if not (isinstance(exc, BrokenProcessPool) or type(exc).__name__ == "KilledWorker"):  # Dask's
         return None
-    codes = {-p.exitcode for p in _STARTED if p.exitcode is not None and p.exitcode < 0}
+    codes = {-c for c in map(_exitcode, _STARTED) if c is not None and c < 0}
     # the pool ends the other workers with SIGTERM once one is gone: another signal is the cause
     cause = sorted(codes - {signal.SIGTERM}) or sorted(codes)
     how = (f" (killed by {', '.join(_signal_name(c) for c in cause)}"
