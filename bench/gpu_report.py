@@ -61,7 +61,11 @@ def compare_probas(cpu_out, gpu_out) -> dict:
 
 
 def table2_deltas(cpu_out, gpu_out) -> dict:
-    """Per Table 2 row: GPU minus CPU accuracy and UA (fractions)."""
+    """Per Table 2 row: GPU minus CPU accuracy and UA (fractions); a folder whose run stopped before
+    its manifest (written last) is refused."""
+    from ser_ref.files.atomic import require_complete
+
+    require_complete(cpu_out), require_complete(gpu_out)
     cpu = json.loads(Path(cpu_out, "table2.json").read_text())["rows"]
     gpu = json.loads(Path(gpu_out, "table2.json").read_text())["rows"]
     return {k: {m: gpu[k][m] - cpu[k][m] for m in ("accuracy", "ua")} for k in cpu if k in gpu}

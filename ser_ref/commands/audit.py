@@ -36,6 +36,9 @@ def parse_args(argv=None):
     common.add_corpus(ap, "audit on your own recordings of this corpus (with --root)")
     common.add_root(ap, "your copy of the corpus named by --corpus")
     args = common.parse(ap, argv)
+    if args.corpus == "synthetic" and args.root is not None:
+        ap.error("--root: not used with --corpus synthetic (its voices are generated, and always checked); "
+                 "give --corpus NAME --root DIR for your own recordings")
     names = [fn.__name__ for fn in CHECKS]
     if args.only and not any(args.only in n for n in names):
         ap.error(f"--only {args.only!r} matches no check; the checks are: {', '.join(names)}")

@@ -11,8 +11,10 @@ A new option shared by several commands is one builder here (a later ``--seeds 0
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import MACHINE_ERRNOS, MachineError, SerRefError
@@ -184,9 +186,13 @@ def add_quick(ap, help: str = "a reduced but complete pipeline (fewer trees, sho
     ap.add_argument("--quick", action="store_true", help=help)
 
 
+INPUT_FILES = {"model": "--model", "model_file": "--model-file", "file": "FILE"}  # attribute: as the user wrote it
+
+
 def check_paths(ap, args) -> None:
-    """Argument checks that need the file system, before any work (argparse-style errors):
-    ``--model`` a file, ``--out`` a folder or nothing yet.
+    """Argument checks that need the file system, before any work (argparse-style errors): every
+    input file of ``INPUT_FILES`` (``--model``, ``--model-file``, explain's ``FILE``) a file, ``--out``
+    a folder or nothing yet.
 
     >>> ap = parser("demo", "a demo"); add_model(ap); add_out(ap, "output folder")
     >>> check_paths(ap, ap.parse_args(["--out", "no/such/folder/yet"]))
@@ -195,12 +201,14 @@ def check_paths(ap, args) -> None:
     ...
     SystemExit: 2
     """
-    model = getattr(args, "model", None)
-    if model is not None:
-        if not model.exists():
-            ap.error(f"--model {model}: file not found")
-        if not model.is_file():
-            ap.error(f"--model {model}: is a folder; give the .tflite or .npz file itself")
+    for attr, name in INPUT_FILES.items():
+        path = getattr(args, attr, None)
+        if path is None:
+            continue
+        if not path.exists():
+            ap.error(f"{'' if name == 'FILE' else name + ' '}{path}: file not found")
+        if not path.is_file():
+            ap.error(f"{'' if name == 'FILE' else name + ' '}{path}: is a folder; give the file itself")
     out = getattr(args, "out", None)
     if out is not None and out.exists() and not out.is_dir():
         ap.error(f"--out {out}: exists and is not a folder")
@@ -228,23 +236,57 @@ def say(msg: str) -> None:
 
 
 # ------------------------------------------------------------------------------- errors -> exit
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or ``docker stop``'s request to stop), raised where SIGINT raises
+    KeyboardInterrupt, so that both end a run the same way: finished work kept, the lock released."""
+
+
+@contextmanager
+def _sigterm_as_interrupt(received: list):
+    """Within the block, SIGTERM raises ``Terminated`` (and is noted in ``received``); the previous
+    handler is back afterwards. Outside the main thread, where handlers cannot be set, nothing changes."""
+    def on_sigterm(signum, frame):
+        received.append(signum)
+        raise Terminated()
+
+    try:
+        before = signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def cli_main(run, argv=None, *, prog: str = "ser_ref") -> int:
     """Run ``run(argv) -> int`` as a command: every error ends in one line on stderr naming the file
     or argument and the problem (a traceback only with ``--debug`` among the arguments).
 
-    Exit codes: 0 done, 2 bad input or argument, 3 a fault of the machine, 130 interrupted.
+    Exit codes: 0 done, 2 bad input or argument, 3 a fault of the machine (a worker process that
+    died included), 130 interrupted (SIGINT), 143 terminated (SIGTERM); interrupted or terminated,
+    finished work is kept.
 
     >>> cli_main(lambda argv: 0, [])
     0
     """
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    terminated: list = []
     try:
-        return run(argv)
+        with _sigterm_as_interrupt(terminated):
+            code = run(argv)
+        return 143 if terminated else code   # a command's own interrupt line was said, with 130
     except KeyboardInterrupt:
-        print(f"\n{prog}: interrupted", file=sys.stderr)
-        return 130
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        print(f"\n{prog}: {what}; finished work is kept: re-run the same command to resume", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as exc:
+        if terminated:  # a worker the same signal ended first: the signal is the news
+            print(f"\n{prog}: terminated (SIGTERM); finished work is kept: re-run the same command to resume",
+                  file=sys.stderr)
+            return 143
         if debug:
             traceback.print_exc()
         code, msg = error_line(exc)
@@ -274,7 +316,13 @@ def error_line(exc: Exception) -> tuple[int, str]:
 
     >>> error_line(SerRefError("x.wav: silent"))
     (2, 'x.wav: silent')
+    >>> from concurrent.futures.process import BrokenProcessPool
+    >>> error_line(BrokenProcessPool("A process in the process pool was terminated abruptly"))[0]
+    3
     """
+    from ..evaluation.executors import worker_death
+
+    exc = worker_death(exc) or exc
     if isinstance(exc, MachineError):
         return 3, str(exc)
     if isinstance(exc, SerRefError):

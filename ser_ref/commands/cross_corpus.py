@@ -109,7 +109,7 @@ def _run(argv) -> int:
 
 def _main(args, argv) -> int:
     from ..deepspeech import load_layer1
-    from ..evaluation.executors import make_executor
+    from ..evaluation.executors import make_executor, stop
     from ..evaluation.runner import Entry, run as run_splits
 
     t_start, timings = time.perf_counter(), {}
@@ -123,21 +123,27 @@ def _main(args, argv) -> int:
     names = list(loaded)
     out = run.out or Path("results") / f"cross-corpus-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
+    if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends
+        say(f"{out}: resuming an incomplete folder (no manifest.json: an earlier run stopped before its end)")
     say(f"Output folder: {out}  (re-run with --out {out} to resume)")
     for n, (items, report) in loaded.items():
         say(f"{n}: {len(items)} utterances, {len({i.speaker for i in items})} speakers. {report.summary()}")
 
     layer = load_layer1(run.model, verbose=True)
     executor = make_executor(run.jobs, run.scheduler)
-    dataset, corpus, problems = build_dataset(args, loaded, layer, executor, timings)
-    problems["class_notes"] = notes
-    atomic.write_json(out / "problems.json", problems)
-    settings = run.fold_settings()
-    cells = matrix.make_splits(corpus, dataset.speakers, names)
-    t = time.perf_counter()
-    entries = [Entry(k, k, settings) for k in systems]
-    results = run_splits(entries, [s for splits in cells.values() for s in splits], dataset, executor, out=out,
-                         timings=timings, desc="splits", say=say, per_split=True)
+    try:
+        dataset, corpus, problems = build_dataset(args, loaded, layer, executor, timings)
+        problems["class_notes"] = notes
+        atomic.write_json(out / "problems.json", problems)
+        settings = run.fold_settings()
+        cells = matrix.make_splits(corpus, dataset.speakers, names)
+        t = time.perf_counter()
+        entries = [Entry(k, k, settings) for k in systems]
+        results = run_splits(entries, [s for splits in cells.values() for s in splits], dataset, executor, out=out,
+                             timings=timings, desc="splits", say=say, per_split=True)
+    except BaseException:
+        stop(executor)  # SIGINT, SIGTERM or a fault: the queued tasks are not waited for
+        raise
     timings["training (wall)"] = time.perf_counter() - t
     executor.shutdown()
 

@@ -2,6 +2,10 @@
 
     python -m ser_ref.explain speech.wav [--model DEEPSPEECH] [--model-file TRAINED.npz] [--out DIR]
 
+A recording unlike the training speech (too short for one context window, near-silent, narrow-band,
+clipped: ``ser_ref.frontend.input_checks``) is still explained, with one warning line each on stderr
+and under "Warnings" in explain.md.
+
 The stages are ``ser_ref.walkthrough.stages`` (each names the function and the equation behind it),
 the figures ``ser_ref.walkthrough.figures`` (matplotlib: ``pip install -e '.[plot]'``).
 """
@@ -11,6 +15,7 @@ import sys
 from pathlib import Path
 
 from ..files import atomic
+from ..frontend.input_checks import file_warnings
 from ..walkthrough.stages import explain, markdown
 from . import common
 
@@ -56,11 +61,18 @@ def _main(args) -> int:
         trained = load_trained(args.model_file, args.model)
     layer = load_layer1(args.model, verbose=False)
     stages = explain(args.file, layer, trained, step_ms=args.step_ms, mode=args.mode)
+    warnings = file_warnings(args.file, int(trained.params.get("step_ms", 20)) if trained else args.step_ms)
+    for w in warnings:
+        print(f"warning: {args.file}: {w}", file=sys.stderr, flush=True)
     out = args.out or Path(f"explain-{args.file.stem}")
     out.mkdir(parents=True, exist_ok=True)
     if draw is not None:
         draw(stages, out)
-    atomic.write_text(out / "explain.md", markdown(stages, figures=draw is not None, command=_command_line(args)))
+    text = markdown(stages, figures=draw is not None, command=_command_line(args))
+    if warnings:
+        text += "\n## Warnings\n\nThe recording is unlike the training speech (docs/reliability.md):\n\n" + \
+            "".join(f"- {w}\n" for w in warnings)
+    atomic.write_text(out / "explain.md", text)
     print(f"wrote {out}/explain.md" + (f" and {len(stages)} figures" if draw is not None else ""))
     return 0
 

@@ -54,7 +54,7 @@ def parse_args(argv=None):
 def _main(args) -> int:
     from ..corpora.opening import open_corpus
     from ..deepspeech import load_layer1
-    from ..evaluation.executors import make_executor
+    from ..evaluation.executors import make_executor, stop
 
     run = common.run_settings("layers", args)
     items, report = open_corpus(run.corpus, run.root, seed=run.seed, quick=run.quick)
@@ -65,8 +65,10 @@ def _main(args) -> int:
     executor = make_executor(run.jobs, None)
     try:
         res = study(items, weights, run, executor)
-    finally:
-        executor.shutdown()
+    except BaseException:
+        stop(executor)  # SIGINT, SIGTERM or a fault: the queued tasks are not waited for
+        raise
+    executor.shutdown()
     atomic.write_json(out / "layers.json", res)
     atomic.write_text(out / "layers.md", table_md(res, run.corpus))
     drew = figure(res, out / "layers.png")

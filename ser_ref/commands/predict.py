@@ -1,7 +1,9 @@
 """``python -m ser_ref.predict --model-file FILE.npz FILES... [--json]``: a trained model on your own audio.
 
 Per file it prints the decision and P(class | utterance) for the four classes (with ``--json``, one
-object per line: ``path``, ``label``, ``probabilities`` {class: p}). Each file goes through exactly
+object per line: ``path``, ``label``, ``probabilities`` {class: p}, ``warnings`` [text]). A recording
+unlike the training speech (too short for one context window, near-silent, narrow-band, clipped:
+``ser_ref.frontend.input_checks``) still gets its prediction, and one warning line on stderr per check. Each file goes through exactly
 the feature code the model was trained on (``ser_ref.evaluation.saved_model``: the same audio checks,
 MFCC step, layer-1 mode or eGeMAPS). The model file is refused, with one line naming it, when it is
 corrupt, of another format version, or was trained on layer-1 features of DeepSpeech weights other
@@ -18,6 +20,7 @@ import numpy as np
 
 from ..errors import SerRefError
 from ..evaluation.saved_model import feature_version_note, features_of, load_trained, probabilities
+from ..frontend.input_checks import file_warnings
 from . import common
 
 
@@ -31,10 +34,11 @@ def parse_args(argv=None):
     return common.parse(ap, argv)
 
 
-def _line(path, label, probs, classes, as_json: bool) -> str:
+def _line(path, label, probs, classes, as_json: bool, warnings=()) -> str:
     if as_json:
         return json.dumps({"path": str(path), "label": label,
-                           "probabilities": {c: round(float(p), 6) for c, p in zip(classes, probs)}})
+                           "probabilities": {c: round(float(p), 6) for c, p in zip(classes, probs)},
+                           "warnings": list(warnings)})
     return f"{path}\t{label}\t" + "  ".join(f"{c}={p:.3f}" for c, p in zip(classes, probs))
 
 
@@ -47,12 +51,15 @@ def _main(args) -> int:
     for path in args.files:
         try:
             p = probabilities(trained, features_of(trained, path))
+            warnings = file_warnings(path, int(trained.params.get("step_ms", 20)))
         except (SerRefError, OSError) as exc:
             msg = str(exc)
             print(f"error: {msg if str(path) in msg else f'{path}: {msg}'}", file=sys.stderr)
             failed += 1
             continue
-        print(_line(path, trained.classes[int(np.argmax(p))], p, trained.classes, args.json), flush=True)
+        for w in warnings:  # before the answer, so that a reader of both streams sees it first
+            print(f"warning: {path}: {w}", file=sys.stderr, flush=True)
+        print(_line(path, trained.classes[int(np.argmax(p))], p, trained.classes, args.json, warnings), flush=True)
     if failed:
         print(f"error: {failed} of {len(args.files)} files could not be used", file=sys.stderr)
         return 1

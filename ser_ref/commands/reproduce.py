@@ -100,6 +100,8 @@ def _main(run, t_start, timings) -> int:
     out = _output_folder(run)
     check_cache_writable()
     with atomic.folder_lock(out):  # a second run into the same --out refuses at once; also a write probe
+        if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends
+            say(f"{out}: resuming an incomplete folder (no manifest.json: an earlier run stopped before its end)")
         say(f"Output folder: {out}  (re-run with --out {out} to resume)")
         return _work(run, items, load_report, out, t_start, timings)
 

@@ -65,7 +65,8 @@ def _without_speakers(items, leave_out: str):
     drop = {s.strip() for s in leave_out.split(",") if s.strip()}
     unknown = drop - {it.speaker for it in items}
     if unknown:
-        raise SerRefError(f"--leave-out: no speaker {', '.join(sorted(unknown))} in the corpus")
+        raise SerRefError(f"--leave-out: no speaker {', '.join(sorted(unknown))} in the corpus; its speakers are "
+                          f"{', '.join(sorted({it.speaker for it in items}))}")
     kept = [it for it in items if it.speaker not in drop]
     if not kept:
         raise SerRefError("--leave-out: that leaves no speaker to train on")
@@ -77,7 +78,7 @@ def _main(args) -> int:
     from ..corpora.opening import open_corpus
     from ..evaluation import feature_kinds
     from ..evaluation.dataset import build_dataset
-    from ..evaluation.executors import make_executor
+    from ..evaluation.executors import make_executor, stop
     from ..files import locations
 
     run = common.run_settings("train", args)
@@ -94,8 +95,10 @@ def _main(args) -> int:
     executor = make_executor(run.jobs, None)
     try:
         data, problems = build_dataset(items, {reads: spec}, executor=executor, cache_root=locations.cache_dir())
-    finally:
-        executor.shutdown()
+    except BaseException:
+        stop(executor)  # SIGINT, SIGTERM or a fault: the queued files are not waited for
+        raise
+    executor.shutdown()
     for line in problems["feature_errors"]:
         say(f"warning: {line}")
     if problems["n_left_out"]:

@@ -12,8 +12,9 @@ import signal
 import threading
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
-from ..errors import UsageError
+from ..errors import MachineError, UsageError
 
 # One BLAS thread per worker: N workers x N threads would oversubscribe the cores. BLAS reads
 # these when it loads, so they are set in the parent for the spawned children to inherit.
@@ -104,6 +105,68 @@ class DaskExecutor(Executor):
         self.client.close()
 
 
+class _Started(dict):
+    """A pool's {pid: process} that also keeps every process ever put in it (the pool forgets a
+    dead one): what ``worker_death`` reads the signal from."""
+
+    def __init__(self, started: list):
+        super().__init__()
+        self.started = started
+
+    def __setitem__(self, pid, process):
+        self.started.append(process)
+        super().__setitem__(pid, process)
+
+
+_STARTED: list = []   # every worker process this process started, for ``worker_death``
+
+
+class WorkerPool(ProcessPoolExecutor):
+    """``ProcessPoolExecutor`` whose workers are remembered after they die, so that a run broken by a
+    killed worker can say which signal killed it (``worker_death``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _STARTED[:] = [p for p in _STARTED if _exitcode(p) != 0]  # those that ended cleanly say nothing
+        self._processes = _Started(_STARTED)   # the dict the pool's manager thread shares
+
+
+def _exitcode(process) -> int | None:
+    try:
+        return process.exitcode
+    except ValueError:  # a closed Process object
+        return 0
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def worker_death(exc: BaseException) -> MachineError | None:
+    """The one line for a run whose worker process died (the kernel's OOM killer, a SIGKILL, a
+    crash): a MachineError that names the signal when it is known and says how to resume; None
+    when ``exc`` is not such a death. A worker's death is a fault of the machine, not of the input.
+
+    >>> str(worker_death(BrokenProcessPool("terminated abruptly"))).startswith("a worker process died")
+    True
+    >>> worker_death(ValueError("x")) is None
+    True
+    """
+    if not (isinstance(exc, BrokenProcessPool) or type(exc).__name__ == "KilledWorker"):  # Dask's
+        return None
+    codes = {-c for c in map(_exitcode, _STARTED) if c is not None and c < 0}
+    # the pool ends the other workers with SIGTERM once one is gone: another signal is the cause
+    cause = sorted(codes - {signal.SIGTERM}) or sorted(codes)
+    how = (f" (killed by {', '.join(_signal_name(c) for c in cause)}"
+           + ("; the kernel's out-of-memory killer sends SIGKILL: fewer --jobs need less memory" if
+              signal.SIGKILL in cause else "") + ")") if cause else ""
+    return MachineError(f"a worker process died{how}: a fault of the machine, not of the input. Finished work "
+                        "is kept: re-run the same command (the same --out) to resume")
+
+
 def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Executor:
     """An executor for ``jobs`` local processes (1: in-process), or the Dask cluster at ``scheduler``.
 
@@ -135,7 +198,7 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Exec
         return SerialExecutor()
     for k, v in _SINGLE_THREAD_ENV.items():  # inherited by the spawned workers
         os.environ.setdefault(k, v)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+    return WorkerPool(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_init, initargs=(os.getpid(),))
 
 

@@ -2,7 +2,8 @@
 
 A reader (or a resumed run) therefore sees either the old file or the complete new one, never a
 half-written file, even when the process is killed mid-write. ``folder_lock`` keeps two runs out of
-one output folder.
+one output folder. A results folder is complete when its ``manifest.json`` is there: every run
+writes it last (``folder_state``, ``reopen``, ``require_complete``).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import FolderInUseError, machine_error
+from ..errors import FolderInUseError, SerRefError, machine_error
 
 
 def _umask() -> int:
@@ -159,3 +160,65 @@ def folder_lock(folder, name: str = ".ser_ref.lock"):
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------ complete or not
+MARKER = "manifest.json"   # what every run writes last into its output folder
+_BOOKKEEPING = {".ser_ref.lock"}
+
+
+def folder_state(folder, marker: str = MARKER) -> str:
+    """"complete" (the marker is there), "incomplete" (other files but no marker: a run stopped
+    before its report ended) or "empty" (nothing, or nothing but the lock).
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); s0 = folder_state(d)
+    >>> _ = (d / "table2.md").write_text("| a |"); s1 = folder_state(d)
+    >>> _ = (d / MARKER).write_text("{}"); s0, s1, folder_state(d)
+    ('empty', 'incomplete', 'complete')
+    """
+    folder = Path(folder)
+    if (folder / marker).is_file():
+        return "complete"
+    try:
+        names = {p.name for p in folder.iterdir()} - _BOOKKEEPING
+    except (FileNotFoundError, NotADirectoryError):
+        return "empty"
+    return "incomplete" if names else "empty"
+
+
+def reopen(folder, marker: str = MARKER) -> str:
+    """A run starts work in ``folder`` (its lock held): the state it found (``folder_state``), and
+    the marker of an earlier finished run taken away, so that a run stopped in its turn (a full disk,
+    a kill) never leaves new tables beside an old manifest, looking finished.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); _ = (d / MARKER).write_text("{}")
+    >>> reopen(d), folder_state(d)
+    ('complete', 'empty')
+    """
+    state = folder_state(folder, marker)
+    if state == "complete":
+        try:
+            (Path(folder) / marker).unlink()
+        except OSError as exc:
+            raise machine_error(exc, "--out: the output folder must be writable", Path(folder) / marker) from exc
+    return state
+
+
+def require_complete(folder, marker: str = MARKER) -> Path:
+    """``folder``, for a reader of results: a folder without its marker is refused with one line.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); _ = (d / "table2.md").write_text("| a |")
+    >>> require_complete(d)
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.SerRefError: ...: incomplete: no manifest.json (the run that wrote it stopped before its report ended; re-run it with the same --out to finish)
+    """
+    state = folder_state(folder, marker)
+    if state != "complete":
+        why = "no such folder or nothing in it" if state == "empty" else f"incomplete: no {marker}"
+        raise SerRefError(f"{folder}: {why} (the run that wrote it stopped before its report ended; re-run it "
+                          "with the same --out to finish)")
+    return Path(folder)

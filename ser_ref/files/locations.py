@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import UsageError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]  # ser_ref/files/locations.py -> the checkout
 SHARED = REPO_ROOT.parent / "shared"
 WEIGHTS_DIR = REPO_ROOT / "weights"
@@ -51,4 +53,19 @@ def cache_dir() -> Path:
     """
     value = os.environ.get("SER_REF_CACHE")
     p = Path(value).expanduser() if value else Path.home() / ".cache" / "ser_ref"
+    _check_folder_path(p, f"SER_REF_CACHE={value}" if value else "the cache folder")
     return p
+
+
+def _check_folder_path(p: Path, what: str) -> None:
+    """A UsageError when ``p`` or a folder above it is a file (the OS would only say "File exists"
+    or "Not a directory" later, at the first write).
+
+    >>> _check_folder_path(Path("/no/such/folder/yet"), "demo")
+    """
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                raise UsageError(f"{what}: {q} is a file, not a folder; point it at a folder (or unset it "
+                                 "for ~/.cache/ser_ref)")
+            return
