@@ -123,7 +123,8 @@ def test_multi_seed_reports(two_seeds):
     for c, v in fig3["chunk_len"].items():
         assert v["per_seed"]["3"] == {"accuracy": v["accuracy"], "ua": v["ua"]}, c
         assert v["accuracy_mean"] == pytest.approx(statistics.fmean(s["accuracy"] for s in v["per_seed"].values()))
-    assert fig3["chunk_len"]["20"]["per_seed"]["5"]["accuracy"] == table["rows"]["dense1+lstm2"]["per_seed"]["5"]["accuracy"]
+    lstm2 = table["rows"]["dense1+lstm2"]["per_seed"]["5"]["accuracy"]
+    assert fig3["chunk_len"]["20"]["per_seed"]["5"]["accuracy"] == lstm2   # the row at the default length
     md = (two_seeds / "table2.md").read_text()
     rf = table["rows"]["rf-egemaps"]
     assert "Seeds 3, 5" in md and seeds.pm(rf["accuracy_mean"], rf["accuracy_sd"]) in md
@@ -192,3 +193,28 @@ def test_seed_and_seeds_exclude_each_other(capsys):
     with pytest.raises(SystemExit):
         reproduce.parse_args(["--seeds", "1,2,1"])
     assert "1 given more than once" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- the layer study
+def test_layer_study_seeds_are_one_seed_studies_side_by_side(dataset):
+    """Each seed's numbers in a several-seed layer study are the one-seed study's at that seed; the
+    rows' other keys are the first seed's."""
+    from ser_ref.deepspeech.layer_features import LAYER_KINDS
+    from ser_ref.evaluation.layer_study import evaluate_layers, table_md
+
+    npys = {layer: dataset.features["layer1"] for layer in LAYER_KINDS}
+    study = lambda seed, seeds=None: evaluate_layers(npys, dataset.y, dataset.speakers, SerialExecutor(),  # noqa: E731
+                                                     seed=seed, quick=True, say=lambda m: None, seeds=seeds)
+    both, first, second = study(2, (2, 6)), study(2), study(6)
+    for model in ("dense", "forest"):
+        for layer in LAYER_KINDS:
+            r = both[model][layer]
+            assert {k: v for k, v in r.items() if k not in NEW_KEYS} == \
+                {k: v for k, v in first[model][layer].items() if k not in NEW_KEYS}, (model, layer)
+            assert r["per_seed"]["6"] == {k: second[model][layer][k] for k in ("accuracy", "ua")}
+            assert r["accuracy_sd"] == pytest.approx(statistics.stdev([r["accuracy"], r["per_seed"]["6"]["accuracy"]]))
+            assert first[model][layer]["accuracy_sd"] is None
+    res = {"n_used": 18, "n_items": 18, "mode": "float", "model": "m.npz", "model_sha256": "0" * 64}
+    r = both["dense"]["layer3"]
+    assert seeds.pm(r["ua_mean"], r["ua_sd"]) in table_md({**res, **both}, "tiny")
+    assert "±" not in table_md({**res, **first}, "tiny")
