@@ -132,6 +132,27 @@ def test_quick_run_resumes_identically(quick_run):
     assert (out / "matrix.json").read_text() == before
 
 
+def test_several_seeds_extend_the_one_seed_matrix(quick_run):
+    """``--seeds 0,4`` into the one-seed run's folder: seed 0's splits are reused as they are, every
+    entry keeps seed 0's numbers and gains each seed's and their mean ± sd."""
+    out, argv = quick_run
+    before = json.loads((out / "matrix.json").read_text())
+    assert all(e["accuracy_sd"] is None and list(e["per_seed"]) == ["0"] for e in before)
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "folds").rglob("*.json")}
+    assert cross_corpus.main([*argv, "--seeds", "0,4"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    after = json.loads((out / "matrix.json").read_text())
+    new = {"per_seed", "accuracy_mean", "accuracy_sd", "ua_mean", "ua_sd"}
+    for a, b in zip(before, after):
+        assert {k: v for k, v in a.items() if k not in new} == {k: v for k, v in b.items() if k not in new}
+        assert b["per_seed"]["0"] == {"accuracy": b["accuracy"], "ua": b["ua"]}
+        v = [s["ua"] for s in b["per_seed"].values()]
+        assert b["ua_mean"] == pytest.approx(sum(v) / 2) and b["ua_sd"] == pytest.approx(abs(v[0] - v[1]) / 2 ** 0.5)
+    assert "Seeds 0, 4" in (out / "matrix.md").read_text()
+    assert cross_corpus.main(argv) == 0   # back to one seed: the very same matrix as before
+    assert json.loads((out / "matrix.json").read_text()) == before
+
+
 @pytest.mark.slow
 def test_ravdess_and_urdu_forest(tmp_path, model_path, ravdess_root):
     """The real pair with the forest: the RAVDESS diagonal is reproduce's Table 2 row (same folds,

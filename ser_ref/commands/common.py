@@ -111,6 +111,30 @@ def add_seed(ap, help: str = "fixes the forests and the networks") -> None:
     ap.add_argument("--seed", type=int_in(0, MAX_SEED, "--seed"), default=0, help=f"in [0, {MAX_SEED}]: {help}")
 
 
+class _SeedList(argparse.Action):
+    """``--seeds a,b,c``: the tuple, and ``seed`` its first (the corpus's and the intervals' seed)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.seeds, namespace.seed = values, values[0]
+
+
+def add_seeds(ap, help: str = "fixes the forests and the networks") -> None:
+    """``--seed N`` (one seed) or ``--seeds a,b,c`` (every system trained once per seed), not both;
+    ``--seeds N`` is ``--seed N``. After parsing, ``seed`` is the (first) seed, ``seeds`` the list or None.
+
+    >>> ap = parser("demo", "a demo"); add_seeds(ap)
+    >>> a, b = ap.parse_args(["--seeds", "4,0,9"]), ap.parse_args(["--seed", "4"])
+    >>> (a.seed, a.seeds), (b.seed, b.seeds)
+    ((4, (4, 0, 9)), (4, None))
+    """
+    group = ap.add_mutually_exclusive_group()
+    add_seed(group, help)
+    group.add_argument("--seeds", type=int_list(0, MAX_SEED, "--seeds"), action=_SeedList, default=None,
+                       help=f"distinct seeds, comma-separated, each in [0, {MAX_SEED}]: every system is trained "
+                            "once per seed on features computed once; the tables give the first seed's numbers "
+                            "with their intervals and the mean ± sd over the seeds (not with --seed)")
+
+
 def add_jobs(ap, help: str = "worker processes") -> None:
     ap.add_argument("--jobs", type=int_in(1, MAX_JOBS, "--jobs"), default=None,
                     help=f"{help}, in [1, {MAX_JOBS}] (default: all cores; 1: in-process)")

@@ -7,7 +7,8 @@ For corpora A != B every system is trained on all of A and tested on all of B; t
 the within-corpus LOSO result (``ser_ref.evaluation.cross_corpus_matrix``). Outputs: matrix.md,
 matrix.json (one entry per train, test, system), one heatmap per system, manifest.json,
 problems.json; resumable like reproduce (same --out). See docs/cross-corpus.md for the protocol and
-the normalisation options.
+the normalisation options. ``--seeds a,b,c`` trains every system once per seed (features once); each
+entry's numbers are the first seed's, with ``per_seed`` and the mean ± sd over the seeds beside them.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def parse_args(argv=None):
                     help="none; speaker: z-score each speaker with its own statistics (uses the test speakers' "
                          "unlabelled audio); corpus: z-score each corpus with its own statistics")
     common.add_model(ap)
-    common.add_seed(ap)
+    common.add_seeds(ap)
     common.add_quick(ap, "reduced settings (100 trees, short training)")
     common.add_jobs(ap)
     common.add_scheduler(ap)
@@ -110,6 +111,7 @@ def _run(argv) -> int:
 def _main(args, argv) -> int:
     from ..deepspeech import load_layer1
     from ..evaluation.executors import make_executor, stop
+    from ..evaluation import seeds
     from ..evaluation.runner import Entry, run as run_splits
 
     t_start, timings = time.perf_counter(), {}
@@ -138,16 +140,18 @@ def _main(args, argv) -> int:
         settings = run.fold_settings()
         cells = matrix.make_splits(corpus, dataset.speakers, names)
         t = time.perf_counter()
-        entries = [Entry(k, k, settings) for k in systems]
-        results = run_splits(entries, [s for splits in cells.values() for s in splits], dataset, executor, out=out,
-                             timings=timings, desc="splits", say=say, per_split=True)
+        by_seed = seeds.seeded_entries([Entry(k, k, settings) for k in systems], run.seeds)
+        results = run_splits(seeds.flat(by_seed), [s for splits in cells.values() for s in splits], dataset,
+                             executor, out=out, timings=timings, desc="splits", say=say, per_split=True)
     except BaseException:
         stop(executor)  # SIGINT, SIGTERM or a fault: the queued tasks are not waited for
         raise
     timings["training (wall)"] = time.perf_counter() - t
     executor.shutdown()
 
-    entries = matrix.matrix_entries(cells, results, dataset.y, corpus, systems, run.seed)
+    by_seed = {s: {k: results[e.key] for k, e in of_seed.items()} for s, of_seed in by_seed.items()}
+    entries = matrix.matrix_entries(cells, by_seed[run.seed], dataset.y, corpus, systems, run.seed)
+    entries = matrix.add_seed_columns(entries, cells, by_seed, dataset.y)
     md = matrix.matrix_markdown(entries, names, systems, args.normalize)
     atomic.write_text(out / "matrix.md", md)
     atomic.write_json(out / "matrix.json", entries, sort_keys=False)
@@ -155,9 +159,9 @@ def _main(args, argv) -> int:
     timings["total"] = time.perf_counter() - t_start
     man = matrix.manifest(run, settings, loaded, dataset, layer, timings)
     man["notes"] = notes
-    atomic.write_json(out / "manifest.json", man)
     protocol_card.write(out, protocol_card.card(run, [s for c in cells.values() for s in c], dataset, layer, loaded,
                                                 normalize=args.normalize))
+    atomic.write_json(out / "manifest.json", man)  # last: the mark of a complete folder
     say("\n" + md + "\n".join(notes))
     say(f"wrote {out}/matrix.md, matrix.json, heatmap-*.png, manifest.json, problems.json, protocol.json, protocol.md")
     return 0

@@ -33,7 +33,8 @@ def study(items, weights, run, executor) -> dict:
     data, problems = build_dataset(items, specs, executor=executor, cache_root=locations.cache_dir())
     say(f"features of {problems['n_used']} of {len(items)} files in {time.perf_counter() - t:.0f} s "
         f"({problems['n_left_out']} left out)")
-    rows = evaluate_layers(data.features, data.y, data.speakers, executor, seed=run.seed, quick=run.quick, say=say)
+    rows = evaluate_layers(data.features, data.y, data.speakers, executor, seed=run.seed, quick=run.quick, say=say,
+                           seeds=run.seeds)
     return {"n_used": problems["n_used"], "n_items": len(items), "errors": problems["feature_errors"],
             "mode": run.mode, "model": str(weights.source), "model_sha256": specs["layer1"].weights_sha256, **rows}
 
@@ -44,7 +45,7 @@ def parse_args(argv=None):
     common.add_root(ap)
     common.add_model(ap, "DeepSpeech .tflite or exported .npz (e.g. the English 0.9.3 model)")
     common.add_mode(ap, default="tflite-int8")
-    common.add_seed(ap)
+    common.add_seeds(ap)
     common.add_jobs(ap)
     common.add_quick(ap)
     common.add_out(ap, "output folder (default results/layers-<corpus>-<timestamp>)")

@@ -4,6 +4,10 @@ Stages: corpus -> audio checks -> cached features (eGeMAPS for the RF row, DeepS
 neural rows) -> every Table 2 row under leave-one-speaker-out -> the Figure 3 chunk-length sweep ->
 reports. Each finished fold is written atomically to ``<out>/folds``, so an interrupted run re-run
 with the same ``--out`` resumes where it stopped and gives identical numbers.
+
+``--seeds a,b,c`` trains every system once per seed on the features computed once (one checkpoint
+per system, fold and seed: ``evaluation.seeds``); the tables give the first seed's numbers, as
+``--seed a`` would, and beside them the mean ± sd over the seeds.
 """
 from __future__ import annotations
 
@@ -35,7 +39,8 @@ def parse_args(argv=None):
     common.add_model(ap, "DeepSpeech .tflite or exported .npz (default: fetched once)")
     common.add_device(ap, "array backend of the neural networks (gpu needs the 'gpu' extra and a CUDA device)")
     common.add_step_ms(ap)
-    common.add_seed(ap, "fixes the synthetic corpus, the forests and the networks")
+    common.add_seeds(ap, "fixes the synthetic corpus, the forests and the networks (with --seeds: the first seed "
+                         "fixes the corpus and the intervals)")
     common.add_out(ap, "output folder (default results/<corpus>-<timestamp>)")
     common.add_quick(ap, "a reduced but complete pipeline (used by CI)")
     common.add_jobs(ap)
@@ -120,7 +125,7 @@ def _work(run, items, load_report, out: Path, t_start, timings) -> int:
 
 
 def _stages(run, items, load_report, out: Path, layer, executor, t_start, timings) -> int:
-    from ..evaluation import fold_files, protocol_card, report
+    from ..evaluation import fold_files, protocol_card, report, seeds
     from ..evaluation.dataset import build_dataset
     from ..evaluation.runner import run as run_entries
 
@@ -141,8 +146,11 @@ def _stages(run, items, load_report, out: Path, layer, executor, t_start, timing
     folds, data = fold_files.protocol_splits(run.folds, data)  # LOSO unless --folds
     settings = run.fold_settings()
     chunks = run.chunks or (FIG3_CHUNKS_QUICK if run.quick else FIG3_CHUNKS)
+    by_seed = seeds.seeded_entries(table2_entries(settings, chunks), run.seeds)
+    if (close := seeds.close_seeds_warning(run.seeds, len(folds))) is not None:
+        say(f"note: {close}")
     t = time.perf_counter()
-    probas = run_entries(table2_entries(settings, chunks), folds, data, executor, out=out, timings=timings,
+    probas = run_entries(seeds.flat(by_seed), folds, data, executor, out=out, timings=timings,
                          desc="LOSO folds", say=say)
     timings["training (wall)"] = time.perf_counter() - t
     executor.shutdown()
@@ -150,13 +158,15 @@ def _stages(run, items, load_report, out: Path, layer, executor, t_start, timing
         keep = fold_files.utterances_tested(folds, len(y))
         y, speakers, probas = y[keep], speakers[keep], {k: p[keep] for k, p in probas.items()}
 
-    fig3 = {c: probas[sweep_key(c, settings)] for c in chunks}
+    results = {s: ({r: probas[entries[r].key] for r in ROWS},
+                   {c: probas[entries[sweep_key(c, settings)].key] for c in chunks}) for s, entries in by_seed.items()}
     timings["total"] = time.perf_counter() - t_start
     manifest = report.manifest(run, settings, data.items, data.corpus_digest, layer, timings)
-    summary = report.write_all(out, run.corpus, y, speakers, {r: probas[r] for r in ROWS}, fig3,
-                               manifest, problems, seed=run.seed)
     stamp = protocol_card.write(out, protocol_card.card(run, folds, data, layer, {run.corpus: (items, load_report)},
                                                         problems))
+    # the manifest, written last by write_all, marks the folder complete: the card goes first
+    summary = report.write_all(out, run.corpus, y, speakers, *results[run.seed], manifest, problems, seed=run.seed,
+                               by_seed=results)
     say("")
     say("\n".join(stamp + [summary]))
     say(f"\nwrote {out}/table2.md, table2.json, figure3.json (+ .png with matplotlib), per_speaker.csv, manifest.json, "

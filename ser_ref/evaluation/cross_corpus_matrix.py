@@ -2,7 +2,8 @@
 every ordered pair, with within-corpus leave-one-speaker-out on the diagonal (docs/cross-corpus.md).
 
 ``load_corpora`` opens the corpora, ``check_classes`` refuses pairs without a class in common,
-``make_splits`` gives the runner its splits, ``matrix_entries`` one result per (train, test, system),
+``make_splits`` gives the runner its splits, ``matrix_entries`` one result per (train, test, system)
+(``add_seed_columns``: and its spread over several seeds),
 ``matrix_markdown`` and ``heatmaps`` report them, ``manifest`` pins what produced them.
 """
 from __future__ import annotations
@@ -101,6 +102,32 @@ def matrix_entries(cells, results, y, corpus, systems, seed):
     return out
 
 
+def add_seed_columns(entries, cells, results_by_seed, y) -> list:
+    """Each entry of ``matrix_entries`` (the first seed's) gains ``per_seed`` ({seed: {accuracy, ua}})
+    and the mean and sample sd over the seeds (``seeds.spread``; sd None for one seed).
+    ``results_by_seed``: {seed: {system: {split name: probabilities}}}.
+
+    >>> corpus, y = np.array(["A", "A", "B", "B"]), np.array([0, 1, 0, 1])
+    >>> cells = {("A", "B"): make_splits(corpus, np.array(["a1", "a2", "b1", "b2"]), ["A", "B"])[("A", "B")]}
+    >>> by_seed = {0: {"dense": {"A->B": np.eye(4)[[0, 0]]}}, 4: {"dense": {"A->B": np.eye(4)[[0, 1]]}}}
+    >>> e, = add_seed_columns(matrix_entries(cells, by_seed[0], y, corpus, ["dense"], 0), cells, by_seed, y)
+    >>> e["per_seed"]["4"]["accuracy"], e["accuracy_mean"], e["accuracy"]
+    (1.0, 0.75, 0.5)
+    """
+    from .metrics import metrics
+    from .seeds import spread
+
+    for e in entries:
+        splits = cells[(e["train"], e["test"])]
+        idx = np.concatenate([s.test_idx for s in splits])
+        per_seed = {}
+        for seed, results in results_by_seed.items():
+            m = metrics(y[idx], np.argmax(np.concatenate([results[e["system"]][s.name] for s in splits]), axis=1))
+            per_seed[str(seed)] = {"accuracy": m["accuracy"], "ua": m["ua"]}
+        e.update(per_seed=per_seed, **spread(per_seed))
+    return entries
+
+
 def matrix_markdown(entries, names, systems, normalize) -> str:
     """One table per system: rows = training corpus, columns = test corpus, accuracy (UA) in %.
 
@@ -108,11 +135,16 @@ def matrix_markdown(entries, names, systems, normalize) -> str:
     >>> matrix_markdown([e], ["A"], ["dense"], "none").splitlines()[-3]
     '| A | 50.0 (25.0)* |'
     """
+    from .seeds import pm
     from .table2 import ROW_TITLES
 
     cell = {(e["train"], e["test"], e["system"]): e for e in entries}
     lines = [f"Cross-corpus accuracy (UA) in %, normalisation: {normalize}. Rows: training corpus; columns: "
              "test corpus; diagonal: within-corpus leave-one-speaker-out.\n"]
+    n_seeds = len(entries[0].get("per_seed", {})) if entries else 0
+    if n_seeds > 1:
+        lines.append(f"Seeds {', '.join(entries[0]['per_seed'])}: each cell is the first seed's accuracy (UA), "
+                     f"then [accuracy mean ± sd over the {n_seeds} seeds].\n")
     for k in systems:
         lines += [f"**{ROW_TITLES.get(k, k)}**\n", "| train \\ test | " + " | ".join(names) + " |",
                   "|---|" + "---:|" * len(names)]
@@ -122,7 +154,8 @@ def matrix_markdown(entries, names, systems, normalize) -> str:
                 e = cell[(a, b, k)]
                 p = e["mcnemar_p_vs_rf"]
                 star = "" if p is None or p >= 0.05 else "*"
-                row.append(f"{100 * e['accuracy']:.1f} ({100 * e['ua']:.1f}){star}")
+                spread = f" [{pm(e['accuracy_mean'], e['accuracy_sd'])}]" if n_seeds > 1 else ""
+                row.append(f"{100 * e['accuracy']:.1f} ({100 * e['ua']:.1f}){star}{spread}")
             lines.append(f"| {a} | " + " | ".join(row) + " |")
         lines.append("")
     lines.append("\\* McNemar p < 0.05 against the Random Forest on the same train/test pair.")

@@ -6,7 +6,8 @@ For each layer, two models:
     forest  the CART forest of the registry (``systems``) on utterance-level [mean, std] over frames
             (4096 values), through ``metrics.run_loso``
 with accuracy and UA, their 95 % bootstrap CIs, and McNemar's p of each layer against layer 1 for the
-same model (``evaluate_layers``); ``table_md`` and ``figure`` report them.
+same model (``evaluate_layers``); ``table_md`` and ``figure`` report them. With several seeds, every
+model is trained once per seed and each row gains ``per_seed`` and the mean and sd over the seeds.
 """
 from __future__ import annotations
 
@@ -32,13 +33,16 @@ def pooled_stats(npy: str) -> np.ndarray:
     return np.concatenate([f.mean(0), f.std(0)])
 
 
-def dense_predictions(npys, y, speakers, folds, executor, settings, layer, say=print):
-    """The paper's frame-level Dense model under ``folds``, through the one runner (no checkpoints)."""
+def dense_predictions(npys, y, speakers, folds, executor, settings, layer, say=print, seeds=None) -> dict:
+    """{seed: labels} of the paper's frame-level Dense model under ``folds``, at each of ``seeds``
+    (default: the settings' seed), through the one runner (no checkpoints)."""
     from .runner import Dataset, Entry, digest, run
+    from .seeds import flat, seeded_entries
 
     data = Dataset(y=y, speakers=speakers, features={"layer1": npys}, digest=digest([layer, list(npys)]))
-    probas = run([Entry("dense", "dense", settings)], folds, data, executor, desc=f"dense on {layer}", say=say)
-    return probas["dense"].argmax(1)
+    by_seed = seeded_entries([Entry("dense", "dense", settings)], seeds or (settings.seed,))
+    probas = run(flat(by_seed), folds, data, executor, desc=f"dense on {layer}", say=say)
+    return {s: probas[e["dense"].key].argmax(1) for s, e in by_seed.items()}
 
 
 def layer_row(res, y, pred, ref_pred, seed) -> dict:
@@ -50,12 +54,35 @@ def layer_row(res, y, pred, ref_pred, seed) -> dict:
             "mcnemar_p_vs_layer1": None if ref_pred is None else mcnemar(y, ref_pred, pred)}
 
 
-def evaluate_layers(npys_by_layer: dict, y, speakers, executor, *, seed: int, quick: bool, say=print) -> dict:
+def seed_row(row: dict, y, preds_by_seed: dict) -> dict:
+    """``row`` (the first seed's) with ``per_seed`` ({seed: {accuracy, ua}}) and the mean and sample
+    sd over the seeds (``seeds.spread``; sd None for one seed).
+
+    >>> y = np.array([0, 1, 2, 3])
+    >>> r = seed_row({"accuracy": 1.0}, y, {0: y, 7: np.array([0, 1, 2, 0])})
+    >>> r["per_seed"]["7"], r["accuracy_mean"]
+    ({'accuracy': 0.75, 'ua': 0.75}, 0.875)
+    """
+    from .metrics import metrics
+    from .seeds import spread
+
+    per_seed = {}
+    for s, pred in preds_by_seed.items():
+        m = metrics(y, pred)
+        per_seed[str(s)] = {"accuracy": m["accuracy"], "ua": m["ua"]}
+    return {**row, "per_seed": per_seed, **spread(per_seed)}
+
+
+def evaluate_layers(npys_by_layer: dict, y, speakers, executor, *, seed: int, quick: bool, say=print,
+                    seeds=None) -> dict:
     """{"dense": {layer: row}, "forest": {layer: row}} (``layer_row``) for every layer of ``LAYER_KINDS``;
-    ``npys_by_layer[layer]`` holds one cached feature file per utterance."""
+    ``npys_by_layer[layer]`` holds one cached feature file per utterance. ``seeds`` (default: ``seed``
+    alone; ``seed`` is their first): each model is trained once per seed; a row's numbers, CIs and
+    p-values are the first seed's, and ``seed_row`` adds every seed's and their mean and sd."""
     from .metrics import loso_folds, metrics, run_loso
     from .systems import Settings, fit_predict_labels
 
+    seeds = seeds or (seed,)
     folds = loso_folds(speakers)
     settings = Settings(seed=seed, nn_config="quick" if quick else {})
     n_trees = 50 if quick else 300
@@ -63,15 +90,18 @@ def evaluate_layers(npys_by_layer: dict, y, speakers, executor, *, seed: int, qu
     for layer in LAYER_KINDS:
         npys = npys_by_layer[layer]
         t = time.perf_counter()
-        pred = dense_predictions(npys, y, speakers, folds, executor, settings, layer, say)
-        out["dense"][layer] = layer_row(metrics(y, pred), y, pred, ref.get("dense"), seed)
+        dense = dense_predictions(npys, y, speakers, folds, executor, settings, layer, say, seeds)
+        pred = dense[seed]
+        out["dense"][layer] = seed_row(layer_row(metrics(y, pred), y, pred, ref.get("dense"), seed), y, dense)
         ref.setdefault("dense", pred)
         X = np.stack([pooled_stats(p) for p in npys])
         fit = functools.partial(fit_predict_labels, name="rf-egemaps", settings=Settings(rf_trees=n_trees))
         # the forest of Table 2's baseline, here on pooled layer statistics; in this process, on every
         # core (a pool worker once hit a Numba thread-count clash here)
-        res = run_loso(fit, X, y, speakers, executor="serial", standardize=False, seed=seed)
-        out["forest"][layer] = layer_row(res.pooled, y, res.y_pred, ref.get("forest"), seed)
+        forest = {s: run_loso(fit, X, y, speakers, executor="serial", standardize=False, seed=s) for s in seeds}
+        res = forest[seed]
+        out["forest"][layer] = seed_row(layer_row(res.pooled, y, res.y_pred, ref.get("forest"), seed), y,
+                                        {s: r.y_pred for s, r in forest.items()})
         ref.setdefault("forest", res.y_pred)
         say(f"{layer}: dense acc {out['dense'][layer]['accuracy']:.3f}, forest acc "
             f"{out['forest'][layer]['accuracy']:.3f} ({time.perf_counter() - t:.0f} s)")
@@ -79,12 +109,20 @@ def evaluate_layers(npys_by_layer: dict, y, speakers, executor, *, seed: int, qu
 
 
 def table_md(res: dict, corpus: str) -> str:
-    """layers.md: one row per layer, Dense and Forest accuracy / UA with CIs and McNemar's p."""
+    """layers.md: one row per layer, Dense and Forest accuracy / UA with CIs and McNemar's p (and the
+    mean ± sd over the seeds, where there are several)."""
+    from .seeds import pm
+
     lines = [f"# Which DeepSpeech layer carries emotion ({corpus}, LOSO, {res['n_used']} of {res['n_items']} "
              f"utterances, mode {res['mode']})", "",
              "| layer | Dense acc [95 % CI] | Dense UA [95 % CI] | p vs layer 1 | Forest acc [95 % CI] | "
              "Forest UA [95 % CI] | p vs layer 1 |", "|---|---|---|---|---|---|---|"]
-    fmt = lambda r, k: f"{100 * r[k]:.1f} [{100 * r[k + '_ci'][0]:.1f}, {100 * r[k + '_ci'][1]:.1f}]"  # noqa: E731
+    n_seeds = len(res["dense"][LAYER_KINDS[0]].get("per_seed", {}))
+    if n_seeds > 1:
+        lines[1:1] = ["", f"Seeds {', '.join(res['dense'][LAYER_KINDS[0]]['per_seed'])}: each value, CI and p is the "
+                      f"first seed's; after the ';' the mean ± sd over the {n_seeds} seeds."]
+    fmt = lambda r, k: (f"{100 * r[k]:.1f} [{100 * r[k + '_ci'][0]:.1f}, {100 * r[k + '_ci'][1]:.1f}]"  # noqa: E731
+                        + (f"; {pm(r[k + '_mean'], r[k + '_sd'])}" if n_seeds > 1 else ""))
     pv = lambda r: "-" if r["mcnemar_p_vs_layer1"] is None else f"{r['mcnemar_p_vs_layer1']:.3g}"  # noqa: E731
     for layer in LAYER_KINDS:
         d, f = res["dense"][layer], res["forest"][layer]
@@ -93,6 +131,14 @@ def table_md(res: dict, corpus: str) -> str:
     lines += ["", f"Model: {Path(res['model']).name} (weights file sha256 {res['model_sha256'][:12]}). Dense: the paper's "
               "frame-level Dense model; Forest: CART forest on utterance [mean, std] of the layer's frames."]
     return "\n".join(lines) + "\n"
+
+
+def _seed_points(ax, x, rows, metric) -> None:
+    """Each seed's value as a small grey point beside the first seed's, where there are several seeds."""
+    for xi, r in zip(x, rows):
+        if len(r.get("per_seed", {})) > 1:
+            v = [100 * m[metric] for m in r["per_seed"].values()]
+            ax.plot([xi] * len(v), v, ".", color="grey", alpha=0.7, zorder=1)
 
 
 def figure(res: dict, path: Path) -> bool:
@@ -112,6 +158,7 @@ def figure(res: dict, path: Path) -> bool:
             v = np.array([100 * r[metric] for r in rows])
             ci = np.array([[100 * r[metric + "_ci"][0], 100 * r[metric + "_ci"][1]] for r in rows])
             ax.errorbar(x + off, v, yerr=[v - ci[:, 0], ci[:, 1] - v], marker="o", capsize=3, label=model)
+            _seed_points(ax, x + off, rows, metric)
         ax.set_xticks(x, [f"layer {k}" for k in x])
         ax.set_title(metric.upper() if metric == "ua" else "accuracy")
         ax.set_ylabel("%")

@@ -256,6 +256,25 @@ def row_summary(y, proba, rf_pred, seed: int, *, speakers) -> dict:
     return out
 
 
+def seed_columns(y, probas_by_seed: dict, names=("accuracy", "ua", "macro_f1")) -> dict:
+    """What several seeds add to a row: ``per_seed`` ({seed: {name: value}} for ``names``) and the mean
+    and sample sd of accuracy and UA over the seeds (``seeds.spread``: sd None for one seed).
+
+    >>> y = np.array([0, 1, 2, 3])
+    >>> c = seed_columns(y, {0: np.eye(4)[[0, 1, 2, 3]], 1: np.eye(4)[[0, 1, 2, 0]]})
+    >>> c["per_seed"]["1"]["accuracy"], c["accuracy_mean"], round(c["accuracy_sd"], 4)
+    (0.75, 0.875, 0.1768)
+    """
+    from .metrics import metrics
+    from .seeds import spread
+
+    per_seed = {}
+    for s, proba in probas_by_seed.items():
+        m = metrics(y, np.argmax(proba, axis=1), n_classes=4)
+        per_seed[str(s)] = {name: float(m[name]) for name in names}
+    return {"per_seed": per_seed, **spread(per_seed)}
+
+
 def _pct(v) -> str:
     return f"{100 * v:.1f}"
 
@@ -284,16 +303,28 @@ def table_markdown(corpus: str, rows: dict, problems: dict | None = None) -> str
                  "bootstrap CIs: resampling utterances (utt.) and resampling speakers (spk., the unit that "
                  "leave-one-speaker-out generalises to). p vs RF: McNemar over utterances, exact sign-flip "
                  "test over speakers (docs/evaluation.md).\n")
+    n_seeds = len(next(iter(rows.values()), {}).get("per_seed", {}))
+    if n_seeds > 1:
+        lines.append(f"Seeds {', '.join(next(iter(rows.values()))['per_seed'])}: each row's numbers, intervals and "
+                     f"tests are the first seed's; mean ± sd: over the {n_seeds} seeds (sample sd).\n")
     lines.append("| Model | Paper acc. (IEMOCAP) | Accuracy [utt. CI] [spk. CI] | UA [utt. CI] [spk. CI] | macro F1 "
                  "| McNemar p vs RF | Speaker p vs RF |")
     lines.append("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in rows.items():
         lines.append(
             f"| {ROW_TITLES[name]} | {PAPER_ACCURACY[name]} | {_pct(r['accuracy'])} {_ci(r['accuracy_ci95'])} "
-            f"{_ci(r['accuracy_ci95_speaker'])} | {_pct(r['ua'])} {_ci(r['ua_ci95'])} {_ci(r['ua_ci95_speaker'])} "
+            f"{_ci(r['accuracy_ci95_speaker'])}{_over_seeds(r, 'accuracy', n_seeds)} | {_pct(r['ua'])} "
+            f"{_ci(r['ua_ci95'])} {_ci(r['ua_ci95_speaker'])}{_over_seeds(r, 'ua', n_seeds)} "
             f"| {_pct(r['macro_f1'])} | {_p(r['mcnemar_p_vs_rf'])} | {_p(r['p_speaker_vs_rf'])} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _over_seeds(r: dict, name: str, n_seeds: int) -> str:
+    """"; mean ± sd" of ``name`` over the seeds, where there are several (nothing for one)."""
+    from .seeds import pm
+
+    return f"; {pm(r[name + '_mean'], r[name + '_sd'])}" if n_seeds > 1 else ""
 
 
 def _ci(interval) -> str:
@@ -367,6 +398,7 @@ def _figure3(plt, out: Path, fig3: dict) -> None:
         else:
             ax.plot(x, y, style, label=label)
             tops.append(y.max())
+    _seed_spread(ax, fig3, chunks)
     ax.axhline(100 * CHANCE, color="0.4", lw=1, ls=":")
     ax.text(chunks[-1], 100 * CHANCE + 0.8, "chance (4 classes)", color="0.3", fontsize=8, ha="right")
     ax.axhline(PAPER_ACCURACY["dense1+lstm2"], color="C3", lw=1, ls="-.",
@@ -417,28 +449,64 @@ def _speaker_intervals(y, pred, speakers, seed: int) -> dict:
             for m in ("accuracy", "ua")}
 
 
-def write_all(out: Path, corpus, y, speakers, probas: dict, fig3_probas: dict, manifest, problems, *, seed=0) -> str:
+def _seed_spread(ax, fig3: dict, chunks) -> None:
+    """Figure 3's seed spread, where there are several seeds: each seed's accuracy as a small grey
+    point, and the mean ± sd over the seeds as a black bar."""
+    if len(fig3[chunks[0]].get("per_seed", {})) < 2:
+        return
+    for c in chunks:
+        acc = [100 * m["accuracy"] for m in fig3[c]["per_seed"].values()]
+        ax.plot([c] * len(acc), acc, ".", color="grey", alpha=0.7, zorder=1)
+    ax.errorbar(chunks, [100 * fig3[c]["accuracy_mean"] for c in chunks],
+                yerr=[100 * fig3[c]["accuracy_sd"] for c in chunks], fmt="none", ecolor="black", capsize=4,
+                label=f"accuracy mean ± sd over {len(fig3[chunks[0]]['per_seed'])} seeds")
+
+
+def write_all(out: Path, corpus, y, speakers, probas: dict, fig3_probas: dict, manifest, problems, *, seed=0,
+              by_seed: dict | None = None) -> str:
+    """Every report of a run. ``probas`` / ``fig3_probas``: the (first) seed's Table 2 rows and Figure 3
+    chunk lengths; ``by_seed``: {seed: (rows' probas, Figure 3's probas)} of every seed, the first one
+    first (None: the one seed ``seed``). Every row's existing keys describe the first seed; each row
+    gains ``per_seed`` and the mean and sd over the seeds (``seed_columns``); figure3.json gains them
+    per chunk length only when there are several seeds (a one-seed run's file is as it always was)."""
     from .metrics import metrics
 
+    by_seed = {seed: (probas, fig3_probas)} if by_seed is None else by_seed
     rf_pred = np.argmax(probas["rf-egemaps"], axis=1)
     rows = {name: row_summary(y, p, None if name == "rf-egemaps" else rf_pred, seed, speakers=speakers)
             for name, p in probas.items()}
+    for name, r in rows.items():
+        r.update(seed_columns(y, {s: rows_s[name] for s, (rows_s, _) in by_seed.items()}))
     fig3 = {}
     for c, p in fig3_probas.items():
         m = metrics(y, np.argmax(p, axis=1), n_classes=4)
         fig3[c] = {"accuracy": float(m["accuracy"]), "ua": float(m["ua"])}
         fig3[c].update(_speaker_intervals(y, np.argmax(p, axis=1), speakers, seed))
+        if len(by_seed) > 1:
+            fig3[c].update(seed_columns(y, {s: fig3_s[c] for s, (_, fig3_s) in by_seed.items()}, ("accuracy", "ua")))
     md = table_markdown(corpus, rows, problems)
     atomic.write_text(out / "table2.md", md)
     atomic.write_json(out / "table2.json", {"corpus": corpus, "rows": rows, "paper_accuracy": PAPER_ACCURACY,
-                                            "n_utterances": int(len(y)), "problems": problems},
+                                            "n_utterances": int(len(y)), "problems": problems,
+                                            "seeds": list(by_seed)},
                       sort_keys=False)  # rows in the paper's order
+    seeds_key = {"seeds": list(by_seed)} if len(by_seed) > 1 else {}
     atomic.write_json(out / "figure3.json", {"corpus": corpus, "model": "dense1+lstm2",
-                                             "chunk_len": {str(c): v for c, v in sorted(fig3.items())}})
+                                             "chunk_len": {str(c): v for c, v in sorted(fig3.items())}, **seeds_key})
     atomic.write_text(out / "per_speaker.csv", per_speaker_csv(y, speakers, probas))
     notes = _plots(out, rows, fig3)
     manifest["notes"] = notes
     atomic.write_json(out / "manifest.json", manifest)
     fig_lines = "\n".join(f"  chunk {c:>3}: accuracy {_pct(v['accuracy'])} %, UA {_pct(v['ua'])} %"
-                          for c, v in sorted(fig3.items()))
+                          + _fig3_over_seeds(v) for c, v in sorted(fig3.items()))
     return md + "\nFigure 3 (Dense1+LSTM2 vs chunk length):\n" + fig_lines + ("\n" + "\n".join(notes) if notes else "")
+
+
+def _fig3_over_seeds(v: dict) -> str:
+    """"; over N seeds: accuracy mean ± sd %, UA mean ± sd %" for a chunk length of several seeds."""
+    from .seeds import pm
+
+    if len(v.get("per_seed", {})) < 2:
+        return ""
+    return (f"; over {len(v['per_seed'])} seeds: accuracy {pm(v['accuracy_mean'], v['accuracy_sd'])} %, "
+            f"UA {pm(v['ua_mean'], v['ua_sd'])} %")

@@ -9,6 +9,10 @@ trains every system of that kind. Dense1+Dense2, Dense1+LSTM2 and every chunk le
 Figure 3 sweep get the one Dense1 the task trained for them (``nn.Dense1``): the hand-off is
 explicit and exact, so each row equals a fit that trained its own Dense1.
 
+Several seeds: entries whose settings differ only in the seed (and whose keys differ:
+``seeds.seeded_entries``) go to separate tasks, one per (split, kind, seed), each training with its
+own seed; so an entry's numbers do not depend on the other seeds of the run.
+
 Checkpoints: each finished (entry, split) is written atomically to
 ``<out>/folds/<key>/<split index>-<split name>.json`` with a tag hashing the entry's settings and the
 data; a re-run finds it and skips the work, with identical numbers. A checkpoint that cannot be
@@ -229,9 +233,8 @@ def run(entries, splits, data: Dataset, executor, *, out: Path | None = None, ti
     timings = {} if timings is None else timings
     results = {e.key: {} for e in entries}
     pending = []
-    for kind in _kind_order(entries):
-        group = [e for e in entries if systems.get(e.system).reads == kind]
-        for split in splits if group else ():
+    for kind, seed, group in _task_groups(entries):
+        for split in splits:
             todo = []
             for e in group:
                 tag, path = entry_tag(e, data), None if out is None else checkpoint_path(out, e.key, split)
@@ -243,12 +246,14 @@ def run(entries, splits, data: Dataset, executor, *, out: Path | None = None, ti
             if todo:
                 fut = executor.submit(split_task, [e for e, _, _ in todo], kind,
                                       None if kind is None else data.features[kind], data.y, data.speakers,
-                                      split.train_idx, split.test_idx, fold_seed(group[0].settings.seed, split.index),
+                                      split.train_idx, split.test_idx, fold_seed(seed, split.index),
                                       data.norm_groups)
                 pending.append((split, todo, fut))
     if pending:
         n_runs = sum(len(t) for _, t, _ in pending)
-        say(f"training {n_runs} (system, split) runs in {len(pending)} tasks ({len(entries)} systems x "
+        n_seeds = len({e.settings.seed for e in entries})
+        per_seed = f"{len(entries) // n_seeds} systems x {n_seeds} seeds" if n_seeds > 1 else f"{len(entries)} systems"
+        say(f"training {n_runs} (system, split) runs in {len(pending)} tasks ({per_seed} x "
             f"{len(splits)} splits, finished ones skipped)")
     done = set()
     try:
@@ -264,6 +269,15 @@ def run(entries, splits, data: Dataset, executor, *, out: Path | None = None, ti
                 fut.cancel()
         raise
     return results if per_split else {k: _assemble(v, splits, len(data.y)) for k, v in results.items()}
+
+
+def _task_groups(entries):
+    """(kind, seed, entries) for each feature kind (``_kind_order``) and, within it, each seed in the
+    order given: one task per group and split, as every entry of a task trains with the task's seed."""
+    for kind in _kind_order(entries):
+        of_kind = [e for e in entries if systems.get(e.system).reads == kind]
+        for seed in dict.fromkeys(e.settings.seed for e in of_kind):
+            yield kind, seed, [e for e in of_kind if e.settings.seed == seed]
 
 
 def _kind_order(entries) -> list:
