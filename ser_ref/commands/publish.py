@@ -28,7 +28,9 @@ from . import common
 from .common import say
 
 RESULTS = Path("docs/results")          # relative to the repository root, as every command line names it
-SEEDS = "0,1,2,3,4"
+# Five seeds, spaced wider than any corpus's number of folds: fold i of a run at seed s trains with
+# seed s + i, so consecutive seeds (0,1,2,...) would share initialisations between folds.
+SEEDS = "0,1000,2000,3000,4000"
 ALL_SYSTEMS = "majority,rf-egemaps,dense,lstm,dense1+dense2,dense1+lstm2"
 
 
@@ -58,9 +60,21 @@ def experiments() -> dict[str, tuple[str, list[str]]]:
         "cross-corpus-speaker": ("cross_corpus", [*pair, "--corpus", "synthetic", "--normalize", "speaker"]),
         "ravdess-layers": ("layers", ["--corpus", "ravdess", "--root", ravdess]),
     }
-    for layer in published.LAYERS:
-        table[f"ravdess-urdu-{layer}"] = ("cross_corpus", [*pair, "--features", layer, "--systems", ALL_SYSTEMS])
     return {name: (cmd, [*argv, "--out", (RESULTS / name).as_posix()]) for name, (cmd, argv) in table.items()}
+
+
+def planned() -> dict[str, tuple[str, list[str]]]:
+    """Experiments the docs announce but ``publish`` cannot run yet, with the command each will be:
+    the layer study from RAVDESS to URDU needs ``cross_corpus --features`` (not written yet).
+
+    >>> sorted(planned())[0]
+    'ravdess-urdu-layer1'
+    """
+    ravdess, urdu = corpus_roots()
+    pair = ["--corpus", f"ravdess={ravdess}", "--corpus", f"urdu={urdu}"]
+    return {f"ravdess-urdu-{layer}": ("cross_corpus", [*pair, "--features", layer, "--systems", ALL_SYSTEMS,
+                                                       "--out", (RESULTS / f"ravdess-urdu-{layer}").as_posix()])
+            for layer in published.LAYERS}
 
 
 def command_line(command: str, argv: list[str]) -> str:
