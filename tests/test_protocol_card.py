@@ -168,14 +168,19 @@ def test_git_state_of_a_checkout_clean_and_dirty(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     _git(repo, "init", "-q")
-    (repo / "a.py").write_text("x = 1\n")
-    _git(repo, "add", "a.py")
+    (repo / "ser_ref").mkdir()
+    (repo / "docs").mkdir()
+    (repo / "ser_ref" / "a.py").write_text("x = 1\n")
+    (repo / "docs" / "table.json").write_text("{}\n")
+    _git(repo, "add", "ser_ref/a.py", "docs/table.json")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
     head = _git(repo, "rev-parse", "HEAD")
     assert report.git_state(repo) == {"git_commit": head, "git_dirty": False, "git_reason": None}
     (repo / "untracked.txt").write_text("results are not the code\n")
     assert report.git_state(repo)["git_dirty"] is False
-    (repo / "a.py").write_text("x = 2\n")
+    (repo / "docs" / "table.json").write_text('{"a run": "wrote its results into the checkout"}\n')
+    assert report.git_state(repo)["git_dirty"] is False
+    (repo / "ser_ref" / "a.py").write_text("x = 2\n")
     assert report.git_state(repo) == {"git_commit": head, "git_dirty": True, "git_reason": None}
     # a package folder inside some repository (a wheel installed in a venv there) is not a checkout
     (repo / "site-packages").mkdir()

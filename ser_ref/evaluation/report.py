@@ -48,8 +48,12 @@ def machine() -> dict:
             "cpu_count": os.cpu_count(), "cpu_model": cpu, "openblas_kernels": corename()}
 
 
+CODE_PATHS = ("ser_ref", "pyproject.toml")  # what makes the numbers (docs/ and tests/ do not)
+
+
 def git_state(root=None, *, git: str = "git") -> dict:
-    """The commit the code ran from: ``git_commit`` (HEAD), ``git_dirty`` (tracked files changed), both
+    """The commit the code ran from: ``git_commit`` (HEAD), ``git_dirty`` (a tracked file of the code,
+    ``CODE_PATHS``, changed; results written into the checkout do not count), both
     None with ``git_reason`` when ``root`` (default: the folder above the package) is not the top of
     a git checkout (an installed wheel) or there is no ``git`` to ask.
 
@@ -84,7 +88,8 @@ def git_state(root=None, *, git: str = "git") -> dict:
     top = ask("rev-parse", "--show-toplevel")
     if top is None or Path(top).resolve() != root:  # a wheel inside some other repository is not a checkout
         return unknown(f"not run from a git checkout (ser_ref imported from {root})")
-    commit, status = ask("rev-parse", "HEAD"), ask("status", "--porcelain", "--untracked-files=no")
+    # the code's files only: a run that writes its results into the checkout (docs/results) is not dirty
+    commit, status = ask("rev-parse", "HEAD"), ask("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
     if commit is None or status is None:
         return unknown("git could not read the checkout")
     return {"git_commit": commit, "git_dirty": bool(status), "git_reason": None}
