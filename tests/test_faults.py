@@ -28,7 +28,6 @@ from ser_ref.commands import reproduce
 from ser_ref.frontend.audio import decode_audio, load_audio
 from ser_ref.corpora import synthetic
 from ser_ref.errors import AudioError, CorpusError, MachineError, WeightsError
-from ser_ref.evaluation.executors import SerialExecutor
 
 LAYER1 = feature_kinds.KINDS["layer1"]
 
@@ -486,21 +485,7 @@ def test_workers_die_with_a_killed_parent(corpus, model_path, tmp_path):
     assert not _gone_soon(workers)  # they poll their parent every 0.5 s
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to find the workers")
-def test_sigint_stops_promptly_and_keeps_finished_folds(corpus, model_path, tmp_path):
-    out = tmp_path / "out"
-    proc, workers = _start_jobs2_run(corpus, model_path, out, tmp_path / "cache")
-    deadline = time.monotonic() + 120
-    while not list((out / "folds").rglob("*.json")) and time.monotonic() < deadline:
-        time.sleep(0.1)  # until some folds have finished
-    before = len(list((out / "folds").rglob("*.json")))
-    assert proc.poll() is None, "the run ended before it could be interrupted: give it more work"
-    proc.send_signal(signal.SIGINT)
-    rest = proc.communicate(timeout=30)[0]
-    assert proc.returncode == 130 and "re-run the same command with the same --out to resume" in rest
-    assert not _gone_soon(workers, 2)  # terminated by the parent before it exits
-    kept = list((out / "folds").rglob("*.json"))
-    assert before > 0 and len(kept) >= before and all(json.loads(p.read_text())["proba"] for p in kept)
+# SIGINT and SIGTERM: tests/test_run_endings.py (one test, both signals)
 
 
 # ------------------------------------------------------------------------------------ 10. smaller

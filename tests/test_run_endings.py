@@ -49,7 +49,10 @@ def test_a_worker_killed_by_pid_is_a_machine_fault_with_one_line(corpus, model_p
 # -------------------------------------------------------------------------------------- SIGTERM
 
 @LINUX_PROC
-def test_sigterm_keeps_finished_folds_releases_the_lock_and_exits_143(corpus, model_path, tmp_path):
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_keeps_finished_folds_releases_the_lock_and_exits_128_plus_it(sig, code, corpus, model_path,
+                                                                               tmp_path):
+    """Ctrl-C and SIGTERM (`docker stop`, a scheduler) end a run the same way, to the pid alone."""
     import time
 
     out = tmp_path / "out"
@@ -58,15 +61,15 @@ def test_sigterm_keeps_finished_folds_releases_the_lock_and_exits_143(corpus, mo
     while not list((out / "folds").rglob("*.json")) and time.monotonic() < deadline:
         time.sleep(0.1)  # until some folds have finished
     before = len(list((out / "folds").rglob("*.json")))
-    assert proc.poll() is None, "the run ended before it could be terminated: give it more work"
+    assert proc.poll() is None, "the run ended before it could be stopped: give it more work"
     assert (out / ".ser_ref.lock").exists()
-    os.kill(proc.pid, signal.SIGTERM)  # to the pid alone, as `docker stop` or a scheduler does
+    os.kill(proc.pid, sig)
     rest = proc.communicate(timeout=30)[0]
-    assert proc.returncode == 143, rest
+    assert proc.returncode == code, rest
     assert "re-run the same command with the same --out to resume" in rest and "Traceback" not in rest
     assert not (out / ".ser_ref.lock").exists()
     assert not (out / "manifest.json").exists()
-    assert not _gone_soon(workers, 2)
+    assert not _gone_soon(workers, 2)  # terminated by the parent before it exits
     kept = list((out / "folds").rglob("*.json"))
     assert before > 0 and len(kept) >= before and all(json.loads(p.read_text())["proba"] for p in kept)
 

@@ -63,6 +63,15 @@ def experiments() -> dict[str, tuple[str, list[str]]]:
     return {name: (cmd, [*argv, "--out", (RESULTS / name).as_posix()]) for name, (cmd, argv) in table.items()}
 
 
+# Experiments of the table whose folder is not (yet) what ``publish`` makes on this code, with why; their
+# pages say so (docs/results.md), and tests/test_published.py holds them to that instead of to a manifest.
+PENDING = {
+    "urdu": "not run yet (five seeds on URDU: about 40 minutes on 2 cores)",
+    "ravdess-layers": "made by python -m ser_ref.layers on 2026-12-01, before manifests recorded the git commit "
+                      "(about 20 minutes on 2 cores to regenerate)",
+}
+
+
 def planned() -> dict[str, tuple[str, list[str]]]:
     """Experiments the docs announce but ``publish`` cannot run yet, with the command each will be:
     the layer study from RAVDESS to URDU needs ``cross_corpus --features`` (not written yet).
@@ -196,6 +205,8 @@ def _main(args) -> int:
     stale = render(REPO_ROOT / RESULTS, write=not args.dry_run)
     for line in stale:
         print(line, file=sys.stderr)
+    for name, why in PENDING.items():
+        say(f"pending: {name}: {why} (python -m ser_ref.publish --only {name})")
     return 1 if stale and args.everything else 0   # with --only, the others' missing results are only noted
 
 

@@ -166,7 +166,7 @@ def _stages(run, items, load_report, out: Path, layer, executor, t_start, timing
                                                         problems))
     # the manifest, written last by write_all, marks the folder complete: the card goes first
     summary = report.write_all(out, run.corpus, y, speakers, *results[run.seed], manifest, problems, seed=run.seed,
-                               by_seed=results)
+                               by_seed=results, stamp=stamp[0] if stamp else None)
     say("")
     say("\n".join(stamp + [summary]))
     say(f"\nwrote {out}/table2.md, table2.json, figure3.json (+ .png with matplotlib), per_speaker.csv, manifest.json, "

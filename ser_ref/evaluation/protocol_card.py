@@ -370,14 +370,9 @@ def markdown(c: dict) -> str:
 
 
 def write(out: Path, c: dict) -> list[str]:
-    """protocol.json and protocol.md in ``out``; a leaky protocol's stamp goes first in table2.md
-    (when ``out`` has one). Returns the lines to show (the stamp, if any)."""
+    """protocol.json and protocol.md in ``out``. Returns the lines to show: a leaky protocol's stamp,
+    which the caller also puts first in its table (``report.write_all(..., stamp=...)``)."""
     out = Path(out)
     atomic.write_json(out / "protocol.json", c, sort_keys=False)
     atomic.write_text(out / "protocol.md", markdown(c))
-    if not c["stamp"]:
-        return []
-    table = out / "table2.md"
-    if table.exists() and not table.read_text().startswith(STAMP_HEAD):
-        atomic.write_text(table, f"{c['stamp']} (protocol.json)\n\n" + table.read_text())
-    return [c["stamp"]]
+    return [c["stamp"]] if c["stamp"] else []

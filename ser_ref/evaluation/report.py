@@ -468,7 +468,7 @@ def _seed_spread(ax, fig3: dict, chunks) -> None:
 
 
 def write_all(out: Path, corpus, y, speakers, probas: dict, fig3_probas: dict, manifest, problems, *, seed=0,
-              by_seed: dict | None = None) -> str:
+              by_seed: dict | None = None, stamp: str | None = None) -> str:
     """Every report of a run. ``probas`` / ``fig3_probas``: the (first) seed's Table 2 rows and Figure 3
     chunk lengths; ``by_seed``: {seed: (rows' probas, Figure 3's probas)} of every seed, the first one
     first (None: the one seed ``seed``). Every row's existing keys describe the first seed; each row
@@ -490,6 +490,8 @@ def write_all(out: Path, corpus, y, speakers, probas: dict, fig3_probas: dict, m
         if len(by_seed) > 1:
             fig3[c].update(seed_columns(y, {s: fig3_s[c] for s, (_, fig3_s) in by_seed.items()}, ("accuracy", "ua")))
     md = table_markdown(corpus, rows, problems)
+    if stamp:  # a protocol that is not speaker-independent says so before anything else
+        md = f"{stamp} (protocol.json)\n\n{md}"
     atomic.write_text(out / "table2.md", md)
     atomic.write_json(out / "table2.json", {"corpus": corpus, "rows": rows, "paper_accuracy": PAPER_ACCURACY,
                                             "n_utterances": int(len(y)), "problems": problems,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
+from pathlib import Path  # noqa: F401  (the examples use it)
 
 from ..errors import SerRefError
 

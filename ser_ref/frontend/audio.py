@@ -8,7 +8,7 @@ ratio of the two rates).
 from __future__ import annotations
 
 import io
-import os
+import os  # noqa: F401  (the examples use it)
 import struct
 from math import gcd
 from pathlib import Path
