@@ -191,3 +191,23 @@ def test_speaker_normalisation_is_another_experiment(quick_run, tmp_path):
     assert {"model", "versions", "machine", "wall_time_s", "corpora"} <= set(norm)
     assert "openblas_kernels" in norm["machine"] and norm["model"]["file_sha256"]
     assert "normalisation: speaker" in (tmp_path / "norm" / "matrix.md").read_text()
+
+
+def test_features_picks_a_layer_of_the_whole_model(quick_run, tmp_path):
+    """--features layerK: the networks read that layer (its own feature cache entries and data
+    digest, so never the layer-1 run's checkpoints); the forest still reads eGeMAPS."""
+    out, argv = quick_run
+    argv = [a for a in argv]
+    argv[argv.index("--out") + 1] = str(tmp_path / "layer3")
+    argv[argv.index("--systems") + 1] = "rf-egemaps,dense"
+    assert cross_corpus.main([*argv, "--features", "layer3"]) == 0
+    plain, deep = (json.loads((d / "manifest.json").read_text()) for d in (out, tmp_path / "layer3"))
+    assert deep["args"]["features"] == "layer3" and plain["args"]["features"] == "None"
+    assert plain["data_digest"] != deep["data_digest"]
+    cells = {(e["train"], e["test"], e["system"]): e for e in json.loads((out / "matrix.json").read_text())}
+    deep_cells = {(e["train"], e["test"], e["system"]): e
+                  for e in json.loads((tmp_path / "layer3" / "matrix.json").read_text())}
+    for key, e in deep_cells.items():
+        assert sum(map(sum, e["confusion"])) == e["n_test"]
+        if key[2] == "rf-egemaps":  # the same eGeMAPS features, the same forest
+            assert e["confusion"] == cells[key]["confusion"], key

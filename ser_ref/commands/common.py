@@ -206,6 +206,15 @@ def add_folds(ap, help: str = "other toolkits' folds instead of leave-one-speake
     ap.add_argument("--folds", type=fold_file, metavar="FOLDS", help=help)
 
 
+LAYERS = ("layer1", "layer2", "layer3", "layer4", "layer5")
+
+
+def add_features(ap) -> None:
+    ap.add_argument("--features", choices=LAYERS, default=None,
+                    help="the neural rows on this layer of the whole DeepSpeech model (default: the paper's "
+                         "layer-1 path); the feature cache is keyed by layer")
+
+
 def add_quick(ap, help: str = "a reduced but complete pipeline (fewer trees, shorter training)") -> None:
     ap.add_argument("--quick", action="store_true", help=help)
 

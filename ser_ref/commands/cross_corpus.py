@@ -39,6 +39,7 @@ def parse_args(argv=None):
                     help="none; speaker: z-score each speaker with its own statistics (uses the test speakers' "
                          "unlabelled audio); corpus: z-score each corpus with its own statistics")
     common.add_model(ap)
+    common.add_features(ap)
     common.add_seeds(ap)
     common.add_quick(ap, "reduced settings (100 trees, short training)")
     common.add_jobs(ap)
@@ -80,7 +81,8 @@ def build_dataset(args, loaded, layer, executor, timings):
 
     parts, problems = {}, {}
     for name, (items, report) in loaded.items():
-        parts[name], problems[name] = dataset.build_dataset(items, table2_specs(layer), executor=executor,
+        specs = table2_specs(layer, layer=args.features)  # --features: the networks on that layer
+        parts[name], problems[name] = dataset.build_dataset(items, specs, executor=executor,
                                                             cache_root=locations.cache_dir(), timings=timings)
         probs = problems[name]
         probs.update(report.problems(probs["n_used"], probs["n_left_out"]))  # every entry counted

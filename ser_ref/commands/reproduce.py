@@ -47,9 +47,7 @@ def parse_args(argv=None):
     common.add_scheduler(ap)
     common.add_mode(ap)
     common.add_folds(ap)
-    ap.add_argument("--features", choices=("layer1", "layer2", "layer3", "layer4", "layer5"), default=None,
-                    help="the neural rows on this layer of the whole DeepSpeech model (default: the paper's "
-                         "layer-1 path); the feature cache is keyed by layer")
+    common.add_features(ap)
     ap.add_argument("--chunks", type=common.int_list(1, common.MAX_CHUNK, "a chunk length in frames"),
                     help=f"Figure 3 chunk lengths, distinct, comma-separated, each in [1, {common.MAX_CHUNK}] frames "
                          "(default 5,10,20,40,80)")
