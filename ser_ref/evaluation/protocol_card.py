@@ -257,7 +257,8 @@ def corpus_record(name: str, items, report, used_items=None) -> dict:
     Examples
     --------
     >>> from ser_ref.corpora import Item, LoadReport
-    >>> report = LoadReport("x", Path(".")); report.skip("emotion fear", "f.wav")
+    >>> import tempfile
+    >>> report = LoadReport("x", Path(tempfile.mkdtemp())); report.skip("emotion fear", "f.wav")
     >>> r = corpus_record("x", [Item(Path("no/a.wav"), "s", "anger")], report)
     >>> r["n_files"], r["classes"]["left_out_by_loader"], r["classes"]["used_by_label"]["anger"]
     (1, {'emotion fear': 1}, 1)
