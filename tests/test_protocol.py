@@ -226,3 +226,15 @@ def test_reproduce_on_a_clean_train_test_split(tmp_path, quick_items, model_path
     assert table["n_utterances"] == card["folds"][0]["n_test"]   # reported on the tested part only
     for r in table["rows"].values():
         assert sum(map(sum, r["confusion"])) == table["n_utterances"]
+
+
+def test_a_fifo_named_as_the_fold_file_is_refused_without_blocking(tmp_path, capsys):
+    import os
+
+    from ser_ref.commands import protocol
+
+    fifo = tmp_path / "folds.csv"
+    os.mkfifo(fifo)
+    assert protocol.main(["check", "--corpus", "synthetic", str(fifo)]) == 2  # returns: never opened
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "folds.csv: a FIFO (named pipe), not a fold folder or CSV file" in err[0], err

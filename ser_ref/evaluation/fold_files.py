@@ -30,6 +30,7 @@ import numpy as np
 
 from ..corpora import LABELS
 from ..errors import SerRefError
+from ..files.regular import kind_of, read_regular
 from .splits import Split
 
 # label spellings of the four classes in other toolkits' files (case-insensitive); single letters are
@@ -147,6 +148,8 @@ def read(path) -> list[FoldSpec]:
         return read_emobox(path)
     if path.is_file():
         return read_csv(path)
+    if path.exists():  # a FIFO, a device, a socket: never opened (a FIFO would block for ever)
+        raise SerRefError(f"{path}: {kind_of(path.stat().st_mode)}, not a fold folder or CSV file")
     raise SerRefError(f"{path}: no such fold folder or CSV file")
 
 
@@ -199,9 +202,14 @@ def _read_jsonl(path: Path) -> tuple:
     return tuple(entries)
 
 
+MAX_FOLD_FILE = 256 * 2**20  # bytes: a list of a million utterances' paths is about 100 MB
+
+
 def _text(path: Path) -> str:
+    """A fold file's text: a regular file only (a FIFO would block for ever), of bounded size."""
+    data = read_regular(path, MAX_FOLD_FILE, "fold file")
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SerRefError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
