@@ -173,12 +173,16 @@ def test_ravdess_and_urdu_forest(tmp_path, model_path, ravdess_root):
     assert cells[("urdu", "ravdess", "rf-egemaps")]["n_test"] == 672
 
 
+def _variant(argv, out, systems) -> list:
+    """The quick run's arguments with another output folder and other systems."""
+    argv = list(argv)
+    argv[argv.index("--out") + 1], argv[argv.index("--systems") + 1] = str(out), systems
+    return argv
+
+
 def test_speaker_normalisation_is_another_experiment(quick_run, tmp_path):
     out, argv = quick_run
-    argv = [a for a in argv]
-    argv[argv.index("--out") + 1] = str(tmp_path / "norm")
-    argv[argv.index("--systems") + 1] = "rf-egemaps"
-    assert cross_corpus.main([*argv, "--normalize", "speaker"]) == 0
+    assert cross_corpus.main([*_variant(argv, tmp_path / "norm", "rf-egemaps"), "--normalize", "speaker"]) == 0
     plain, norm = (json.loads((d / "manifest.json").read_text()) for d in (out, tmp_path / "norm"))
     assert plain["data_digest"] != norm["data_digest"]  # never served the other's checkpoints
     # the manifest every command shares (report.run_manifest), plus the corpora of this one
@@ -197,10 +201,7 @@ def test_features_picks_a_layer_of_the_whole_model(quick_run, tmp_path):
     """--features layerK: the networks read that layer (its own feature cache entries and data
     digest, so never the layer-1 run's checkpoints); the forest still reads eGeMAPS."""
     out, argv = quick_run
-    argv = [a for a in argv]
-    argv[argv.index("--out") + 1] = str(tmp_path / "layer3")
-    argv[argv.index("--systems") + 1] = "rf-egemaps,dense"
-    assert cross_corpus.main([*argv, "--features", "layer3"]) == 0
+    assert cross_corpus.main([*_variant(argv, tmp_path / "layer3", "rf-egemaps,dense"), "--features", "layer3"]) == 0
     plain, deep = (json.loads((d / "manifest.json").read_text()) for d in (out, tmp_path / "layer3"))
     assert deep["args"]["features"] == "layer3" and plain["args"]["features"] == "None"
     assert plain["data_digest"] != deep["data_digest"]
