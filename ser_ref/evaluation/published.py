@@ -152,6 +152,16 @@ def step_ms(manifest: dict) -> str:
 
 
 # ------------------------------------------------------------------------------- the blocks
+def _first_seed_note(seeds) -> str:
+    """With several seeds, the intervals and tests are one seed's (the first), not the mean's.
+
+    >>> _first_seed_note(["0"]), _first_seed_note(["0", "1000"])
+    ('', "; the CIs, macro F1 and p-values are seed 0's (its own accuracy is in table2.md)")
+    """
+    return "" if len(seeds) < 2 else (f"; the CIs, macro F1 and p-values are seed {seeds[0]}'s (its own accuracy "
+                                      "is in table2.md)")
+
+
 def _table2_block(folder: Path, href: str) -> str:
     """Table 2 of one results folder: a header saying what was reproduced and what differs from the
     paper, then one row per system with the paper's number (its own corpus and model) beside ours."""
@@ -164,9 +174,9 @@ def _table2_block(folder: Path, href: str) -> str:
         f"**Differs:** corpus {corpus} ({table['n_utterances']} utterances), not IEMOCAP; weights: "
         f"{model_words(manifest)}, not Mozilla's English DeepSpeech; MFCC step {step_ms(manifest)} ms "
         f"({'as' if step_ms(manifest) == '10' else 'the model was trained on 20 ms;'} the paper's text says 10 ms). "
-        f"Accuracy and UA in % ({spread}), each with 95 % bootstrap CIs "
+        f"Accuracy and UA in % ({spread}), with 95 % bootstrap CIs "
         "resampling utterances [utt.] and speakers [spk.]; p vs RF: McNemar over utterances, sign-flip over "
-        f"speakers. Source: [`table2.json`]({href}/table2.json).",
+        f"speakers{_first_seed_note(seeds)}. Source: [`table2.json`]({href}/table2.json).",
         "",
         f"| Model | Paper acc. ({PAPER_SETTING}) | Accuracy | [utt.] | [spk.] | UA | [utt.] | [spk.] | macro F1 "
         "| McNemar p vs RF | speaker p vs RF |",
