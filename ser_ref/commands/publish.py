@@ -31,7 +31,7 @@ RESULTS = Path("docs/results")          # relative to the repository root, as ev
 # Five seeds, spaced wider than any corpus's number of folds: fold i of a run at seed s trains with
 # seed s + i, so consecutive seeds (0,1,2,...) would share initialisations between folds.
 SEEDS = "0,1000,2000,3000,4000"
-ALL_SYSTEMS = "majority,rf-egemaps,dense,lstm,dense1+dense2,dense1+lstm2"
+ALL_SYSTEMS = ",".join(published.CROSS_SYSTEMS)
 
 
 def corpus_roots() -> tuple[str, str]:
