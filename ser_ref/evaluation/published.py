@@ -89,12 +89,15 @@ def interval(row: dict, metric: str, level: str = "") -> str:
 
 
 def estimate(row: dict, metric: str) -> str:
-    """``metric`` in %: "mean ± sd" over seeds when the row has them, else the one run's value.
+    """``metric`` in %: "mean ± sd" over seeds when the row has several, else the one run's value
+    (a one-seed run has a mean but no sd).
 
     >>> estimate({"accuracy": 0.5}, "accuracy"), estimate({"ua_mean": 0.5, "ua_sd": 0.012}, "ua")
     ('50.0', '50.0 ± 1.2')
+    >>> estimate({"accuracy": 0.5, "accuracy_mean": 0.5, "accuracy_sd": None}, "accuracy")
+    '50.0'
     """
-    if row.get(f"{metric}_mean") is not None:
+    if row.get(f"{metric}_sd") is not None:
         return f"{_pct(row[metric + '_mean'])} ± {_pct(row[metric + '_sd'])}"
     return _pct(row[metric])
 
