@@ -1,10 +1,12 @@
 """``python -m ser_ref.cross_corpus``: train on one corpus, test on another, for every ordered pair.
 
     python -m ser_ref.cross_corpus --corpus ravdess=DIR --corpus urdu=DIR [--corpus synthetic] \\
-        [--systems rf-egemaps,dense,...] [--normalize none|speaker|corpus] [--quick] [--jobs N] [--out DIR]
+        [--systems rf-egemaps,dense,...] [--normalize none|speaker|corpus] [--cells all|cross] \
+        [--quick] [--jobs N] [--out DIR]
 
 For corpora A != B every system is trained on all of A and tested on all of B; the diagonal (A, A) is
-the within-corpus LOSO result (``ser_ref.evaluation.cross_corpus_matrix``). Outputs: matrix.md,
+the within-corpus LOSO result (``ser_ref.evaluation.cross_corpus_matrix``), left out ("not run") with
+``--cells cross``, which costs one training per ordered pair instead of one per speaker. Outputs: matrix.md,
 matrix.json (one entry per train, test, system), one heatmap per system, manifest.json,
 problems.json; resumable like reproduce (same --out). See docs/cross-corpus.md for the protocol and
 the normalisation options. ``--seeds a,b,c`` trains every system once per seed (features once); each
@@ -38,6 +40,9 @@ def parse_args(argv=None):
     ap.add_argument("--normalize", choices=NORMALIZE, default="none",
                     help="none; speaker: z-score each speaker with its own statistics (uses the test speakers' "
                          "unlabelled audio); corpus: z-score each corpus with its own statistics")
+    ap.add_argument("--cells", choices=matrix.CELLS, default="all",
+                    help="all: every cell; cross: only train on one corpus and test on another, leaving out "
+                         "the within-corpus leave-one-speaker-out diagonal (much cheaper)")
     common.add_model(ap)
     common.add_features(ap)
     common.add_seeds(ap)
@@ -140,7 +145,7 @@ def _main(args, argv) -> int:
         problems["class_notes"] = notes
         atomic.write_json(out / "problems.json", problems)
         settings = run.fold_settings()
-        cells = matrix.make_splits(corpus, dataset.speakers, names)
+        cells = matrix.make_splits(corpus, dataset.speakers, names, args.cells)
         t = time.perf_counter()
         by_seed = seeds.seeded_entries([Entry(k, k, settings) for k in systems], run.seeds)
         results = run_splits(seeds.flat(by_seed), [s for splits in cells.values() for s in splits], dataset,

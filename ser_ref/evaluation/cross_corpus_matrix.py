@@ -53,22 +53,29 @@ def check_classes(loaded) -> list[str]:
     return notes
 
 
-def make_splits(corpus, speakers, names):
-    """LOSO inside each corpus (the diagonal) and one split per ordered pair of corpora.
+CELLS = ("all", "cross")  # every cell; or only train-on-A, test-on-B (no within-corpus LOSO)
 
-    >>> cells = make_splits(np.array(["A", "A", "B", "B"]), np.array(["s1", "s2", "s3", "s4"]), ["A", "B"])
-    >>> {k: [s.name for s in v] for k, v in cells.items()}
+
+def make_splits(corpus, speakers, names, cells: str = "all"):
+    """LOSO inside each corpus (the diagonal; left out with ``cells="cross"``) and one split per
+    ordered pair of corpora.
+
+    >>> corpus, speakers = np.array(["A", "A", "B", "B"]), np.array(["s1", "s2", "s3", "s4"])
+    >>> {k: [s.name for s in v] for k, v in make_splits(corpus, speakers, ["A", "B"]).items()}
     {('A', 'A'): ['s1', 's2'], ('A', 'B'): ['A->B'], ('B', 'B'): ['s3', 's4'], ('B', 'A'): ['B->A']}
+    >>> list(make_splits(corpus, speakers, ["A", "B"], cells="cross"))
+    [('A', 'B'), ('B', 'A')]
     """
     from .splits import cross_corpus, loso
 
-    cells = {}
+    cells_of = {}
     for a in names:
-        cells[(a, a)] = loso(speakers, np.flatnonzero(corpus == a))
+        if cells == "all":
+            cells_of[(a, a)] = loso(speakers, np.flatnonzero(corpus == a))
         for b in names:
             if b != a:
-                cells[(a, b)] = [cross_corpus(corpus, a, b)]
-    return cells
+                cells_of[(a, b)] = [cross_corpus(corpus, a, b)]
+    return cells_of
 
 
 def matrix_entries(cells, results, y, corpus, systems, seed):
@@ -129,11 +136,14 @@ def add_seed_columns(entries, cells, results_by_seed, y) -> list:
 
 
 def matrix_markdown(entries, names, systems, normalize) -> str:
-    """One table per system: rows = training corpus, columns = test corpus, accuracy (UA) in %.
+    """One table per system: rows = training corpus, columns = test corpus, accuracy (UA) in %;
+    "not run" where a cell was not asked for (``--cells cross`` leaves out the diagonal).
 
     >>> e = {"train": "A", "test": "A", "system": "dense", "accuracy": 0.5, "ua": 0.25, "mcnemar_p_vs_rf": 0.01}
     >>> matrix_markdown([e], ["A"], ["dense"], "none").splitlines()[-3]
     '| A | 50.0 (25.0)* |'
+    >>> matrix_markdown([{**e, "test": "B"}], ["A", "B"], ["dense"], "none").splitlines()[-4]
+    '| A | not run | 50.0 (25.0)* |'
     """
     from .seeds import pm
     from .table2 import ROW_TITLES
@@ -151,7 +161,10 @@ def matrix_markdown(entries, names, systems, normalize) -> str:
         for a in names:
             row = []
             for b in names:
-                e = cell[(a, b, k)]
+                e = cell.get((a, b, k))
+                if e is None:
+                    row.append("not run")
+                    continue
                 p = e["mcnemar_p_vs_rf"]
                 star = "" if p is None or p >= 0.05 else "*"
                 spread = f" [{pm(e['accuracy_mean'], e['accuracy_sd'])}]" if n_seeds > 1 else ""
@@ -174,8 +187,8 @@ def heatmaps(out: Path, entries, names, systems) -> list[str]:
     from .table2 import ROW_TITLES
 
     cell = {(e["train"], e["test"], e["system"]): e["accuracy"] for e in entries}
-    for k in systems:
-        A = np.array([[100 * cell[(a, b, k)] for b in names] for a in names])
+    for k in systems:  # NaN: a cell not run (blank in the picture)
+        A = np.array([[100 * cell.get((a, b, k), np.nan) for b in names] for a in names])
         _heatmap(plt, out / f"heatmap-{k.replace('+', '_')}.png", A, names, ROW_TITLES.get(k, k))
     return []
 
@@ -188,6 +201,9 @@ def _heatmap(plt, path: Path, A, names, title: str) -> None:
     fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2.6, 1.0 * len(names) + 1.9))
     im = ax.imshow(A, cmap="viridis", vmin=0, vmax=100)
     for (i, j), v in np.ndenumerate(A):
+        if np.isnan(v):
+            ax.text(j, i, "not run", ha="center", va="center", color="0.4", fontsize=9)
+            continue
         ax.text(j, i, f"{v:.1f}" + ("\n(LOSO)" if i == j else ""), ha="center", va="center",
                 color="w" if v < 60 else "k", fontsize=10 if i == j else 9)
     for i in range(len(names)):
