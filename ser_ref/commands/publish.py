@@ -72,8 +72,6 @@ PENDING = {
     "urdu": "not run yet (five seeds on URDU: about 40 minutes on 2 cores)",
     "ravdess-layers": "made by python -m ser_ref.layers on 2026-12-02, before manifests recorded the git commit "
                       "(about 20 minutes on 2 cores to regenerate)",
-    "cross-corpus-speaker": "made by python -m ser_ref.cross_corpus --normalize speaker on 2026-12-02, before "
-                            "manifests recorded the git commit (about 20 minutes on 2 cores to regenerate)",
     **{f"ravdess-urdu-layer{k}": "not run yet (cross_corpus --features is new)" for k in range(1, 6)},
 }
 
