@@ -44,8 +44,8 @@ EMOTIONS = {
 VOWELS = np.array([[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240], [530, 1840, 2480],
                    [570, 840, 2410]], dtype=float)  # Peterson & Barney (1952) male averages
 BANDWIDTHS = np.array([60.0, 90.0, 120.0])
-# Syllables per utterance, drawn from [lo, hi): the default gives ~2 s utterances; (14, 20) gives
-# RAVDESS-like ~3.7 s ones (bench/bench_scaling.py). A corpus of the default is the one it always was.
+# Syllables per utterance, drawn from [lo, hi): the default gives ~2.1 s utterances; (13, 18) gives
+# RAVDESS-like ones, ~3.7 s on average as RAVDESS's 4-class files (bench/bench_scaling.py). A corpus of the default is the one it always was.
 SYLLABLES = (7, 11)
 
 
