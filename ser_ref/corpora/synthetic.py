@@ -45,7 +45,8 @@ VOWELS = np.array([[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240], [530,
                    [570, 840, 2410]], dtype=float)  # Peterson & Barney (1952) male averages
 BANDWIDTHS = np.array([60.0, 90.0, 120.0])
 # Syllables per utterance, drawn from [lo, hi): the default gives ~2.1 s utterances; (13, 18) gives
-# RAVDESS-like ones, ~3.7 s on average as RAVDESS's 4-class files (bench/bench_scaling.py). A corpus of the default is the one it always was.
+# RAVDESS-like ones, ~3.7 s on average as RAVDESS's 4-class files (bench/bench_scaling.py). A corpus
+# of the default is the one it always was.
 SYLLABLES = (7, 11)
 
 
