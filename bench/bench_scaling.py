@@ -4,7 +4,7 @@
     python bench/bench_scaling.py --folds 2                        # 2 of the 24 folds per training stage, x12
     python bench/bench_scaling.py --folds 2 --dask                 # ... then the Dask path at the largest size
     python bench/bench_scaling.py --sizes 0.05,0.1 --speakers 4 --folds 2 --quick --jobs 1 \\
-        --systems majority,rf-egemaps,dense --sweep 2,4 --out /tmp/scaling-smoke     # a smoke test, ~1-2 min
+        --systems rf-egemaps,dense --sweep 0 --out /tmp/scaling-smoke      # a smoke test: ~1 min of CPU
 
 The corpora are the synthetic generator's (``ser_ref.corpora.synthetic``), with RAVDESS-like lengths
 (``--syllables 13,18``: ~3.7 s, RAVDESS's 4-class files average 3.7 s) and a fixed number of speakers
@@ -16,14 +16,16 @@ Stages, each in a fresh child process (``--child``): ``egemaps`` and ``layer1`` 
 empty cache), ``train:<system>`` for every Table 2 system (alone: the two-stage systems each train their
 own Dense1 here, where reproduce shares one), ``figure3`` (Dense1+LSTM2 at Figure 3's other chunk
 lengths) and ``reports`` (metrics, bootstrap intervals, McNemar, the files of ``report.write_all``).
-Per stage: wall time, CPU time (the child and its worker processes, reaped), peak RSS of the child and
-the largest peak of its workers (``getrusage(RUSAGE_CHILDREN)``), and the feature cache's size on disk.
+Per stage: wall time, CPU time (the child and its worker processes, reaped: ``getrusage``), peak RSS
+of the child and of each of its workers (VmHWM, read before the pool ends: ``hwm_mb``), and the
+feature cache's size on disk.
 ``--folds K`` trains and reports on the first K LOSO folds only; the training stages' wall and CPU
 time are then multiplied by (folds / K) and marked ``extrapolated``.
 
 The growth exponent of every stage is a least-squares line through (log utterances, log seconds)
-(``fit_power_law``). A second, smaller measurement (``--sweep``) keeps the ``--sweep-size`` corpus fixed and merges its speakers into S groups (S dividing ``--speakers``), so the
-training stages run S LOSO folds on the same utterances: their growth with the number of speakers.
+(``fit_power_law``). A second, smaller measurement (``--sweep``) keeps the ``--sweep-size`` corpus
+fixed and merges its speakers into S groups (S dividing ``--speakers``), so that the training stages
+run S LOSO folds on the same utterances: their growth with the number of speakers.
 ``project`` turns both into seconds at IEMOCAP (~10,000 utterances) and MSP-Podcast (~100,000) sizes
 on this machine and on N Dask workers.
 
@@ -155,6 +157,29 @@ def _usage():
     return time.perf_counter(), s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime
 
 
+def hwm_mb(pid="self") -> float | None:
+    """A process's peak resident memory in MiB (VmHWM of /proc/<pid>/status; Linux), None where unknown.
+
+    Why not ``getrusage``'s ru_maxrss: it survives exec, so a child started by fork/vfork + exec reports
+    at least its parent's memory at the fork; VmHWM belongs to the address space and starts again at exec.
+
+    >>> import sys
+    >>> sys.platform != "linux" or hwm_mb() > 1
+    True
+    """
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    line = next((ln for ln in text.splitlines() if ln.startswith("VmHWM:")), None)
+    return None if line is None else int(line.split()[1]) / 1024
+
+
+def _workers_hwm(executor) -> list[float]:
+    """The peak memory of each worker process of a local pool (none for the in-process executor)."""
+    return [m for m in (hwm_mb(pid) for pid in list(getattr(executor, "_processes", None) or {})) if m is not None]
+
+
 def _regroup(items, groups: int, speakers: int):
     """The items with their speakers merged into ``groups`` groups of consecutive speakers: the same
     utterances (and cached features), fewer and larger LOSO folds."""
@@ -187,6 +212,7 @@ def child(spec: dict) -> dict:
         t0, self0, kids0 = _usage()
         executor = make_executor(spec["jobs"])
         build_dataset(items, {stage: specs[stage]}, executor=executor, cache_root=cache)
+        workers = _workers_hwm(executor)
         executor.shutdown(wait=True)
         end, extra = _usage(), {}
     else:
@@ -203,21 +229,21 @@ def child(spec: dict) -> dict:
         t0, self0, kids0 = _usage()
         if stage == "reports":
             extra = _reports(entries, measured, data, out, spec)
-            end = _usage()
+            end, workers = _usage(), []
         else:
             chosen = [e for e in entries if ("@" in e.key if stage == "figure3" else e.key == stage[len("train:"):])]
             executor = make_executor(spec["jobs"])
             run_entries(chosen, measured, data, executor, out=out, say=quiet, desc=stage)
+            workers = _workers_hwm(executor)
             executor.shutdown(wait=True)
             end = _usage()
             extra = {"largest_training_set_mb": round(_largest_training_set(data, measured) / MB, 1)}
         extra.update(folds_measured=len(measured), folds_total=len(folds))
     t1, self1, kids1 = end
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"stage": stage, "wall_s": round(t1 - t0, 3), "cpu_s": round(self1 - self0 + kids1 - kids0, 3),
-            "cpu_workers_s": round(kids1 - kids0, 3), "max_rss_mb": round(resource.getrusage(
-                resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "workers_max_rss_mb": round(kids, 1) if spec["jobs"] > 1 else None,
+            "cpu_workers_s": round(kids1 - kids0, 3), "max_rss_mb": round(hwm_mb() or 0.0, 1),
+            "workers_max_rss_mb": round(max(workers), 1) if workers else None,
+            "workers_rss_mb": [round(m, 1) for m in workers],
             "n_utterances": len(items), "n_speakers": len({it.speaker for it in items}), **extra}
 
 
@@ -448,7 +474,7 @@ def dask_check(args, work: Path) -> dict:
         start_s = time.perf_counter() - t
         runs["dask"] = reproduce(root, work / "out-dask", caches["dask"], args,
                                  ["--scheduler", cluster.scheduler_address], fold_dir)
-        worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        worker_rss = client.run(hwm_mb)
     runs["dask"]["command"] = runs["dask"]["command"].replace(cluster.scheduler_address, "<scheduler>")
     same = {name: (work / "out-jobs2" / name).read_bytes() == (work / "out-dask" / name).read_bytes()
             for name in ("table2.json", "figure3.json", "per_speaker.csv")}
@@ -538,6 +564,8 @@ def parse(argv=None):
     ap.add_argument("--sweep-size", type=float, default=None, help="the corpus size of the speaker sweep "
                     "(default the smallest of --sizes)")
     ap.add_argument("--dask", action="store_true", help="also the Dask path: --jobs 2 against a 2-worker LocalCluster")
+    ap.add_argument("--dask-only", action="store_true", help="only the Dask path (its corpus's features are "
+                    "computed first if they are not in the work folder's cache)")
     ap.add_argument("--dask-size", type=float, default=None, help="its corpus size (default the largest of --sizes)")
     ap.add_argument("--dask-cold", action="store_true", help="each run from its own empty cache (default: the "
                     "features the stage measurement left, so the runs differ in the training and the tasks)")
@@ -555,8 +583,9 @@ def parse(argv=None):
         ap.error(f"--systems: unknown {', '.join(bad)} (one of {', '.join(SYSTEMS)})")
     if any(s <= 0 for s in args.sizes) or len(set(args.sizes)) != len(args.sizes):
         ap.error(f"--sizes: distinct positive numbers, got {args.sizes}")
-    if args.folds is not None and not 1 <= args.folds <= args.speakers:
-        ap.error(f"--folds: between 1 and --speakers ({args.speakers}), got {args.folds}")
+    if args.folds is not None and not 2 <= args.folds <= args.speakers:
+        ap.error(f"--folds: between 2 (the reports' speaker intervals need two tested speakers) and --speakers "
+                 f"({args.speakers}), got {args.folds}")
     args.syllables = tuple(args.syllables)
     args.systems = args.systems or list(SYSTEMS)
     args.stages = stage_names(args.systems, not args.no_figure3)
@@ -572,19 +601,18 @@ def parse(argv=None):
 
 def is_full(args) -> bool:
     """A run at the published sizes (1x, 4x, 16x, 24 speakers, the paper's training settings)."""
-    return sorted(args.sizes) == list(FULL_SIZES) and args.speakers == 24 and not args.quick
+    return sorted(args.sizes) == list(FULL_SIZES) and args.speakers == 24 and not args.quick and not args.dask_only
 
 
 def measure(args, work: Path) -> dict:
     from machine_info import machine
 
     t = time.perf_counter()
-    sizes = []
-    for size in sorted(args.sizes):
-        sizes.append(measure_size(size, args, work / f"size-{size:g}"))
+    sizes = [] if args.dask_only else [measure_size(size, args, work / f"size-{size:g}")
+                                       for size in sorted(args.sizes)]
     fits = growth(sizes, args.stages) if len(sizes) > 1 else {}
-    sweep = speaker_sweep(args, work / f"size-{args.sweep_size:g}") if len(args.sweep) > 1 else None
-    dask = dask_check(args, work) if args.dask else None
+    sweep = speaker_sweep(args, work / f"size-{args.sweep_size:g}") if len(args.sweep) > 1 and sizes else None
+    dask = dask_check(args, work) if args.dask or args.dask_only else None
     overhead = max(0.0, dask["overhead_fraction"]) if dask else 0.0
     return {"machine": machine(), "jobs": args.jobs, "speakers": args.speakers, "syllables": list(args.syllables),
             "quick": args.quick, "folds_measured": args.folds, "full_sizes": is_full(args),
