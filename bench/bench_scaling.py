@@ -19,8 +19,8 @@ lengths) and ``reports`` (metrics, bootstrap intervals, McNemar, the files of ``
 Per stage: wall time, CPU time (the child and its worker processes, reaped: ``getrusage``), peak RSS
 of the child and of each of its workers (VmHWM, read before the pool ends: ``hwm_mb``), and the
 feature cache's size on disk.
-``--folds K`` trains and reports on the first K LOSO folds only; the training stages' wall and CPU
-time are then multiplied by (folds / K) and marked ``extrapolated``.
+``--folds K`` trains and reports on the first K LOSO folds only; the training and report stages' wall
+and CPU time are then multiplied by (folds / K) (``*_all_folds``) and marked ``extrapolated``.
 
 The growth exponent of every stage is a least-squares line through (log utterances, log seconds)
 (``fit_power_law``). A second, smaller measurement (``--sweep``) keeps the ``--sweep-size`` corpus
@@ -355,7 +355,8 @@ def measure_size(size: float, args, work: Path) -> dict:
 
 
 def _extrapolate_stage(res: dict) -> None:
-    """A training stage measured on some folds gains ``wall_s_all_folds`` / ``cpu_s_all_folds``."""
+    """A stage measured on some folds (training, reports) gains ``wall_s_all_folds`` / ``cpu_s_all_folds``;
+    a feature stage's are its own."""
     k, total = res.get("folds_measured"), res.get("folds_total")
     scale = res["stage"] not in FEATURE_STAGES and k is not None
     for key in ("wall_s", "cpu_s"):
@@ -647,8 +648,10 @@ def _note(args) -> str:
     return ("Synthetic corpora (ser_ref.corpora.synthetic, RAVDESS-like lengths), not real speech. Each stage "
             "ran in its own process after the one before it, from an empty feature cache for the features. "
             + (f"Training and reports ran on the first {args.folds} LOSO folds; the training stages' *_all_folds "
-               f"times are those x (folds / {args.folds}) (extrapolated: true). " if args.folds else "")
+               f"and report times are those x (folds / {args.folds}) (extrapolated: true). " if args.folds else "")
             + "The two-stage systems and figure3 each train their own Dense1 here (reproduce shares one). "
+            "Peak memory is VmHWM per process: it counts the pages of the mapped layer-1 files a training task "
+            "touches (page cache the two workers share) as well as its own arrays. "
             "Exponents: least squares through (log utterances, log seconds); projections: the fits carried to "
             "IEMOCAP (10,000 utterances, 10 LOSO folds) and MSP-Podcast (100,000, its one given split), the "
             "training scaled by (folds / measured folds) ** (the speaker exponent), on N workers the CPU seconds "
