@@ -214,6 +214,35 @@ def test_synthetic_deterministic_and_resumable(tmp_path):
         corpora.load("synthetic", tmp_path)
 
 
+def _file_hashes(root: Path) -> dict:
+    import hashlib
+
+    return {str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(root.rglob("*"))
+            if f.is_file()}
+
+
+def test_synthetic_syllable_option_leaves_the_default_corpus_as_it_was(tmp_path):
+    """The call without the option and the call naming (7, 11), the range the generator always drew
+    from, write the same bytes, manifest.json included; another range makes longer utterances, is
+    recorded in the manifest and is not mistaken for the default corpus on resume."""
+    plain = _file_hashes(synthetic.generate(tmp_path / "plain", n_speakers=2, n_per_emotion=1, seed=3))
+    named = _file_hashes(synthetic.generate(tmp_path / "named", n_speakers=2, n_per_emotion=1, seed=3,
+                                            syllables=(7, 11)))
+    assert len(plain) == 9 and plain == named
+    long_root = synthetic.generate(tmp_path / "long", n_speakers=2, n_per_emotion=1, seed=3, syllables=(14, 20))
+    short, long = (np.mean([sf.info(str(f)).duration for f in r.rglob("*.wav")])
+                   for r in (tmp_path / "plain", long_root))
+    assert 1.5 * short < long  # about twice the syllables: about twice as long
+    import json
+
+    assert json.loads((long_root / "manifest.json").read_text())["params"]["syllables"] == [14, 20]
+    assert synthetic.generate(long_root, n_speakers=2, n_per_emotion=1, seed=3, syllables=(14, 20)) == long_root
+    with pytest.raises(CorpusError, match="already holds"):
+        synthetic.generate(long_root, n_speakers=2, n_per_emotion=1, seed=3)
+    with pytest.raises(CorpusError, match="syllables must be"):
+        synthetic.generate(tmp_path / "bad", syllables=(3, 2))
+
+
 def test_synthetic_follows_the_acoustic_correlates(tmp_path):
     """Anger louder and faster than sadness (shorter), higher zero-crossing (flatter tilt) than sadness."""
     from ser_ref.frontend.audio import load_audio

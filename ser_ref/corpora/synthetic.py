@@ -44,6 +44,10 @@ EMOTIONS = {
 VOWELS = np.array([[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240], [530, 1840, 2480],
                    [570, 840, 2410]], dtype=float)  # Peterson & Barney (1952) male averages
 BANDWIDTHS = np.array([60.0, 90.0, 120.0])
+# Syllables per utterance, drawn from [lo, hi): the default gives ~2.1 s utterances; (13, 18) gives
+# RAVDESS-like ones, ~3.7 s on average as RAVDESS's 4-class files (bench/bench_scaling.py). A corpus
+# of the default is the one it always was.
+SYLLABLES = (7, 11)
 
 
 def _speaker(seed, s):
@@ -72,14 +76,18 @@ def _resonators(formants, sr):
     return np.array([a.sum()]), a
 
 
-def synthesize(label: str, voice: dict, rng: np.random.Generator, sr: int = 16000) -> np.ndarray:
-    """One utterance of ``label`` in ``voice``: float32 samples in [-1, 1].
+def synthesize(label: str, voice: dict, rng: np.random.Generator, sr: int = 16000, *,
+               syllables: tuple[int, int] = SYLLABLES) -> np.ndarray:
+    """One utterance of ``label`` in ``voice``: float32 samples in [-1, 1]; its number of syllables
+    is drawn from [syllables[0], syllables[1]) (more syllables: a longer utterance).
 
     Examples
     --------
     >>> x = synthesize("anger", _speaker(0, 0), np.random.default_rng(1))
     >>> x.dtype, bool(np.abs(x).max() <= 1.0), x.size > 16000 // 2
     (dtype('float32'), True, True)
+    >>> synthesize("anger", _speaker(0, 0), np.random.default_rng(1), syllables=(30, 31)).size > 3 * x.size
+    True
     """
     f0x, rangex, db, ratex, pole, jitter, breath = EMOTIONS[label]
     e = voice["express"] * rng.uniform(0.7, 1.3)  # how strongly this utterance shows the emotion
@@ -91,7 +99,7 @@ def synthesize(label: str, voice: dict, rng: np.random.Generator, sr: int = 1600
     jitter = jitter * rng.uniform(0.7, 1.3)
     breath = breath * rng.uniform(0.7, 1.3)
 
-    n_syll = int(rng.integers(7, 11))
+    n_syll = int(rng.integers(*syllables))
     durs = rng.uniform(0.7, 1.3, n_syll) / rate
     edges = np.concatenate([[0.1], 0.1 + np.cumsum(durs)])
     T = edges[-1] + 0.1
@@ -169,8 +177,11 @@ def _name(s, label, k):
 
 
 def generate(root, *, n_speakers: int = 10, n_per_emotion: int = 6, seed: int = 0,
-             sample_rate: int = 16000) -> Path:
+             sample_rate: int = 16000, syllables: tuple[int, int] = SYLLABLES) -> Path:
     """Write the synthetic corpus under ``root`` unless it is already complete; returns root.
+    ``syllables``: the range each utterance's syllable count is drawn from (see ``SYLLABLES``); only a
+    range other than the default is recorded in manifest.json, so a default corpus is byte for byte
+    the one this function always wrote.
 
     Every file is written atomically and depends only on (seed, speaker, emotion, index), so an
     interrupted run resumes where it stopped; manifest.json is written last.
@@ -184,9 +195,12 @@ def generate(root, *, n_speakers: int = 10, n_per_emotion: int = 6, seed: int = 
     """
     if n_speakers < 2 or n_per_emotion < 1:
         raise CorpusError(f"synthetic: need n_speakers >= 2 and n_per_emotion >= 1, got {n_speakers}, {n_per_emotion}")
+    syllables = _syllable_range(syllables)
     root = Path(root).expanduser()
     params = {"version": VERSION, "n_speakers": n_speakers, "n_per_emotion": n_per_emotion, "seed": seed,
               "sample_rate": sample_rate}
+    if syllables != SYLLABLES:
+        params["syllables"] = list(syllables)
     manifest = root / "manifest.json"
     plan = _plan(n_speakers, n_per_emotion)
     if manifest.exists():
@@ -201,7 +215,8 @@ def generate(root, *, n_speakers: int = 10, n_per_emotion: int = 6, seed: int = 
     for s, label, k in plan:
         path = root / _name(s, label, k)
         if not path.is_file():
-            x = synthesize(label, voices[s], np.random.default_rng([seed, s, LABELS.index(label), k]), sample_rate)
+            x = synthesize(label, voices[s], np.random.default_rng([seed, s, LABELS.index(label), k]), sample_rate,
+                           syllables=syllables)
             with atomic.atomic_path(path, suffix=".wav") as tmp:
                 sf.write(str(tmp), x, sample_rate, subtype="PCM_16")
         files.append({"path": _name(s, label, k), "speaker": f"syn{s + 1:02d}", "label": label,
@@ -210,6 +225,26 @@ def generate(root, *, n_speakers: int = 10, n_per_emotion: int = 6, seed: int = 
                                  "recordings (ser_ref.corpora.synthetic)", "params": params,
                                  "voices": voices, "files": files})
     return root
+
+
+def _syllable_range(syllables) -> tuple[int, int]:
+    """``syllables`` as (lo, hi) with 1 <= lo < hi, or one line saying what is wrong.
+
+    >>> _syllable_range([14, 20])
+    (14, 20)
+    >>> _syllable_range((5, 5))
+    Traceback (most recent call last):
+    ...
+    ser_ref.errors.CorpusError: synthetic: syllables must be two integers 1 <= lo < hi, got (5, 5)
+    """
+    try:
+        lo, hi = (int(v) for v in syllables)
+        ok = 1 <= lo < hi and [lo, hi] == list(syllables)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise CorpusError(f"synthetic: syllables must be two integers 1 <= lo < hi, got {syllables!r}")
+    return lo, hi
 
 
 MAX_MANIFEST_BYTES = 64 << 20  # the manifest of 10 x 4 x 6 files is 8 KB
