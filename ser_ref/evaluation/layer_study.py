@@ -48,10 +48,10 @@ def dense_predictions(npys, y, speakers, folds, executor, settings, layer, say=p
 
 def layer_row(res, y, pred, ref_pred, seed) -> dict:
     """accuracy, UA, their 95 % CIs, and McNemar's p against layer 1's predictions (None for layer 1)."""
-    from .metrics import bootstrap_ci, mcnemar
+    from .metrics import bootstrap_cis, mcnemar
 
-    return {"accuracy": res["accuracy"], "ua": res["ua"],
-            "accuracy_ci": bootstrap_ci(y, pred, "accuracy", seed=seed), "ua_ci": bootstrap_ci(y, pred, "ua", seed=seed),
+    ci = bootstrap_cis(y, pred, ("accuracy", "ua"), seed=seed)  # one set of resamples for both
+    return {"accuracy": res["accuracy"], "ua": res["ua"], "accuracy_ci": ci["accuracy"], "ua_ci": ci["ua"],
             "mcnemar_p_vs_layer1": None if ref_pred is None else mcnemar(y, ref_pred, pred)}
 
 
