@@ -190,19 +190,10 @@ def cached_features(path, kind, params_list, cache_root) -> tuple[list[str], str
     >>> npys, error.startswith(p + ": unreadable or not audio")
     ([], True)
     """
-    from ..frontend.audio import decode_audio
-
     try:
-        targets, data = locate(path, kind, params_list, cache_root)
-        missing = [j for j, target in enumerate(targets) if not is_cached(target, kind)]
+        audio, targets, missing = _find(path, kind, params_list, cache_root)
         if missing:
-            audio = decode_audio(data, str(path))
-            try:
-                feats = kind.compute_many(audio, [params_list[j] for j in missing])
-            except OSError as exc:  # the input is in memory by now: this is the machine's
-                raise machine_error(exc, f"computing {kind.name} features of {path}") from exc
-            for j, f in zip(missing, feats):
-                store_features(targets[j], f, kind, str(path))
+            _compute_and_store(path, kind, params_list, audio, targets, missing)
         return [str(t) for t in targets], None
     except Exception as exc:
         if is_fault_of_the_file(exc):
@@ -210,8 +201,80 @@ def cached_features(path, kind, params_list, cache_root) -> tuple[list[str], str
         raise
 
 
+def cached_features_many(paths, kind, params_list, cache_root) -> list[tuple[list[str], str | None]]:
+    """``cached_features`` of each of ``paths``, in one task: the missing features of the files that
+    decode (and miss the same parameter sets) are computed in one call of ``kind.compute_batch``,
+    which gives the values each file gets alone; each file's fault is still its own (a batch that
+    fails goes again one file at a time, so the message names the file).
+
+    >>> import os, tempfile
+    >>> from types import SimpleNamespace
+    >>> import soundfile as sf
+    >>> peaks = lambda audios, ps: [[np.abs(a).max(keepdims=True) for _ in ps] for a in audios]
+    >>> peak = SimpleNamespace(name="peak", version=0, per_frame=False, compute_batch=peaks,
+    ...                        compute_many=lambda audio, ps: peaks([audio], ps)[0])
+    >>> d = tempfile.mkdtemp(); bad, good = os.path.join(d, "notes.wav"), os.path.join(d, "tone.wav")
+    >>> open(bad, "w").write("not audio")
+    9
+    >>> sf.write(good, 0.25 * np.ones(8000), 16000)
+    >>> [(len(npys), error is None) for npys, error in cached_features_many([bad, good], peak, [{}], d)]
+    [(0, False), (1, True)]
+    """
+    out: list = [None] * len(paths)
+    todo: dict[tuple, list] = {}  # missing parameter sets -> [(i, targets, audio)]
+    for i, path in enumerate(paths):
+        try:
+            audio, targets, missing = _find(path, kind, params_list, cache_root)
+            out[i] = ([str(t) for t in targets], None)
+            if missing:
+                todo.setdefault(tuple(missing), []).append((i, targets, audio))
+        except Exception as exc:
+            if not is_fault_of_the_file(exc):
+                raise
+            out[i] = ([], error_naming(paths[i], exc))
+    for missing, files in todo.items():
+        try:
+            feats = kind.compute_batch([audio for _, _, audio in files], [params_list[j] for j in missing])
+        except OSError as exc:  # the inputs are in memory by now: this is the machine's
+            raise machine_error(exc, f"computing {kind.name} features of {paths[files[0][0]]} and others") from exc
+        except Exception as exc:
+            if not is_fault_of_the_file(exc):
+                raise
+            feats = [None] * len(files)  # one at a time below, so that the error names its file
+        for (i, targets, audio), f in zip(files, feats):
+            try:
+                _compute_and_store(paths[i], kind, params_list, audio, targets, list(missing), f)
+            except Exception as exc:
+                if not is_fault_of_the_file(exc):
+                    raise
+                out[i] = ([], error_naming(paths[i], exc))
+    return out
+
+
+def _find(path, kind, params_list, cache_root):
+    """(decoded audio or None, cache file of each parameter set, indices of those not cached yet):
+    the audio is decoded only when something is missing."""
+    from ..frontend.audio import decode_audio
+
+    targets, data = locate(path, kind, params_list, cache_root)
+    missing = [j for j, target in enumerate(targets) if not is_cached(target, kind)]
+    return (decode_audio(data, str(path)) if missing else None), targets, missing
+
+
+def _compute_and_store(path, kind, params_list, audio, targets, missing, feats=None) -> None:
+    """Store ``feats`` (computed now when None) of the ``missing`` parameter sets in their cache files."""
+    if feats is None:
+        try:
+            feats = kind.compute_many(audio, [params_list[j] for j in missing])
+        except OSError as exc:  # the input is in memory by now: this is the machine's
+            raise machine_error(exc, f"computing {kind.name} features of {path}") from exc
+    for j, f in zip(missing, feats):
+        store_features(targets[j], f, kind, str(path))
+
+
 def extract_all(paths, kind, params_list, cache_root, executor, *, desc: str | None = None):
-    """``cached_features`` of every path through ``executor``, one task per file.
+    """``cached_features`` of every path through ``executor``, one task per file (per ``kind.batch_files``
+    files for a kind with ``compute_batch``: ``cached_features_many``).
 
     Returns (npys, errors): npys[j][i] is the .npy of ``paths[i]`` under ``params_list[j]``, "" where
     the file failed; errors, one message per failed file.
@@ -230,8 +293,19 @@ def extract_all(paths, kind, params_list, cache_root, executor, *, desc: str | N
     """
     from tqdm.auto import tqdm
 
-    futures = [executor.submit(cached_features, str(p), kind, list(params_list), str(cache_root)) for p in paths]
-    results = [f.result() for f in tqdm(futures, desc=desc or f"features:{kind.name}", unit="file", leave=False)]
+    paths = [str(p) for p in paths]
+    step = getattr(kind, "batch_files", 1) if getattr(kind, "compute_batch", None) is not None else 1
+    if step > 1:  # files in groups: one task computes a group's missing features together
+        futures = [executor.submit(cached_features_many, paths[i:i + step], kind, list(params_list), str(cache_root))
+                   for i in range(0, len(paths), step)]
+    else:
+        futures = [executor.submit(cached_features, p, kind, list(params_list), str(cache_root)) for p in paths]
+    results = []
+    with tqdm(total=len(paths), desc=desc or f"features:{kind.name}", unit="file", leave=False) as bar:
+        for f in futures:
+            found = f.result() if step > 1 else [f.result()]
+            results += found
+            bar.update(len(found))
     npys = [[found[j] if found else "" for found, _ in results] for j in range(len(params_list))]
     return npys, [error for _, error in results if error]
 

@@ -11,6 +11,7 @@ model is trained once per seed and each row gains ``per_seed`` and the mean and 
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from pathlib import Path
@@ -47,10 +48,10 @@ def dense_predictions(npys, y, speakers, folds, executor, settings, layer, say=p
 
 def layer_row(res, y, pred, ref_pred, seed) -> dict:
     """accuracy, UA, their 95 % CIs, and McNemar's p against layer 1's predictions (None for layer 1)."""
-    from .metrics import bootstrap_ci, mcnemar
+    from .metrics import bootstrap_cis, mcnemar
 
-    return {"accuracy": res["accuracy"], "ua": res["ua"],
-            "accuracy_ci": bootstrap_ci(y, pred, "accuracy", seed=seed), "ua_ci": bootstrap_ci(y, pred, "ua", seed=seed),
+    ci = bootstrap_cis(y, pred, ("accuracy", "ua"), seed=seed)  # one set of resamples for both
+    return {"accuracy": res["accuracy"], "ua": res["ua"], "accuracy_ci": ci["accuracy"], "ua_ci": ci["ua"],
             "mcnemar_p_vs_layer1": None if ref_pred is None else mcnemar(y, ref_pred, pred)}
 
 
@@ -74,11 +75,13 @@ def seed_row(row: dict, y, preds_by_seed: dict) -> dict:
 
 
 def evaluate_layers(npys_by_layer: dict, y, speakers, executor, *, seed: int, quick: bool, say=print,
-                    seeds=None) -> dict:
+                    seeds=None, timings: dict | None = None) -> dict:
     """{"dense": {layer: row}, "forest": {layer: row}} (``layer_row``) for every layer of ``LAYER_KINDS``;
     ``npys_by_layer[layer]`` holds one cached feature file per utterance. ``seeds`` (default: ``seed``
     alone; ``seed`` is their first): each model is trained once per seed; a row's numbers, CIs and
-    p-values are the first seed's, and ``seed_row`` adds every seed's and their mean and sd."""
+    p-values are the first seed's, and ``seed_row`` adds every seed's and their mean and sd.
+    ``timings`` gains the wall seconds of each stage: "dense:<layer>", "pooled:<layer>" (the
+    utterances' [mean, std]), "forest:<layer>" and "metrics:<layer>" (rows, intervals, p-values)."""
     from .metrics import loso_folds, metrics, run_loso
     from .systems import Settings, fit_predict_labels
 
@@ -86,26 +89,62 @@ def evaluate_layers(npys_by_layer: dict, y, speakers, executor, *, seed: int, qu
     folds = loso_folds(speakers)
     settings = Settings(seed=seed, nn_config="quick" if quick else {})
     n_trees = 50 if quick else 300
+    clock = _Clock(timings)
     out, ref = {"dense": {}, "forest": {}}, {}
     for layer in LAYER_KINDS:
         npys = npys_by_layer[layer]
         t = time.perf_counter()
-        dense = dense_predictions(npys, y, speakers, folds, executor, settings, layer, say, seeds)
+        with clock(f"dense:{layer}"):
+            dense = dense_predictions(npys, y, speakers, folds, executor, settings, layer, say, seeds)
         pred = dense[seed]
-        out["dense"][layer] = seed_row(layer_row(metrics(y, pred), y, pred, ref.get("dense"), seed), y, dense)
+        with clock(f"metrics:{layer}"):
+            out["dense"][layer] = seed_row(layer_row(metrics(y, pred), y, pred, ref.get("dense"), seed), y, dense)
         ref.setdefault("dense", pred)
-        X = np.stack([pooled_stats(p) for p in npys])
+        with clock(f"pooled:{layer}"):
+            X = np.stack([pooled_stats(p) for p in npys])
         fit = functools.partial(fit_predict_labels, name="rf-egemaps", settings=Settings(rf_trees=n_trees))
         # the forest of Table 2's baseline, here on pooled layer statistics; in this process, on every
         # core (a pool worker once hit a Numba thread-count clash here)
-        forest = {s: run_loso(fit, X, y, speakers, executor="serial", standardize=False, seed=s) for s in seeds}
+        with clock(f"forest:{layer}"):
+            forest = {s: run_loso(fit, X, y, speakers, executor="serial", standardize=False, seed=s) for s in seeds}
         res = forest[seed]
-        out["forest"][layer] = seed_row(layer_row(res.pooled, y, res.y_pred, ref.get("forest"), seed), y,
-                                        {s: r.y_pred for s, r in forest.items()})
+        with clock(f"metrics:{layer}"):
+            out["forest"][layer] = seed_row(layer_row(res.pooled, y, res.y_pred, ref.get("forest"), seed), y,
+                                            {s: r.y_pred for s, r in forest.items()})
         ref.setdefault("forest", res.y_pred)
         say(f"{layer}: dense acc {out['dense'][layer]['accuracy']:.3f}, forest acc "
             f"{out['forest'][layer]['accuracy']:.3f} ({time.perf_counter() - t:.0f} s)")
     return out
+
+
+class _Clock:
+    """``with clock(name):`` adds the block's wall seconds to ``timings[name]`` (None: times nothing)."""
+
+    def __init__(self, timings: dict | None):
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.timings is not None:
+                self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t
+
+
+def stage_summary(timings: dict) -> str:
+    """One line of the wall seconds per stage, each stage's layers summed (the per-layer seconds stay
+    in ``timings``).
+
+    >>> stage_summary({"features:layer1+layer2": 50.0, "dense:layer1": 30.0, "dense:layer2": 31.0, "report": 2.0})
+    'time per stage: features 50 s, dense 61 s, report 2 s'
+    """
+    totals: dict[str, float] = {}
+    for name, seconds in timings.items():
+        stage = name.split(":", 1)[0]
+        totals[stage] = totals.get(stage, 0.0) + seconds
+    return "time per stage: " + ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in totals.items())
 
 
 def table_md(res: dict, corpus: str) -> str:

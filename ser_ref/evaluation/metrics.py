@@ -117,16 +117,35 @@ def bootstrap_ci(y_true, y_pred, metric: str = "accuracy", n_boot: int = 1000, s
     >>> bool(lo < 0.8 < hi), bool(hi - lo < 0.15)
     (True, True)
     """
-    if metric not in METRICS:
-        raise SerRefError(f"metric must be one of {METRICS}, got {metric!r}")
+    return bootstrap_cis(y_true, y_pred, (metric,), n_boot, seed, n_classes, level)[metric]
+
+
+def bootstrap_cis(y_true, y_pred, names=("accuracy", "ua"), n_boot: int = 1000, seed: int = 0,
+                  n_classes: int = 4, level: float = 0.95) -> dict:
+    """{metric: ``bootstrap_ci``} for each of ``names``, all from the one set of resamples that
+    ``bootstrap_ci`` draws with this seed (so each interval is the one it gives alone).
+
+    Examples
+    --------
+    >>> y = np.arange(200) % 4; pred = np.where(np.arange(200) % 5 == 0, (y + 1) % 4, y)
+    >>> cis = bootstrap_cis(y, pred, ("accuracy", "ua"), n_boot=200)
+    >>> cis["ua"] == bootstrap_ci(y, pred, "ua", n_boot=200), sorted(cis)
+    (True, ['accuracy', 'ua'])
+    """
+    for metric in names:
+        if metric not in METRICS:
+            raise SerRefError(f"metric must be one of {METRICS}, got {metric!r}")
     y_true, y_pred = _labels(y_true, y_pred, n_classes)
+    cell = y_true * n_classes + y_pred  # checked once: each resample's confusion is a count of cells
     rng = np.random.default_rng(seed)
-    values = np.empty(n_boot)
+    values = {metric: np.empty(n_boot) for metric in names}
     for b in range(n_boot):
         i = rng.integers(0, len(y_true), len(y_true))
-        values[b] = metrics(y_true[i], y_pred[i], n_classes)[metric]
-    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
+        m = metrics_from_confusion(np.bincount(cell[i], minlength=n_classes * n_classes).reshape(n_classes, n_classes))
+        for metric in names:
+            values[metric][b] = m[metric]
+    return {metric: tuple(float(q) for q in np.quantile(v, [(1 - level) / 2, (1 + level) / 2]))
+            for metric, v in values.items()}
 
 
 def mcnemar(y_true, pred_a, pred_b, exact_below: int = 25) -> float:
