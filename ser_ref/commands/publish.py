@@ -70,8 +70,6 @@ def experiments() -> dict[str, tuple[str, list[str]]]:
 # pages say so (docs/results.md), and tests/test_published.py holds them to that instead of to a manifest.
 PENDING = {
     "urdu": "not run yet (five seeds on URDU: about 40 minutes on 2 cores)",
-    "ravdess-layers": "made by python -m ser_ref.layers on 2026-12-02, before manifests recorded the git commit "
-                      "(about 20 minutes on 2 cores to regenerate)",
     **{f"ravdess-urdu-layer{k}": "not run yet (cross_corpus --features is new)" for k in range(1, 6)},
 }
 
