@@ -95,29 +95,41 @@ def pack_blocks(W, bw: int = BW):
 
 
 @numba.njit(nogil=True, cache=True)
-def int_dots(q, w, r0, r1, out, n):
-    """out[r, n] = sum_k q[r, k] w[k] for rows r0 .. r1 - 1, four rows per pass over w (each weight
-    load serves four sums). int8 values as int16 products summed in int32: exact, and the form
-    LLVM turns into VPMADDWD."""
-    K = w.shape[0]
-    r = r0
-    while r + 4 <= r1:
+def int_dots(q, w0, w1, out, n):
+    """out[r, n] = sum_k q[r, k] w0[k] and out[r, n + 1] = sum_k q[r, k] w1[k] for every row r:
+    int8 values as int16 products summed in int32, exact (|sum| <= 4096 127^2 < 2^31).
+    Four rows by two columns per pass over k (each load serves several sums); a lone row takes
+    the one-sum loop, the form LLVM turns into VPMADDWD."""
+    K = w0.shape[0]
+    r = 0
+    while r + 4 <= q.shape[0]:
         q0, q1, q2, q3 = q[r], q[r + 1], q[r + 2], q[r + 3]
-        s0 = s1 = s2 = s3 = np.int32(0)
+        s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = np.int32(0)
         for k in range(K):
-            wk = np.int16(w[k])
-            s0 = np.int32(s0 + np.int32(np.int16(q0[k]) * wk))
-            s1 = np.int32(s1 + np.int32(np.int16(q1[k]) * wk))
-            s2 = np.int32(s2 + np.int32(np.int16(q2[k]) * wk))
-            s3 = np.int32(s3 + np.int32(np.int16(q3[k]) * wk))
-        out[r, n], out[r + 1, n], out[r + 2, n], out[r + 3, n] = s0, s1, s2, s3
+            a, b = np.int16(w0[k]), np.int16(w1[k])
+            x0, x1, x2, x3 = np.int16(q0[k]), np.int16(q1[k]), np.int16(q2[k]), np.int16(q3[k])
+            s00 = np.int32(s00 + np.int32(x0 * a))
+            s01 = np.int32(s01 + np.int32(x0 * b))
+            s10 = np.int32(s10 + np.int32(x1 * a))
+            s11 = np.int32(s11 + np.int32(x1 * b))
+            s20 = np.int32(s20 + np.int32(x2 * a))
+            s21 = np.int32(s21 + np.int32(x2 * b))
+            s30 = np.int32(s30 + np.int32(x3 * a))
+            s31 = np.int32(s31 + np.int32(x3 * b))
+        out[r, n], out[r + 1, n], out[r + 2, n], out[r + 3, n] = s00, s10, s20, s30
+        out[r, n + 1], out[r + 1, n + 1], out[r + 2, n + 1], out[r + 3, n + 1] = s01, s11, s21, s31
         r += 4
-    for r in range(r, r1):
-        q0 = q[r]
-        s0 = np.int32(0)
-        for k in range(K):
-            s0 = np.int32(s0 + np.int32(np.int16(q0[k]) * np.int16(w[k])))
-        out[r, n] = s0
+    for r in range(r, q.shape[0]):
+        out[r, n] = _dot(q[r], w0)
+        out[r, n + 1] = _dot(q[r], w1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _dot(q, w):
+    s = np.int32(0)
+    for k in range(q.shape[0]):
+        s = np.int32(s + np.int32(np.int16(q[k]) * np.int16(w[k])))
+    return s
 
 
 @numba.njit(nogil=True, cache=True)
@@ -144,13 +156,39 @@ def row_max_abs(v):
     return out
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
-def _pre(acc, acc_x, s, b, r, g, bw, i, H, cell):
-    """z = float32(acc) * s + b of quarter g, cell ``cell``: the exact sum rounded once to float32,
-    then the product and the sum each rounded (the kernel's order)."""
-    col = g * H + cell
-    tot = f32(np.float64(acc[r, g * bw + i]) + np.float64(acc_x[r, col]))
-    return tot * s[r] + b[col]
+@numba.njit(nogil=True, cache=True)
+def logistic_into(x, out, bits):
+    """out[i] = ``logistic_scalar(x[i])``, as loops LLVM can vectorise: 2^m is built from its bits
+    (``bits``, an int32 scratch array as long as x) instead of a call per value. Lanes below -104
+    are computed from -104 and then set to 0, as the reference's ``where`` does."""
+    p2 = bits.view(np.float32)
+    for i in range(x.shape[0]):
+        x0 = max(x[i], _L_MIN)
+        xh = min(x0, _L_MAX) * _HALF
+        m = np.floor(xh * _LOG2E + _HALF)
+        r = m * _LN2_HI + xh
+        r = m * _LN2_LO + r
+        r2 = r * r
+        p_even = r2 * _PE1 + _PE0
+        p_odd = r2 * _PO1 + _PO0
+        p = r * p_odd + p_even
+        out[i] = r2 * p + (r + _ONE)
+        bits[i] = (np.int32(m) + np.int32(127)) << 23   # 2^m, m in [-75, 12]: a normal float32
+    for i in range(x.shape[0]):
+        e = out[i] * p2[i]
+        e = e * e
+        out[i] = _ZERO if x[i] < _L_MIN else e / (_ONE + e)
+
+
+@numba.njit(nogil=True, cache=True)
+def tanh_into(x, out):
+    """out[i] = ``tanh_scalar(x[i])`` in a loop LLVM can vectorise."""
+    for i in range(x.shape[0]):
+        v = max(min(x[i], _T_CLAMP), -_T_CLAMP)
+        x2 = v * v
+        p = ((_TP0 * x2 + _TP1) * x2 + _TP2) * x2 + _TP3
+        q = (((_TQ0 * x2 + _TQ1) * x2 + _TQ2) * x2 + _TQ3) * x2 + _TQ4
+        out[i] = (x2 * v * p + v) / q
 
 
 @numba.njit(nogil=True, cache=True)
@@ -161,19 +199,32 @@ def _step_blocks(j0, j1, qh, P, acc_x, s, b, gate, c, h_out, c_out):
     bw = P.shape[1] // 4
     H = c.shape[1]
     acc = np.empty((a, 4 * bw), dtype=np.int32)
+    z = np.empty((4, bw), dtype=np.float32)
+    act = np.empty((5, bw), dtype=np.float32)   # sigmoid i, tanh g, sigmoid f, sigmoid o, tanh c
+    c_new = np.empty(bw, dtype=np.float32)
+    bits = np.empty(bw, dtype=np.int32)
     for j in range(j0, j1):
-        for n in range(4 * bw):
-            int_dots(qh, P[j, n], 0, a, acc, n)
+        for n in range(0, 4 * bw, 2):
+            int_dots(qh, P[j, n], P[j, n + 1], acc, n)
+        cell0 = j * bw
         for r in range(a):
+            s_r = s[r]
+            for g in range(4):
+                for i in range(bw):
+                    col = g * H + cell0 + i
+                    # the exact sum rounded once to float32, then the product and the sum each rounded
+                    tot = f32(np.float64(acc[r, g * bw + i]) + np.float64(acc_x[r, col]))
+                    z[g, i] = tot * s_r + b[col]
+            logistic_into(z[gate[0]], act[0], bits)
+            tanh_into(z[gate[1]], act[1])
+            logistic_into(z[gate[2]], act[2], bits)
+            logistic_into(z[gate[3]], act[3], bits)
             for i in range(bw):
-                cell = j * bw + i
-                z_i = _pre(acc, acc_x, s, b, r, gate[0], bw, i, H, cell)
-                z_g = _pre(acc, acc_x, s, b, r, gate[1], bw, i, H, cell)
-                z_f = _pre(acc, acc_x, s, b, r, gate[2], bw, i, H, cell)
-                z_o = _pre(acc, acc_x, s, b, r, gate[3], bw, i, H, cell)
-                c_new = logistic_scalar(z_f) * c[r, cell] + logistic_scalar(z_i) * tanh_scalar(z_g)
-                c_out[r, cell] = c_new
-                h_out[r, cell] = logistic_scalar(z_o) * tanh_scalar(c_new)
+                c_new[i] = act[2, i] * c[r, cell0 + i] + act[0, i] * act[1, i]
+                c_out[r, cell0 + i] = c_new[i]
+            tanh_into(c_new, act[4])
+            for i in range(bw):
+                h_out[r, cell0 + i] = act[3, i] * act[4, i]
 
 
 def fused_step(qh, P, acc_x, s, b, gate, c):
@@ -192,8 +243,8 @@ def fused_step(qh, P, acc_x, s, b, gate, c):
 
 @numba.njit(nogil=True, cache=True)
 def _int_columns(q, WT, c0, c1, out):
-    for n in range(c0, c1):
-        int_dots(q, WT[n], 0, q.shape[0], out, n)
+    for n in range(c0, c1, 2):
+        int_dots(q, WT[n], WT[n + 1], out, n)
 
 
 def int8_matmul(q, WT):
@@ -205,7 +256,10 @@ def int8_matmul(q, WT):
     array([[254,   2]], dtype=int32)
     """
     out = np.empty((q.shape[0], WT.shape[0]), dtype=np.int32)
-    k = min(cores(), WT.shape[0])
-    bounds = [WT.shape[0] * i // k for i in range(k + 1)]
+    if WT.shape[0] % 2:
+        raise ValueError(f"int8_matmul: the kernel takes columns in pairs, got {WT.shape[0]}")
+    pairs = WT.shape[0] // 2
+    k = min(cores(), pairs)
+    bounds = [2 * (pairs * i // k) for i in range(k + 1)]
     run_shares(_int_columns, [(q, WT, bounds[i], bounds[i + 1], out) for i in range(k)])
     return out

@@ -16,11 +16,10 @@ max|x_t| >= max|h_{t-1}| (|h| <= 1, x is a clipped ReLU output); the other rows 
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from ..runtime.blas_threads import single_threaded_blas
+from ..runtime.core_pool import run_shares
 from .int8_lstm import fused_step, int8_matmul, pack_blocks, quantize_given_max, row_max_abs
 from .layer1 import quantize_rows
 from .tflite_math import (EXACT_F32_INT, exact_int_matmul, hybrid_epilogue, logistic_tflite, row_scales,
@@ -63,18 +62,13 @@ def det_matmul(A, B):
     out = np.empty((A.shape[0], B.shape[1]), dtype=f32)
     blocks = [(lo, min(lo + COLUMN_BLOCK, B.shape[1])) for lo in range(0, B.shape[1], COLUMN_BLOCK)]
 
-    def run(lo, hi):
-        out[:, lo:hi] = A @ B[:, lo:hi]
+    def run(share):
+        for lo, hi in share:
+            out[:, lo:hi] = A @ B[:, lo:hi]
 
     with single_threaded_blas() as before:
         k = min(before or 1, len(blocks))
-        if k <= 1:
-            for lo, hi in blocks:
-                run(lo, hi)
-        else:
-            with ThreadPoolExecutor(k) as pool:
-                for f in [pool.submit(run, lo, hi) for lo, hi in blocks]:
-                    f.result()
+        run_shares(run, [(blocks[i::k],) for i in range(k)])
     return out
 
 
