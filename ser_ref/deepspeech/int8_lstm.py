@@ -17,8 +17,6 @@ sums do not depend on the split.
 """
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
@@ -37,43 +35,6 @@ _T_CLAMP = f32(7.90738964080810547)
 _TP0, _TP1, _TP2, _TP3 = f32(1.394553628e-8), f32(2.102733560e-5), f32(3.520756727e-3), f32(1.340216100e-1)
 _TQ0, _TQ1, _TQ2, _TQ3, _TQ4 = (f32(8.015776984e-7), f32(3.326951409e-4), f32(2.597254514e-2),
                                 f32(4.673548340e-1), f32(1.0))
-
-
-@numba.njit(nogil=True, cache=True)
-def logistic_scalar(x0):
-    """``tflite_math.logistic_tflite`` of one float32, the same operations in the same order.
-
-    >>> float(logistic_scalar(np.float32(0.0)))
-    0.5
-    """
-    if x0 < _L_MIN:
-        return _ZERO
-    x = min(x0, _L_MAX) * _HALF
-    m = np.floor(x * _LOG2E + _HALF)
-    r = m * _LN2_HI + x
-    r = m * _LN2_LO + r
-    r2 = r * r
-    p_even = r2 * _PE1 + _PE0
-    p_odd = r2 * _PO1 + _PO0
-    p = r * p_odd + p_even
-    p = r2 * p + (r + _ONE)
-    e = p * f32(math.ldexp(1.0, int(m)))  # 2^m is a float32 (m >= -75 here): exact
-    e = e * e
-    return e / (_ONE + e)
-
-
-@numba.njit(nogil=True, cache=True)
-def tanh_scalar(x):
-    """``tflite_math.tanh_tflite`` of one float32, the same operations in the same order.
-
-    >>> float(tanh_scalar(np.float32(0.0)))
-    0.0
-    """
-    x = max(min(x, _T_CLAMP), -_T_CLAMP)
-    x2 = x * x
-    p = ((_TP0 * x2 + _TP1) * x2 + _TP2) * x2 + _TP3
-    q = (((_TQ0 * x2 + _TQ1) * x2 + _TQ2) * x2 + _TQ3) * x2 + _TQ4
-    return (x2 * x * p + x) / q
 
 
 def pack_blocks(W, bw: int = BW):
@@ -158,9 +119,13 @@ def row_max_abs(v):
 
 @numba.njit(nogil=True, cache=True)
 def logistic_into(x, out, bits):
-    """out[i] = ``logistic_scalar(x[i])``, as loops LLVM can vectorise: 2^m is built from its bits
-    (``bits``, an int32 scratch array as long as x) instead of a call per value. Lanes below -104
-    are computed from -104 and then set to 0, as the reference's ``where`` does."""
+    """out = ``tflite_math.logistic_tflite(x)``: the same float32 operations in the same order, as
+    loops LLVM can vectorise; 2^m is built from its bits (``bits``, an int32 scratch array as long
+    as x). Lanes below -104 are computed from -104 and then set to 0, as the reference's ``where``.
+
+    >>> out = np.empty(2, np.float32); logistic_into(np.float32([0, -200]), out, np.empty(2, np.int32)); out
+    array([0.5, 0. ], dtype=float32)
+    """
     p2 = bits.view(np.float32)
     for i in range(x.shape[0]):
         x0 = max(x[i], _L_MIN)
@@ -182,7 +147,12 @@ def logistic_into(x, out, bits):
 
 @numba.njit(nogil=True, cache=True)
 def tanh_into(x, out):
-    """out[i] = ``tanh_scalar(x[i])`` in a loop LLVM can vectorise."""
+    """out = ``tflite_math.tanh_tflite(x)``: the same float32 operations in the same order, in a loop
+    LLVM can vectorise.
+
+    >>> out = np.empty(2, np.float32); tanh_into(np.float32([0, 50]), out); out
+    array([0., 1.], dtype=float32)
+    """
     for i in range(x.shape[0]):
         v = max(min(x[i], _T_CLAMP), -_T_CLAMP)
         x2 = v * v
