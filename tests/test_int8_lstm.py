@@ -1,5 +1,5 @@
 """The fused tflite-int8 LSTM step (deepspeech/int8_lstm.py) against its NumPy reference
-(tflite_lstm.int8_step_reference) and the math: bit for bit, on random inputs."""
+(tflite_lstm._int8_step_reference) and the math: bit for bit, on random inputs."""
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +47,8 @@ def test_pack_blocks_puts_each_cells_four_gates_together(rng):
 
 @pytest.mark.parametrize("gates", [["input", "candidate", "forget", "output"],
                                    ["forget", "output", "input", "candidate"]])
-def test_fast_int8_lstm_equals_the_reference_bit_for_bit(rng, gates):
-    H = 128
+@pytest.mark.parametrize("H", [128, 24])                 # 24 cells: blocks of 8, not 64
+def test_fast_int8_lstm_equals_the_reference_bit_for_bit(rng, gates, H):
     W_q = rng.integers(-127, 128, (2 * H, 4 * H), dtype=np.int8)
     w = LSTMWeights(W_q, 0.004, rng.normal(0, 0.5, 4 * H).astype(np.float32), gates)
     # longest first; large x (the x half's sum beyond 2^24 in float32), small x (h holds the row's

@@ -1,5 +1,5 @@
 """The tflite-int8 LSTM step fused in one compiled pass over int8 weights (the fast path of
-``tflite_lstm.lstm_tflite_int8``; its reference is ``tflite_lstm.int8_step_reference``).
+``tflite_lstm.lstm_tflite_int8``; its reference is ``tflite_lstm._int8_step_reference``).
 
 Per step and row, with m the row's scale (``tflite_lstm`` says how it is chosen):
     q_h  = the int8 values of h_{t-1} quantised with m
@@ -56,7 +56,7 @@ def pack_blocks(W, bw: int = BW):
 
 
 @numba.njit(nogil=True, cache=True)
-def int_dots(q, w0, w1, out, n):
+def _int_dots(q, w0, w1, out, n):
     """out[r, n] = sum_k q[r, k] w0[k] and out[r, n + 1] = sum_k q[r, k] w1[k] for every row r:
     int8 values as int16 products summed in int32, exact (|sum| <= 4096 127^2 < 2^31).
     Four rows by two columns per pass over k (each load serves several sums); a lone row takes
@@ -96,7 +96,12 @@ def _dot(q, w):
 @numba.njit(nogil=True, cache=True)
 def quantize_given_max(v, m_q, q):
     """q[r] = the int8 values of v[r] with the row maximum m_q[r] > 0 imposed (``tflite_lstm``'s
-    ``_quantize_given_max``: float32 127 / m, float32 product, rounding half away in float64)."""
+    ``_quantize_given_max``: float32 127 / m, float32 product, rounding half away in float64).
+
+    >>> q = np.empty((1, 3), np.int8)
+    >>> quantize_given_max(np.float32([[0.5, -1.0, 0.25]]), np.float32([2.0]), q); q    # x 63.5
+    array([[ 32, -64,  16]], dtype=int8)
+    """
     for r in range(v.shape[0]):
         inv = f32(127) / m_q[r]
         for j in range(v.shape[1]):
@@ -107,7 +112,11 @@ def quantize_given_max(v, m_q, q):
 
 @numba.njit(nogil=True, cache=True)
 def row_max_abs(v):
-    """max_j |v[r, j]| per row, float32."""
+    """max_j |v[r, j]| per row, float32.
+
+    >>> row_max_abs(np.float32([[1, -3], [0, 0]]))
+    array([3., 0.], dtype=float32)
+    """
     out = np.zeros(v.shape[0], dtype=np.float32)
     for r in range(v.shape[0]):
         m = f32(0)
@@ -175,7 +184,7 @@ def _step_blocks(j0, j1, qh, P, acc_x, s, b, gate, c, h_out, c_out):
     bits = np.empty(bw, dtype=np.int32)
     for j in range(j0, j1):
         for n in range(0, 4 * bw, 2):
-            int_dots(qh, P[j, n], P[j, n + 1], acc, n)
+            _int_dots(qh, P[j, n], P[j, n + 1], acc, n)
         cell0 = j * bw
         for r in range(a):
             s_r = s[r]
@@ -199,7 +208,15 @@ def _step_blocks(j0, j1, qh, P, acc_x, s, b, gate, c, h_out, c_out):
 
 def fused_step(qh, P, acc_x, s, b, gate, c):
     """(h_t, c_t) of one step from q_h (a, H) int8, the packed W_q[H:] (``pack_blocks``), the exact
-    x-half sums acc_x (a, 4 H), the row scales s, the bias b and c_{t-1}; blocks over the cores."""
+    x-half sums acc_x (a, 4 H), the row scales s, the bias b and c_{t-1}; blocks over the cores.
+
+    >>> H = 64                                       # zero weights: z = 0, c = c / 2, h = tanh(c) / 2
+    >>> h, c = fused_step(np.zeros((1, H), np.int8), pack_blocks(np.zeros((H, 4 * H), np.int8)),
+    ...                   np.zeros((1, 4 * H), np.float32), np.ones(1, np.float32), np.zeros(4 * H, np.float32),
+    ...                   np.arange(4), np.ones((1, H), np.float32))
+    >>> float(c[0, 0]), round(float(h[0, 0]), 6)
+    (0.5, 0.231059)
+    """
     a, H = c.shape
     h_out = np.empty((a, H), dtype=np.float32)
     c_out = np.empty((a, H), dtype=np.float32)
@@ -214,7 +231,7 @@ def fused_step(qh, P, acc_x, s, b, gate, c):
 @numba.njit(nogil=True, cache=True)
 def _int_columns(q, WT, c0, c1, out):
     for n in range(c0, c1, 2):
-        int_dots(q, WT[n], WT[n + 1], out, n)
+        _int_dots(q, WT[n], WT[n + 1], out, n)
 
 
 def int8_matmul(q, WT):

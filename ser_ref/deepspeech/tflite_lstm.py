@@ -20,7 +20,7 @@ import numpy as np
 
 from ..runtime.blas_threads import single_threaded_blas
 from ..runtime.core_pool import run_shares
-from .int8_lstm import fused_step, int8_matmul, pack_blocks, quantize_given_max, row_max_abs
+from .int8_lstm import BW, fused_step, int8_matmul, pack_blocks, quantize_given_max, row_max_abs
 from .layer1 import quantize_rows
 from .tflite_math import (EXACT_F32_INT, exact_int_matmul, hybrid_epilogue, logistic_tflite, row_scales,
                           sum_abs_bound, tanh_tflite)
@@ -105,7 +105,8 @@ class LSTMWeights:
     def packed_h(self):
         """W_q[H:] as int8 in ``int8_lstm.pack_blocks`` order (16 MiB, made on first use)."""
         if self._packed is None:
-            self._packed = pack_blocks(self.Wq_h.astype(np.int8))
+            bw = next(b for b in (BW, 32, 16, 8, 4, 2, 1) if self.H % b == 0)  # any cell count
+            self._packed = pack_blocks(self.Wq_h.astype(np.int8), bw)
         return self._packed
 
     @property
@@ -186,7 +187,7 @@ def _requantised_x(w: LSTMWeights, x, acc_x, bound_x, mx, m_q, m):
     return acc_x, bound_x
 
 
-def int8_step_reference(w: LSTMWeights, x, pre, h, c):
+def _int8_step_reference(w: LSTMWeights, x, pre, h, c):
     """One tflite-int8 step in NumPy (the reference ``int8_lstm.fused_step`` is tested against)."""
     acc_x, mx, bound_x = pre
     m = np.maximum(mx, np.abs(h).max(axis=1))
@@ -222,8 +223,8 @@ def _x_half_int8_fast(w: LSTMWeights):
     return x_half
 
 
-def int8_step_fast(w: LSTMWeights, x, pre, h, c):
-    """``int8_step_reference`` with the h half, epilogue and cell in one compiled pass over int8
+def _int8_step_fast(w: LSTMWeights, x, pre, h, c):
+    """``_int8_step_reference`` with the h half, epilogue and cell in one compiled pass over int8
     weights (``int8_lstm.fused_step``) and exact sums in int32; the same bits."""
     acc_x, mx = pre
     m = np.maximum(mx, row_max_abs(h))
@@ -246,9 +247,16 @@ def lstm_tflite_int8(seqs, w: LSTMWeights, state=None, *, fast: bool = True):
     real frames) quantise x_t again with m and sum it at that step. Integer sums are exact
     (``exact_int_matmul``); the two halves are added in float32 when their bounds prove it exact,
     in float64 otherwise, and rounded to float32 once, as the kernel's int32 -> float.
-    ``fast`` takes ``int8_step_fast`` for each step, else ``int8_step_reference``.
+    ``fast`` takes ``_int8_step_fast`` for each step, else ``_int8_step_reference``: the same bits.
+
+    >>> rng = np.random.default_rng(0)
+    >>> w = LSTMWeights(rng.integers(-127, 128, (128, 256), dtype=np.int8), 0.01, np.zeros(256, np.float32),
+    ...                 ["input", "candidate", "forget", "output"])
+    >>> seqs = [rng.uniform(0, 2, (20, 64)).astype(np.float32)]
+    >>> bool(np.array_equal(lstm_tflite_int8(seqs, w)[0], lstm_tflite_int8(seqs, w, fast=False)[0]))
+    True
     """
     X, lengths = _time_major(seqs, w.H)
-    one = int8_step_fast if fast else int8_step_reference
+    one = _int8_step_fast if fast else _int8_step_reference
     x_half = _x_half_int8_fast(w) if fast else _x_half_int8(w)
     return _recur(X, lengths, x_half, lambda x, pre, h, c: one(w, x, pre, h, c), w.H, state)
