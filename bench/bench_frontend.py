@@ -8,7 +8,8 @@ Frames per second, best of ``--repeats`` interleaved runs, all measured in this 
     layer 1 "float" on context windows (windowing + GEMM + bias/ReLU/clip)  vs  plain A @ W of the same
         shape with a contiguous A (the GEMM bound, the target) and vs plain NumPy from the same input
         (materialise the windows, then A @ W); layer 1 "tflite-int8"; deepspeech_features end to end.
-Writes bench/results/frontend-cpu.json with the machine described. The machine may be shared: the load
+Also the same ratios in CPU seconds (all threads summed; MFCC target >= 1.2x) and the thread counts
+of both sides. Writes bench/results/frontend-cpu.json (or --out) with the machine described. The machine may be shared: the load
 average at the start and end is recorded, and ratios (same run, same load) are what to read.
 """
 from __future__ import annotations
@@ -54,6 +55,17 @@ def ten_minutes(minutes: float) -> tuple[np.ndarray, str]:
     t = np.arange(n) / 16000
     x = rng.normal(0, 0.1, n) * (0.55 + 0.45 * np.sin(2 * np.pi * 3 * t)) + 0.2 * np.sin(2 * np.pi * 150 * t)
     return x.astype(np.float32), "generated noise + 150 Hz tone with 3 Hz envelope"
+
+
+def threads() -> dict:
+    """Threads each side runs with: ours (MFCC block workers, layer 1's cores), and the BLAS that
+    librosa's mel and DCT products and the plain GEMM use (NumPy's FFT, librosa's, is one thread)."""
+    from ser_ref.frontend import tf_mfcc
+    from ser_ref.runtime.blas_threads import blas_threads
+    from ser_ref.runtime.core_pool import cores
+
+    return {"ours_mfcc_workers": tf_mfcc._WORKERS, "ours_layer1_threads": min(cores(), blas_threads() or 1),
+            "librosa_fft_threads": 1, "blas_threads": blas_threads(), "cores": cores()}
 
 
 SETTLE_S = 0.25  # > OpenBLAS's spin-wait (2^28 cycles, ~0.1 s): its idle threads have gone to sleep
@@ -109,6 +121,7 @@ def main(argv=None) -> dict:
         rows[f"mfcc_step{step_ms}ms"] = {
             "frames": frames, "ours_fps": frames / t_ours, "reference_numpy_fps": frames / t_ref,
             "librosa_fps": frames / t_lib, "speedup_vs_librosa": t_lib / t_ours, "target": ">= 1.5",
+            "speedup_vs_librosa_cpu_s": CPU["librosa"] / CPU["ours"], "target_cpu_s": ">= 1.2",
             "cpu_seconds": {"ours": CPU["ours"], "reference_numpy": CPU["ref"], "librosa": CPU["librosa"]}}
 
     M = mfcc(x)
@@ -126,6 +139,7 @@ def main(argv=None) -> dict:
         "frames": frames, "shape": [frames, 494, layer.W.shape[1]],
         "plain_gemm_fps": frames / t_gemm, "float_fps": frames / t_float, "tflite_int8_fps": frames / t_int8,
         "ratio_float_to_gemm": t_gemm / t_float, "target": ">= 0.9", "ratio_tflite_int8_to_gemm": t_gemm / t_int8,
+        "ratio_float_to_gemm_cpu_s": CPU["gemm"] / CPU["float"],
         # like-for-like with the float path's input: plain NumPy materialising the windows from M,
         # then A @ W (still without the bias and the ReLU/clip the float path also does)
         "plain_windows_gemm_fps": frames / t_gemm_win, "ratio_float_to_windows_gemm": t_gemm_win / t_float,
@@ -134,6 +148,7 @@ def main(argv=None) -> dict:
     rows["deepspeech_features"] = {"frames": frames, "fps": frames / t_all,
                                    "realtime_factor": args.minutes * 60 / t_all}
     info["load_average_at_end"] = list(os.getloadavg())
+    info["threads"] = threads()
     result = {"bench": "frontend", "device": "cpu", "audio": {"seconds": x.size / 16000, "source": source},
               "repeats": args.repeats, "timing": "best of repeats, after one warm-up", "machine": info,
               "results": rows, "command": "python bench/bench_frontend.py " + " ".join(argv or sys.argv[1:])}
@@ -141,6 +156,11 @@ def main(argv=None) -> dict:
     for name, r in rows.items():
         print(name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
     print("wall seconds are best of the repeats; cpu_seconds sum all threads of the same runs")
+    m20, m10, l1 = rows["mfcc_step20ms"], rows["mfcc_step10ms"], rows["layer1"]
+    print(f"targets: mfcc vs librosa as run {m20['speedup_vs_librosa']:.2f}x (20 ms), {m10['speedup_vs_librosa']:.2f}x "
+          f"(10 ms) [>= 1.5]; in cpu seconds {m20['speedup_vs_librosa_cpu_s']:.2f}x, {m10['speedup_vs_librosa_cpu_s']:.2f}x "
+          f"[>= 1.2]; layer 1 float vs plain GEMM {l1['ratio_float_to_gemm']:.2f}x [>= 0.9]")
+    print(f"threads: {info['threads']}")
     print(f"load average start {info['load_average']}, end {info['load_average_at_end']}; wrote {args.out}")
     return result
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numba
@@ -27,6 +26,7 @@ import numpy as np
 
 from ..runtime.backend import array_module
 from ..runtime.blas_threads import blas_threads, single_threaded_blas
+from ..runtime.core_pool import run_shares
 from ..errors import MACHINE_ERRNOS, SerRefError, WeightsError, machine_error
 from .integrity import verify_file
 
@@ -90,9 +90,7 @@ def _over_cores(rows_fn, n: int, rows: int, min_rows_per_thread: int, *args):
             rows_fn(0, n, *args)
             return
         bounds = [min(n, rows * (n_blocks * j // k)) for j in range(k + 1)]
-        with ThreadPoolExecutor(k) as pool:
-            for f in [pool.submit(rows_fn, bounds[j], bounds[j + 1], *args) for j in range(k)]:
-                f.result()
+        run_shares(rows_fn, [(bounds[j], bounds[j + 1], *args) for j in range(k)])
 
 
 def _rows_through_layer(lo: int, hi: int, x, Wb, out, clip, rows: int):

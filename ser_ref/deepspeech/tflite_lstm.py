@@ -16,11 +16,11 @@ max|x_t| >= max|h_{t-1}| (|h| <= 1, x is a clipped ReLU output); the other rows 
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from ..runtime.blas_threads import single_threaded_blas
+from ..runtime.core_pool import run_shares
+from .int8_lstm import BW, fused_step, int8_matmul, pack_blocks, quantize_given_max, row_max_abs
 from .layer1 import quantize_rows
 from .tflite_math import (EXACT_F32_INT, exact_int_matmul, hybrid_epilogue, logistic_tflite, row_scales,
                           sum_abs_bound, tanh_tflite)
@@ -62,18 +62,13 @@ def det_matmul(A, B):
     out = np.empty((A.shape[0], B.shape[1]), dtype=f32)
     blocks = [(lo, min(lo + COLUMN_BLOCK, B.shape[1])) for lo in range(0, B.shape[1], COLUMN_BLOCK)]
 
-    def run(lo, hi):
-        out[:, lo:hi] = A @ B[:, lo:hi]
+    def run(share):
+        for lo, hi in share:
+            out[:, lo:hi] = A @ B[:, lo:hi]
 
     with single_threaded_blas() as before:
         k = min(before or 1, len(blocks))
-        if k <= 1:
-            for lo, hi in blocks:
-                run(lo, hi)
-        else:
-            with ThreadPoolExecutor(k) as pool:
-                for f in [pool.submit(run, lo, hi) for lo, hi in blocks]:
-                    f.result()
+        run_shares(run, [(blocks[i::k],) for i in range(k)])
     return out
 
 
@@ -98,6 +93,28 @@ class LSTMWeights:
         self.W_x, self.W_h = self.W[:self.H], self.W[self.H:]
         self.w_max = int(np.abs(W_q).max())
         self.gate_index = {g: k for k, g in enumerate(gates)}
+        self._packed = None
+        self._x_t = None
+
+    @property
+    def gate_quarters(self):
+        """The quarters of z holding the input, candidate, forget and output gates (int64 (4,))."""
+        return np.array([self.gate_index[g] for g in ("input", "candidate", "forget", "output")], dtype=np.int64)
+
+    @property
+    def packed_h(self):
+        """W_q[H:] as int8 in ``int8_lstm.pack_blocks`` order (16 MiB, made on first use)."""
+        if self._packed is None:
+            bw = next(b for b in (BW, 32, 16, 8, 4, 2, 1) if self.H % b == 0)  # any cell count
+            self._packed = pack_blocks(self.Wq_h.astype(np.int8), bw)
+        return self._packed
+
+    @property
+    def int8_x_t(self):
+        """W_q[:H] transposed, int8 (4 H, H) (16 MiB, made on first use): ``int8_lstm.int8_matmul``'s."""
+        if self._x_t is None:
+            self._x_t = np.ascontiguousarray(self.Wq_x.T.astype(np.int8))
+        return self._x_t
 
 
 def _time_major(seqs, width):
@@ -149,7 +166,80 @@ def lstm_float(seqs, w: LSTMWeights, state=None):
     return _recur(X, lengths, x_half, step, w.H, state)
 
 
-def lstm_tflite_int8(seqs, w: LSTMWeights, state=None):
+def _x_half_int8(w: LSTMWeights):
+    def x_half(Xb):
+        flat = Xb.reshape(-1, w.H)
+        qx, mx = quantize_rows(flat)
+        shape = Xb.shape[:2]
+        acc = exact_int_matmul(qx, w.Wq_x, w.w_max)
+        return acc.reshape(*shape, -1), mx.reshape(shape), sum_abs_bound(qx, w.w_max).reshape(shape)
+    return x_half
+
+
+def _requantised_x(w: LSTMWeights, x, acc_x, bound_x, mx, m_q, m):
+    """acc_x and its bound with the rows whose x_t must be quantised with h's larger maximum redone."""
+    again = mx < m
+    if again.any():
+        qx = _quantize_given_max(x[again], m_q[again])
+        acc_x, bound_x = acc_x.copy(), bound_x.copy()
+        acc_x[again] = exact_int_matmul(qx, w.Wq_x, w.w_max)
+        bound_x[again] = sum_abs_bound(qx, w.w_max)
+    return acc_x, bound_x
+
+
+def _int8_step_reference(w: LSTMWeights, x, pre, h, c):
+    """One tflite-int8 step in NumPy (the reference ``int8_lstm.fused_step`` is tested against)."""
+    acc_x, mx, bound_x = pre
+    m = np.maximum(mx, np.abs(h).max(axis=1))
+    m_q = np.where(m == 0, f32(1), m)           # an all-zero row quantises to 0 whatever m
+    qh = _quantize_given_max(h, m_q)
+    acc_x, bound_x = _requantised_x(w, x, acc_x, bound_x, mx, m_q, m)
+    acc_h = exact_int_matmul(qh, w.Wq_h, w.w_max)
+    if acc_x.dtype == f32 and acc_h.dtype == f32 and np.all(bound_x + sum_abs_bound(qh, w.w_max) <= EXACT_F32_INT):
+        acc_h += acc_x                           # exact: |sum| and every partial sum <= 2^24
+        acc = acc_h
+    else:
+        acc = acc_h.astype(np.float64) + acc_x   # exact in float64, rounded once below
+    z = hybrid_epilogue(acc, row_scales(m, w.w_scale), w.b)
+    return lstm_cell(z, c, w.gate_index, logistic_tflite, tanh_tflite)
+
+
+INT8_KERNEL_ROWS = 64  # up to this many rows the int8 kernel's sums beat a float32 GEMM on W_q as float32
+
+
+def _exact_sums(q, w: LSTMWeights):
+    """q @ W_q[:H], exact: the int8 kernel for a few rows (it reads 16 MiB, the GEMM 64 MiB),
+    the float32 GEMM of ``exact_int_matmul`` for many (its compute rate wins there)."""
+    if q.shape[0] <= INT8_KERNEL_ROWS:
+        return int8_matmul(q.astype(np.int8), w.int8_x_t)
+    return exact_int_matmul(q, w.Wq_x, w.w_max)
+
+
+def _x_half_int8_fast(w: LSTMWeights):
+    def x_half(Xb):
+        qx, mx = quantize_rows(Xb.reshape(-1, w.H))
+        shape = Xb.shape[:2]
+        return _exact_sums(qx, w).reshape(*shape, -1), mx.reshape(shape)
+    return x_half
+
+
+def _int8_step_fast(w: LSTMWeights, x, pre, h, c):
+    """``_int8_step_reference`` with the h half, epilogue and cell in one compiled pass over int8
+    weights (``int8_lstm.fused_step``) and exact sums in int32; the same bits."""
+    acc_x, mx = pre
+    m = np.maximum(mx, row_max_abs(h))
+    m_q = np.where(m == 0, f32(1), m)
+    qh = np.empty(h.shape, dtype=np.int8)
+    quantize_given_max(h, m_q, qh)
+    again = mx < m
+    if again.any():
+        acc_x = np.array(acc_x, dtype=np.float64)   # exact integers, whichever sum made them
+        acc_x[again] = _exact_sums(_quantize_given_max(x[again], m_q[again]), w)
+    return fused_step(qh, w.packed_h, np.ascontiguousarray(acc_x), row_scales(m, w.w_scale), w.b,
+                      w.gate_quarters, np.ascontiguousarray(c))
+
+
+def lstm_tflite_int8(seqs, w: LSTMWeights, state=None, *, fast: bool = True):
     """tflite-int8 mode over sequences sorted longest first (see the module doc).
 
     Per step the row scale is m = max(max|x_t|, max|h|). Rows with m = max|x_t| reuse the x half
@@ -157,34 +247,16 @@ def lstm_tflite_int8(seqs, w: LSTMWeights, state=None):
     real frames) quantise x_t again with m and sum it at that step. Integer sums are exact
     (``exact_int_matmul``); the two halves are added in float32 when their bounds prove it exact,
     in float64 otherwise, and rounded to float32 once, as the kernel's int32 -> float.
+    ``fast`` takes ``_int8_step_fast`` for each step, else ``_int8_step_reference``: the same bits.
+
+    >>> rng = np.random.default_rng(0)
+    >>> w = LSTMWeights(rng.integers(-127, 128, (128, 256), dtype=np.int8), 0.01, np.zeros(256, np.float32),
+    ...                 ["input", "candidate", "forget", "output"])
+    >>> seqs = [rng.uniform(0, 2, (20, 64)).astype(np.float32)]
+    >>> bool(np.array_equal(lstm_tflite_int8(seqs, w)[0], lstm_tflite_int8(seqs, w, fast=False)[0]))
+    True
     """
     X, lengths = _time_major(seqs, w.H)
-
-    def x_half(Xb):
-        flat = Xb.reshape(-1, w.H)
-        qx, mx = quantize_rows(flat)
-        shape = Xb.shape[:2]
-        acc = exact_int_matmul(qx, w.Wq_x, w.w_max)
-        return acc.reshape(*shape, -1), mx.reshape(shape), sum_abs_bound(qx, w.w_max).reshape(shape)
-
-    def step(x, pre, h, c):
-        acc_x, mx, bound_x = pre
-        m = np.maximum(mx, np.abs(h).max(axis=1))
-        m_q = np.where(m == 0, f32(1), m)           # an all-zero row quantises to 0 whatever m
-        qh = _quantize_given_max(h, m_q)
-        again = mx < m                               # x_t must be quantised with h's larger maximum
-        if again.any():
-            qx = _quantize_given_max(x[again], m_q[again])
-            acc_x, bound_x = acc_x.copy(), bound_x.copy()
-            acc_x[again] = exact_int_matmul(qx, w.Wq_x, w.w_max)
-            bound_x[again] = sum_abs_bound(qx, w.w_max)
-        acc_h = exact_int_matmul(qh, w.Wq_h, w.w_max)
-        if acc_x.dtype == f32 and acc_h.dtype == f32 and np.all(bound_x + sum_abs_bound(qh, w.w_max) <= EXACT_F32_INT):
-            acc_h += acc_x                           # exact: |sum| and every partial sum <= 2^24
-            acc = acc_h
-        else:
-            acc = acc_h.astype(np.float64) + acc_x   # exact in float64, rounded once below
-        z = hybrid_epilogue(acc, row_scales(m, w.w_scale), w.b)
-        return lstm_cell(z, c, w.gate_index, logistic_tflite, tanh_tflite)
-
-    return _recur(X, lengths, x_half, step, w.H, state)
+    one = _int8_step_fast if fast else _int8_step_reference
+    x_half = _x_half_int8_fast(w) if fast else _x_half_int8(w)
+    return _recur(X, lengths, x_half, lambda x, pre, h, c: one(w, x, pre, h, c), w.H, state)

@@ -28,6 +28,7 @@ import numpy as np
 
 from .audio import check_signal
 from ..runtime.backend import array_module
+from ..runtime.core_pool import run_shares
 from ..errors import AudioError
 from .framing import frame_signal
 
@@ -290,13 +291,12 @@ def mfcc(signal, sample_rate: int = 16000, *, win_ms: float = 32, step_ms: float
     D = dct_matrix(n_mels, n_mfcc)
     out = np.empty((n_frames, n_mfcc), dtype=np.float32)
     starts = range(0, n_frames, _BLOCK)
-    run = lambda i: _mfcc_block(x, i, min(_BLOCK, n_frames - i), win, step, n_fft, bands, D, out)  # noqa: E731
-    if _WORKERS > 1 and len(starts) > 1:
-        from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(_WORKERS) as pool:  # scipy's FFT and the Numba pass release the GIL
-            list(pool.map(run, starts))
-    else:
-        for i in starts:
-            run(i)
+    def run(share):
+        for i in share:
+            _mfcc_block(x, i, min(_BLOCK, n_frames - i), win, step, n_fft, bands, D, out)
+
+    k = min(_WORKERS, len(starts))
+    # scipy's FFT and the Numba pass release the GIL; the pool's threads live as long as the process
+    run_shares(run, [(starts[j::k],) for j in range(k)])
     return out
