@@ -123,7 +123,8 @@ def build_dataset(items, specs: dict, *, executor, cache_root, timings: dict | N
         npys.update(zip(names, found))
         errors += failed
         if timings is not None:
-            timings["features:" + "+".join(names)] = time.perf_counter() - t
+            key = "features:" + "+".join(names)  # summed: cross_corpus builds one dataset per corpus
+            timings[key] = timings.get(key, 0.0) + time.perf_counter() - t
     keep = [i for i in range(len(items)) if all(npys[n][i] for n in specs)]
     if not keep:
         raise SerRefError(f"no usable utterances: every file failed, e.g. {errors[:3]}")
