@@ -117,3 +117,12 @@ def test_run_settings_are_typed_and_the_manifest_keeps_the_arguments():
     quick, full = run.fold_settings(), common.run_settings("reproduce", reproduce.parse_args([]), []).fold_settings()
     assert (quick.seed, quick.rf_trees, quick.rf_depth, quick.nn_config) == (5, 100, 10, "quick")
     assert (full.seed, full.rf_trees, full.rf_depth, full.nn_config, full.chunk_len) == (0, 1000, 10, {}, 20)
+
+
+def test_the_layer_choices_are_the_models_layers():
+    """``--features`` offers the layers the model returns (common repeats the names so that a command
+    line parses without importing the numerics)."""
+    from ser_ref.commands import common
+    from ser_ref.deepspeech.model import LAYERS
+
+    assert common.LAYERS == LAYERS

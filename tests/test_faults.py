@@ -405,6 +405,30 @@ def test_a_second_run_on_the_same_out_refuses_at_once(corpus, cache, model_path,
     with atomic.folder_lock(out):
         assert reproduce.main(_quick(corpus, out, model_path, "--jobs", "1")) == 2
     assert f"{out}: in use by the run of pid {os.getpid()}" in _one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("command", ["cross_corpus", "layers"])
+def test_the_other_commands_refuse_a_held_out_folder_too(command, corpus, cache, model_path, tmp_path, capsys):
+    """cross_corpus and layers hold the same lock as reproduce: a second run into a folder in use
+    refuses with one line before any work, and the folder is left as it was."""
+    from ser_ref.commands import cross_corpus, layers
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")  # a finished folder: a refused run must not reopen it
+    rav = tmp_path / "ravdess"  # a second corpus for cross_corpus: two actors, the four classes, 0.3-s tones
+    for actor in (1, 2):
+        for code in ("01", "03", "04", "05"):
+            path = rav / f"Actor_{actor:02d}" / f"03-01-{code}-01-01-01-{actor:02d}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), 0.1 * np.sin(2 * np.pi * 220 * np.arange(4800) / 16000), 16000)
+    argv = {"cross_corpus": ["--corpus", f"synthetic={corpus}", "--corpus", f"ravdess={rav}"],
+            "layers": ["--corpus", "synthetic", "--root", str(corpus)]}[command]
+    main = {"cross_corpus": cross_corpus.main, "layers": layers.main}[command]
+    with atomic.folder_lock(out):
+        assert main([*argv, "--quick", "--jobs", "1", "--model", str(model_path), "--out", str(out)]) == 2
+    assert f"{out}: in use by the run of pid {os.getpid()}" in _one_error_line(capsys.readouterr().err)
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]
     assert not (out / ".ser_ref.lock").exists()
 
 

@@ -17,7 +17,7 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import MACHINE_ERRNOS, MachineError, SerRefError
+from ..errors import MACHINE_ERRNOS, MachineError, SerRefError, machine_error
 from ..evaluation.run_settings import RunSettings
 
 MAX_SEED = 2**32 - 1
@@ -206,6 +206,8 @@ def add_folds(ap, help: str = "other toolkits' folds instead of leave-one-speake
     ap.add_argument("--folds", type=fold_file, metavar="FOLDS", help=help)
 
 
+# deepspeech.model.LAYERS, repeated so that parsing a command line (and --help) imports no numerics;
+# tests/test_commands.py holds the two equal
 LAYERS = ("layer1", "layer2", "layer3", "layer4", "layer5")
 
 
@@ -261,6 +263,24 @@ def run_settings(name: str, args, argv=None, **fields) -> RunSettings:
     argv = tuple(sys.argv[1:] if argv is None else argv)
     arguments = tuple((k, str(v)) for k, v in given.items() if k != "argv")
     return RunSettings(command=name, argv=argv, arguments=arguments, **{**typed, **fields})
+
+
+def output_folder(out: Path | None, stem: str) -> Path:
+    """``--out``, or ``results/<stem>-<timestamp>``, created; a machine fault (a read-only or full
+    disk) names the folder in one line.
+
+    >>> import tempfile
+    >>> output_folder(Path(tempfile.mkdtemp()) / "a" / "b", "x").is_dir()
+    True
+    """
+    import time
+
+    out = out or Path("results") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise machine_error(exc, "--out: the output folder cannot be created", exc.filename or out) from exc
+    return out
 
 
 def say(msg: str) -> None:

@@ -130,48 +130,48 @@ def _main(args, argv) -> int:
     loaded = matrix.load_corpora(corpora, run.seed, run.quick)  # every bad corpus stops here, before any output
     notes = matrix.check_classes(loaded)
     names = list(loaded)
-    out = run.out or Path("results") / f"cross-corpus-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True, exist_ok=True)
-    if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends
-        say(f"{out}: resuming an incomplete folder (no manifest.json: an earlier run stopped before its end)")
-    say(f"Output folder: {out}  (re-run with --out {out} to resume)")
-    for n, (items, report) in loaded.items():
-        say(f"{n}: {len(items)} utterances, {len({i.speaker for i in items})} speakers. {report.summary()}")
+    out = common.output_folder(run.out, "cross-corpus")
+    with atomic.folder_lock(out):  # a second run into the same --out refuses at once; also a write probe
+        if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends
+            say(f"{out}: resuming an incomplete folder (no manifest.json: an earlier run stopped before its end)")
+        say(f"Output folder: {out}  (re-run with --out {out} to resume)")
+        for n, (items, report) in loaded.items():
+            say(f"{n}: {len(items)} utterances, {len({i.speaker for i in items})} speakers. {report.summary()}")
 
-    layer = load_layer1(run.model, verbose=True)
-    executor = make_executor(run.jobs, run.scheduler)
-    try:
-        dataset, corpus, problems = build_dataset(args, loaded, layer, executor, timings)
-        problems["class_notes"] = notes
-        atomic.write_json(out / "problems.json", problems)
-        settings = run.fold_settings()
-        cells = matrix.make_splits(corpus, dataset.speakers, names, args.cells)
-        t = time.perf_counter()
-        by_seed = seeds.seeded_entries([Entry(k, k, settings) for k in systems], run.seeds)
-        results = run_splits(seeds.flat(by_seed), [s for splits in cells.values() for s in splits], dataset,
-                             executor, out=out, timings=timings, desc="splits", say=say, per_split=True)
-    except BaseException:
-        stop(executor)  # SIGINT, SIGTERM or a fault: the queued tasks are not waited for
-        raise
-    timings["training (wall)"] = time.perf_counter() - t
-    executor.shutdown()
+        layer = load_layer1(run.model, verbose=True)
+        executor = make_executor(run.jobs, run.scheduler)
+        try:
+            dataset, corpus, problems = build_dataset(args, loaded, layer, executor, timings)
+            problems["class_notes"] = notes
+            atomic.write_json(out / "problems.json", problems)
+            settings = run.fold_settings()
+            cells = matrix.make_splits(corpus, dataset.speakers, names, args.cells)
+            t = time.perf_counter()
+            by_seed = seeds.seeded_entries([Entry(k, k, settings) for k in systems], run.seeds)
+            results = run_splits(seeds.flat(by_seed), [s for splits in cells.values() for s in splits], dataset,
+                                 executor, out=out, timings=timings, desc="splits", say=say, per_split=True)
+        except BaseException:
+            stop(executor)  # SIGINT, SIGTERM or a fault: the queued tasks are not waited for
+            raise
+        timings["training (wall)"] = time.perf_counter() - t
+        executor.shutdown()
 
-    by_seed = {s: {k: results[e.key] for k, e in of_seed.items()} for s, of_seed in by_seed.items()}
-    entries = matrix.matrix_entries(cells, by_seed[run.seed], dataset.y, corpus, systems, run.seed)
-    entries = matrix.add_seed_columns(entries, cells, by_seed, dataset.y)
-    md = matrix.matrix_markdown(entries, names, systems, args.normalize)
-    atomic.write_text(out / "matrix.md", md)
-    atomic.write_json(out / "matrix.json", entries, sort_keys=False)
-    notes = matrix.heatmaps(out, entries, names, systems)
-    timings["total"] = time.perf_counter() - t_start
-    man = matrix.manifest(run, settings, loaded, dataset, layer, timings)
-    man["notes"] = notes
-    protocol_card.write(out, protocol_card.card(run, [s for c in cells.values() for s in c], dataset, layer, loaded,
-                                                normalize=args.normalize))
-    atomic.write_json(out / "manifest.json", man)  # last: the mark of a complete folder
-    say("\n" + md + "\n".join(notes))
-    say(f"wrote {out}/matrix.md, matrix.json, heatmap-*.png, manifest.json, problems.json, protocol.json, protocol.md")
-    return 0
+        by_seed = {s: {k: results[e.key] for k, e in of_seed.items()} for s, of_seed in by_seed.items()}
+        entries = matrix.matrix_entries(cells, by_seed[run.seed], dataset.y, corpus, systems, run.seed)
+        entries = matrix.add_seed_columns(entries, cells, by_seed, dataset.y)
+        md = matrix.matrix_markdown(entries, names, systems, args.normalize)
+        atomic.write_text(out / "matrix.md", md)
+        atomic.write_json(out / "matrix.json", entries, sort_keys=False)
+        notes = matrix.heatmaps(out, entries, names, systems)
+        timings["total"] = time.perf_counter() - t_start
+        man = matrix.manifest(run, settings, loaded, dataset, layer, timings)
+        man["notes"] = notes
+        protocol_card.write(out, protocol_card.card(run, [s for c in cells.values() for s in c], dataset, layer, loaded,
+                                                    normalize=args.normalize))
+        atomic.write_json(out / "manifest.json", man)  # last: the mark of a complete folder
+        say("\n" + md + "\n".join(notes))
+        say(f"wrote {out}/matrix.md, matrix.json, heatmap-*.png, manifest.json, problems.json, protocol.json, protocol.md")
+        return 0
 
 
 if __name__ == "__main__":

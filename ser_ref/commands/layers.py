@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 from ..evaluation import protocol_card
 from ..evaluation.layer_study import evaluate_layers, figure, stage_summary, table_md
@@ -65,29 +64,31 @@ def _main(args) -> int:
     items, report = open_corpus(run.corpus, run.root, seed=run.seed, quick=run.quick)
     timings["corpus"] = time.perf_counter() - t_start
     say(f"{len(items)} utterances. {report.summary()}")
-    out = run.out or Path("results") / f"layers-{run.corpus}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True, exist_ok=True)
-    weights = load_layer1(run.model, verbose=True)   # an exported .npz holding every layer
-    executor = make_executor(run.jobs, None)
-    try:
-        res = study(items, weights, run, executor, timings)
-    except BaseException:
-        stop(executor)  # SIGINT, SIGTERM or a fault: the queued tasks are not waited for
-        raise
-    executor.shutdown()
-    t = time.perf_counter()
-    atomic.write_json(out / "layers.json", res)
-    atomic.write_text(out / "layers.md", table_md(res, run.corpus))
-    drew = figure(res, out / "layers.png")
-    protocol_card.write(out, protocol_card.card(run, None, None, weights, {run.corpus: (items, report)}))
-    timings["report"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - t_start
-    atomic.write_json(out / "manifest.json", manifest(run, run.fold_settings(), items,
-                                                      protocol_card.file_list_sha256(items)[:16], weights, timings))
-    say(table_md(res, run.corpus))
-    say(stage_summary({k: v for k, v in timings.items() if k != "total"}) + f"; total {timings['total']:.0f} s")
-    say(f"wrote {out}/layers.md, layers.json, manifest.json, protocol.json, protocol.md" + (", layers.png" if drew else ""))
-    return 0
+    out = common.output_folder(run.out, f"layers-{run.corpus}")
+    with atomic.folder_lock(out):  # a second run into the same --out refuses at once; also a write probe
+        if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends
+            say(f"{out}: resuming an incomplete folder (no manifest.json: an earlier run stopped before its end)")
+        weights = load_layer1(run.model, verbose=True)   # an exported .npz holding every layer
+        executor = make_executor(run.jobs, None)
+        try:
+            res = study(items, weights, run, executor, timings)
+        except BaseException:
+            stop(executor)  # SIGINT, SIGTERM or a fault: the queued tasks are not waited for
+            raise
+        executor.shutdown()
+        t = time.perf_counter()
+        atomic.write_json(out / "layers.json", res)
+        atomic.write_text(out / "layers.md", table_md(res, run.corpus))
+        drew = figure(res, out / "layers.png")
+        protocol_card.write(out, protocol_card.card(run, None, None, weights, {run.corpus: (items, report)}))
+        timings["report"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - t_start
+        atomic.write_json(out / "manifest.json", manifest(run, run.fold_settings(), items,
+                                                          protocol_card.file_list_sha256(items)[:16], weights, timings))
+        say(table_md(res, run.corpus))
+        say(stage_summary({k: v for k, v in timings.items() if k != "total"}) + f"; total {timings['total']:.0f} s")
+        say(f"wrote {out}/layers.md, layers.json, manifest.json, protocol.json, protocol.md" + (", layers.png" if drew else ""))
+        return 0
 
 
 main = common.command("layers", parse_args, _main)

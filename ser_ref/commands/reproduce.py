@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..corpora import NAMES
 from ..corpora.opening import open_corpus
-from ..errors import SerRefError, machine_error
+from ..errors import SerRefError
 from ..evaluation.feature_cache import check_cache_writable
 from ..evaluation.table2 import FIG3_CHUNKS, FIG3_CHUNKS_QUICK, ROWS, sweep_key, table2_entries, table2_specs
 from ..files import atomic, locations
@@ -79,15 +79,6 @@ def _run(argv) -> int:
         return 130
 
 
-def _output_folder(run) -> Path:
-    out = run.out or Path("results") / f"{run.corpus}-{time.strftime('%Y%m%d-%H%M%S')}"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise machine_error(exc, "--out: the output folder cannot be created", exc.filename or out) from exc
-    return out
-
-
 def _main(run, t_start, timings) -> int:
     from ..runtime.backend import get_xp
 
@@ -100,7 +91,7 @@ def _main(run, t_start, timings) -> int:
     items, load_report = open_corpus(run.corpus, run.root, seed=run.seed, quick=run.quick)
     timings["corpus"] = time.perf_counter() - t
     say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers. {load_report.summary()}")
-    out = _output_folder(run)
+    out = common.output_folder(run.out, run.corpus)
     check_cache_writable()
     with atomic.folder_lock(out):  # a second run into the same --out refuses at once; also a write probe
         if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends

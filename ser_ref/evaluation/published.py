@@ -243,8 +243,10 @@ def _layers_block(folder: Path, href: str) -> str:
 def _layers_cross_block(results: Path, href: str) -> str:
     """Per layer of the model, RAVDESS -> URDU accuracy of the four networks (the forest reads eGeMAPS
     and is the same in every row)."""
-    lines = ["RAVDESS -> URDU accuracy in %, the networks on each layer of the model (one results folder per "
-             f"layer: [`ravdess-urdu-layer1/`]({href}/ravdess-urdu-layer1/matrix.md) to `layer5/`).", "",
+    lines = ["RAVDESS -> URDU accuracy in % [95 % CI, resampling URDU's utterances], the networks on each layer of "
+             "the model, seed 0 (one results folder per layer: "
+             f"[`ravdess-urdu-layer1/`]({href}/ravdess-urdu-layer1/matrix.md) to `layer5/`; the forest reads eGeMAPS, "
+             "not the layer, so its column is the same in every row).", "",
              "| layer | " + " | ".join(ROW_TITLES[s] for s in CROSS_SYSTEMS[1:]) + " |",
              "|---|" + "---:|" * (len(CROSS_SYSTEMS) - 1)]
     made = [layer for layer in LAYERS if (results / f"ravdess-urdu-{layer}" / "manifest.json").is_file()]
@@ -257,8 +259,8 @@ def _layers_cross_block(results: Path, href: str) -> str:
             continue
         cell = {e["system"]: e for e in load_json(results / f"ravdess-urdu-{layer}" / "matrix.json")
                 if (e["train"], e["test"]) == ("ravdess", "urdu")}
-        lines.append(f"| {layer} | " + " | ".join(estimate(cell[s], "accuracy") if s in cell else "n/a"
-                                                   for s in CROSS_SYSTEMS[1:]) + " |")
+        lines.append(f"| {layer} | " + " | ".join(f"{estimate(cell[s], 'accuracy')} {interval(cell[s], 'accuracy')}"
+                                                   if s in cell else "n/a" for s in CROSS_SYSTEMS[1:]) + " |")
     return "\n".join(lines) + "\n"
 
 
