@@ -225,3 +225,28 @@ def test_coverage_simulation_target_and_toy_run():
     assert [r["sigma"] for r in res["intervals"]] == [0.0, 2.0]
     assert all(0 <= v <= 1 for r in res["intervals"] for v in r["coverage"].values())
     assert "| 2.0 |" in bench.markdown(res)
+
+
+def test_the_layer_study_rows_carry_both_levels():
+    """A layer-study row: with one utterance per speaker its speaker interval is its utterance
+    interval and its speaker p is McNemar's exact p (the two levels coincide); with speakers of
+    many utterances that differ in accuracy, the speaker interval is the wider."""
+    from ser_ref.evaluation.layer_study import layer_row
+
+    rng = np.random.default_rng(11)
+    y, p = _labels(rng, 120)
+    _, ref = _labels(rng, 120, right=0.4)
+    res = evaluate.metrics(y, p)
+    one = layer_row(res, y, p, ref, 3, [f"s{k}" for k in range(120)])
+    assert one["accuracy_ci95_speaker"] == list(one["accuracy_ci"])
+    assert one["ua_ci95_speaker"] == list(one["ua_ci"])
+    b = int(np.sum((p == y) & (ref != y)))
+    c = int(np.sum((p != y) & (ref == y)))
+    assert one["p_speaker_vs_layer1"] == pytest.approx(min(1.0, 2 * stats.binom.cdf(min(b, c), b + c, 0.5)))
+    assert layer_row(res, y, p, None, 3, np.arange(120))["p_speaker_vs_layer1"] is None
+
+    speakers = np.repeat(np.arange(6), 20)
+    p6 = np.where(rng.random(120) < np.repeat([0.2, 0.4, 0.5, 0.7, 0.8, 0.95], 20), y, (y + 1) % 4)
+    six = layer_row(evaluate.metrics(y, p6), y, p6, ref, 3, speakers)
+    width = lambda v: v[1] - v[0]  # noqa: E731
+    assert width(six["accuracy_ci95_speaker"]) > width(six["accuracy_ci"])

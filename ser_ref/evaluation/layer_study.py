@@ -5,8 +5,9 @@ For each layer, two models:
             the one runner (``runner.run``)
     forest  the CART forest of the registry (``systems``) on utterance-level [mean, std] over frames
             (4096 values), through ``metrics.run_loso``
-with accuracy and UA, their 95 % bootstrap CIs, and McNemar's p of each layer against layer 1 for the
-same model (``evaluate_layers``); ``table_md`` and ``figure`` report them. With several seeds, every
+with accuracy and UA, their 95 % bootstrap CIs resampling utterances and resampling speakers, and the
+p of each layer against layer 1 for the same model, McNemar's over utterances and the sign-flip test's
+over speakers (``evaluate_layers``); ``table_md`` and ``figure`` report them. With several seeds, every
 model is trained once per seed and each row gains ``per_seed`` and the mean and sd over the seeds.
 """
 from __future__ import annotations
@@ -46,13 +47,17 @@ def dense_predictions(npys, y, speakers, folds, executor, settings, layer, say=p
     return {s: probas[e["dense"].key].argmax(1) for s, e in by_seed.items()}
 
 
-def layer_row(res, y, pred, ref_pred, seed) -> dict:
-    """accuracy, UA, their 95 % CIs, and McNemar's p against layer 1's predictions (None for layer 1)."""
-    from .metrics import bootstrap_cis, mcnemar
+def layer_row(res, y, pred, ref_pred, seed, speakers) -> dict:
+    """accuracy, UA, their 95 % CIs resampling utterances and speakers, and the p-values against layer
+    1's predictions (None for layer 1): McNemar over utterances, the sign-flip test over speakers."""
+    from .metrics import bootstrap_cis, mcnemar, speaker_bootstrap_ci, speaker_sign_flip
 
     ci = bootstrap_cis(y, pred, ("accuracy", "ua"), seed=seed)  # one set of resamples for both
     return {"accuracy": res["accuracy"], "ua": res["ua"], "accuracy_ci": ci["accuracy"], "ua_ci": ci["ua"],
-            "mcnemar_p_vs_layer1": None if ref_pred is None else mcnemar(y, ref_pred, pred)}
+            **{f"{m}_ci95_speaker": list(speaker_bootstrap_ci(y, pred, speakers, metric=m, seed=seed))
+               for m in ("accuracy", "ua")},
+            "mcnemar_p_vs_layer1": None if ref_pred is None else mcnemar(y, ref_pred, pred),
+            "p_speaker_vs_layer1": None if ref_pred is None else speaker_sign_flip(y, pred, ref_pred, speakers)}
 
 
 def seed_row(row: dict, y, preds_by_seed: dict) -> dict:
@@ -98,7 +103,8 @@ def evaluate_layers(npys_by_layer: dict, y, speakers, executor, *, seed: int, qu
             dense = dense_predictions(npys, y, speakers, folds, executor, settings, layer, say, seeds)
         pred = dense[seed]
         with clock(f"metrics:{layer}"):
-            out["dense"][layer] = seed_row(layer_row(metrics(y, pred), y, pred, ref.get("dense"), seed), y, dense)
+            row = layer_row(metrics(y, pred), y, pred, ref.get("dense"), seed, speakers)
+            out["dense"][layer] = seed_row(row, y, dense)
         ref.setdefault("dense", pred)
         with clock(f"pooled:{layer}"):
             X = np.stack([pooled_stats(p) for p in npys])
@@ -109,8 +115,8 @@ def evaluate_layers(npys_by_layer: dict, y, speakers, executor, *, seed: int, qu
             forest = {s: run_loso(fit, X, y, speakers, executor="serial", standardize=False, seed=s) for s in seeds}
         res = forest[seed]
         with clock(f"metrics:{layer}"):
-            out["forest"][layer] = seed_row(layer_row(res.pooled, y, res.y_pred, ref.get("forest"), seed), y,
-                                            {s: r.y_pred for s, r in forest.items()})
+            row = layer_row(res.pooled, y, res.y_pred, ref.get("forest"), seed, speakers)
+            out["forest"][layer] = seed_row(row, y, {s: r.y_pred for s, r in forest.items()})
         ref.setdefault("forest", res.y_pred)
         say(f"{layer}: dense acc {out['dense'][layer]['accuracy']:.3f}, forest acc "
             f"{out['forest'][layer]['accuracy']:.3f} ({time.perf_counter() - t:.0f} s)")
@@ -154,15 +160,20 @@ def table_md(res: dict, corpus: str) -> str:
 
     lines = [f"# Which DeepSpeech layer carries emotion ({corpus}, LOSO, {res['n_used']} of {res['n_items']} "
              f"utterances, mode {res['mode']})", "",
-             "| layer | Dense acc [95 % CI] | Dense UA [95 % CI] | p vs layer 1 | Forest acc [95 % CI] | "
-             "Forest UA [95 % CI] | p vs layer 1 |", "|---|---|---|---|---|---|---|"]
+             "| layer | Dense acc [utt.] [spk.] | Dense UA [utt.] [spk.] | p vs layer 1 (utt. / spk.) | "
+             "Forest acc [utt.] [spk.] | Forest UA [utt.] [spk.] | p vs layer 1 (utt. / spk.) |",
+             "|---|---|---|---|---|---|---|"]
     n_seeds = len(res["dense"][LAYER_KINDS[0]].get("per_seed", {}))
     if n_seeds > 1:
         lines[1:1] = ["", f"Seeds {', '.join(res['dense'][LAYER_KINDS[0]]['per_seed'])}: each value, CI and p is the "
                       f"first seed's; after the ';' the mean ± sd over the {n_seeds} seeds."]
-    fmt = lambda r, k: (f"{100 * r[k]:.1f} [{100 * r[k + '_ci'][0]:.1f}, {100 * r[k + '_ci'][1]:.1f}]"  # noqa: E731
+    lines[1:1] = ["", "95 % CIs from the bootstrap over utterances [utt.] and over speakers [spk.], the unit that "
+                  "leave-one-speaker-out generalises to; p: McNemar over utterances / sign-flip over speakers."]
+    ci = lambda v: "" if v is None else f" [{100 * v[0]:.1f}, {100 * v[1]:.1f}]"  # noqa: E731
+    fmt = lambda r, k: (f"{100 * r[k]:.1f}{ci(r[k + '_ci'])}{ci(r.get(k + '_ci95_speaker'))}"  # noqa: E731
                         + (f"; {pm(r[k + '_mean'], r[k + '_sd'])}" if n_seeds > 1 else ""))
-    pv = lambda r: "-" if r["mcnemar_p_vs_layer1"] is None else f"{r['mcnemar_p_vs_layer1']:.3g}"  # noqa: E731
+    pv = lambda r: ("-" if r["mcnemar_p_vs_layer1"] is None else  # noqa: E731
+                    f"{r['mcnemar_p_vs_layer1']:.3g} / {r.get('p_speaker_vs_layer1', float('nan')):.3g}")
     for layer in LAYER_KINDS:
         d, f = res["dense"][layer], res["forest"][layer]
         lines.append(f"| {layer} | {fmt(d, 'accuracy')} | {fmt(d, 'ua')} | {pv(d)} | {fmt(f, 'accuracy')} | "

@@ -228,15 +228,18 @@ def _layers_block(folder: Path, href: str) -> str:
     res = load_json(folder / "layers.json")
     corpus = res.get("corpus") or folder.name.split("-")[0]   # older layers.json files name no corpus
     lines = [f"LOSO on {CORPUS_TITLES.get(corpus, corpus)}, mode {res['mode']}, "
-             f"{res['n_used']} of {res['n_items']} utterances; accuracy in % [95 % CI]; p: McNemar against layer 1 "
-             f"(source: [`layers.json`]({href}/layers.json), [plot]({href}/layers.png)).", "",
-             "| layer | Dense acc. | [CI] | Dense UA | p vs layer 1 | Forest acc. | [CI] | Forest UA | p vs layer 1 |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"{res['n_used']} of {res['n_items']} utterances; accuracy in % with 95 % bootstrap CIs resampling "
+             "utterances [utt.] and speakers [spk.]; p against layer 1 for the same model: McNemar over utterances, "
+             f"sign-flip over speakers (source: [`layers.json`]({href}/layers.json), [plot]({href}/layers.png)).", "",
+             "| layer | Dense acc. | [utt.] | [spk.] | Dense UA | McNemar p | speaker p "
+             "| Forest acc. | [utt.] | [spk.] | Forest UA | McNemar p | speaker p |",
+             "|---|" + "---:|" * 12]
     for layer in LAYERS:
-        d, f = res["dense"][layer], res["forest"][layer]
-        lines.append(f"| {layer} | {estimate(d, 'accuracy')} | {interval(d, 'accuracy')} | {estimate(d, 'ua')} | "
-                     f"{p_value(d, 'mcnemar_p_vs_layer1')} | {estimate(f, 'accuracy')} | {interval(f, 'accuracy')} | "
-                     f"{estimate(f, 'ua')} | {p_value(f, 'mcnemar_p_vs_layer1')} |")
+        cells = []
+        for r in (res["dense"][layer], res["forest"][layer]):
+            cells += [estimate(r, "accuracy"), interval(r, "accuracy"), interval(r, "accuracy", "_speaker"),
+                      estimate(r, "ua"), p_value(r, "mcnemar_p_vs_layer1"), p_value(r, "p_speaker_vs_layer1")]
+        lines.append(f"| {layer} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
