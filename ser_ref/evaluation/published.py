@@ -310,7 +310,10 @@ def _findings_block(results: Path, href: str) -> str:
         f"{versus(ru_dense)}) ([matrix]({href}/cross-corpus/matrix.md)).",
         f"- **Layer by layer (the whole model):** the Dense net does best on {best} with "
         f"{estimate(layers[best], 'accuracy')} % against {estimate(layers['layer1'], 'accuracy')} % on layer 1 "
-        f"(p = {p_value(layers[best], 'mcnemar_p_vs_layer1')}) ([layer study]({href}/ravdess-layers/layers.md)).",
+        f"(McNemar p = {p_value(layers[best], 'mcnemar_p_vs_layer1')}"
+        + (f", speaker-level p = {_p(layers[best]['p_speaker_vs_layer1'])}"
+           if layers[best].get("p_speaker_vs_layer1") is not None else "")
+        + f") ([layer study]({href}/ravdess-layers/layers.md)).",
     ]) + "\n"
 
 
