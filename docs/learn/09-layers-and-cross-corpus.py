@@ -28,6 +28,7 @@
 # Before: [08 · LOSO and the statistics](08-loso-and-statistics.ipynb). This is the last notebook.
 
 # %%
+import itertools
 import json
 import os
 import tempfile
@@ -99,8 +100,9 @@ print("pooled_stats == [mean, population std] over frames, 4096 values")
 #
 # For each layer, the [random forest](../glossary.md#random-forest) of Table 2 (here 100 trees) on
 # $\phi^{(k)}$ under [LOSO](../glossary.md#loso), exactly as `ser_ref.evaluation.layer_study` runs
-# it; each layer's row holds accuracy, [UA](../glossary.md#ua), their intervals and
-# [McNemar's](../glossary.md#mcnemar-test) p against layer 1:
+# it; each layer's row holds accuracy, [UA](../glossary.md#ua), their intervals (over utterances
+# and over speakers) and two p-values against layer 1: [McNemar's](../glossary.md#mcnemar-test),
+# which pairs utterances, and the sign-flip test, which pairs speakers (notebook 08):
 
 # %%
 show(layer_row)
@@ -113,9 +115,12 @@ preds, rows = {}, {}
 for k in LAYER_KINDS:
     res = run_loso(fit, X[k], y, speakers, executor="serial", standardize=False, seed=0)
     preds[k] = res.y_pred
-    rows[k] = layer_row(res.pooled, y, res.y_pred, preds.get("layer1") if k != "layer1" else None, seed=0)
+    rows[k] = layer_row(res.pooled, y, res.y_pred, preds.get("layer1") if k != "layer1" else None, seed=0,
+                        speakers=speakers)
     print(f"{k}: accuracy {rows[k]['accuracy']:.0%}, UA {rows[k]['ua']:.0%}"
-          + ("" if rows[k]["mcnemar_p_vs_layer1"] is None else f", McNemar p vs layer 1 {rows[k]['mcnemar_p_vs_layer1']:.2g}"))
+          + ("" if rows[k]["mcnemar_p_vs_layer1"] is None else
+             f", p vs layer 1: McNemar {rows[k]['mcnemar_p_vs_layer1']:.2g}, "
+             f"sign-flip over speakers {rows[k]['p_speaker_vs_layer1']:.2g}"))
 
 # %% [markdown]
 # **Check 2 (McNemar from its counts).** For every deeper layer, count $b$ (utterances layer 1 gets
@@ -129,6 +134,24 @@ for k in LAYER_KINDS[1:]:
     p = 1.0 if b + c == 0 else min(1.0, 2 * stats.binom.cdf(min(b, c), b + c, 0.5))
     assert b + c < 25 and np.isclose(rows[k]["mcnemar_p_vs_layer1"], p), k
     print(f"{k}: b = {b}, c = {c}, p = {p:.3g}")
+
+# %% [markdown]
+# **Check 2b (the sign-flip p by enumeration).** Per speaker $s$, $D_s$ = (utterances layer $k$ gets
+# right) $-$ (utterances layer 1 gets right). Under the null hypothesis each $D_s$ is as likely to be
+# $-D_s$; the p-value is the share of the $2^S$ sign patterns $\varepsilon$ with
+# $|\sum_s \varepsilon_s D_s| \ge |\sum_s D_s|$. With this corpus's few speakers all $2^S$ patterns
+# can be listed; `layer_row`'s p must be their share.
+
+# %%
+names_s = np.unique(speakers)
+for k in LAYER_KINDS[1:]:
+    D = np.array([int(np.sum(preds[k][speakers == s] == y[speakers == s]))
+                  - int(np.sum(preds["layer1"][speakers == s] == y[speakers == s])) for s in names_s])
+    T = abs(D.sum())
+    hits = sum(abs(np.dot(eps, D)) >= T for eps in itertools.product((-1, 1), repeat=len(D)))
+    p = hits / 2 ** len(D)
+    assert np.isclose(rows[k]["p_speaker_vs_layer1"], p), k
+    print(f"{k}: D = {D.tolist()}, {hits} of {2 ** len(D)} sign patterns as extreme, p = {p:.3g}")
 
 # %% [markdown]
 # ## 3. On RAVDESS: the published layer study
