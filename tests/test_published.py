@@ -84,13 +84,14 @@ def test_every_results_folder_has_a_manifest_from_this_history(name):
                                 f"repository's history ({rerun})"
 
 
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_a_pending_experiment_is_said_to_be_pending_where_its_results_are_read(name):
+def test_a_pending_experiment_is_said_to_be_pending_where_its_results_are_read():
     """An experiment publish has not (re)made on this code is named, with its command, on the results
-    page, and no generated block claims its numbers."""
-    assert name in experiments(), f"PENDING names {name}, which is not an experiment"
+    page (one loop, not a parametrisation: with nothing pending it has nothing to check, and must not
+    read as a skip in strict CI)."""
     text = (REPO_ROOT / "docs" / "results.md").read_text()
-    assert f"python -m ser_ref.publish --only {name}" in text, f"docs/results.md does not say that {name} is pending"
+    for name in sorted(PENDING):
+        assert name in experiments(), f"PENDING names {name}, which is not an experiment"
+        assert f"python -m ser_ref.publish --only {name}" in text, f"docs/results.md does not say that {name} is pending"
 
 
 # ------------------------------------------------------------------ the renderers on both JSON forms
