@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -334,6 +335,7 @@ def test_layers_cli_on_the_synthetic_corpus(tmp_path, model_path, monkeypatch):
     monkeypatch.setenv("SER_REF_MODEL", str(model_path))
     assert layers_main(["--corpus", "synthetic", "--quick", "--jobs", "1", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "layers.json").read_text())
+    assert not Path(res["model"]).is_absolute(), res["model"]   # no path of this machine in a results file
     for model in ("dense", "forest"):
         assert sorted(res[model]) == ["layer1", "layer2", "layer3", "layer4", "layer5"]
         assert res[model]["layer1"]["mcnemar_p_vs_layer1"] is None

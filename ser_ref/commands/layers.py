@@ -16,7 +16,7 @@ import time
 
 from ..evaluation import protocol_card
 from ..evaluation.layer_study import evaluate_layers, figure, stage_summary, table_md
-from ..evaluation.report import manifest
+from ..evaluation.report import manifest, portable_path
 from ..files import atomic, locations
 from . import common
 from .common import say
@@ -37,7 +37,7 @@ def study(items, weights, run, executor, timings: dict | None = None) -> dict:
     rows = evaluate_layers(data.features, data.y, data.speakers, executor, seed=run.seed, quick=run.quick, say=say,
                            seeds=run.seeds, timings=timings)
     return {"n_used": problems["n_used"], "n_items": len(items), "errors": problems["feature_errors"],
-            "mode": run.mode, "model": str(weights.source), "model_sha256": specs["layer1"].weights_sha256, **rows}
+            "mode": run.mode, "model": portable_path(weights.source), "model_sha256": specs["layer1"].weights_sha256, **rows}
 
 
 def parse_args(argv=None):
