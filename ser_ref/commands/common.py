@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import MACHINE_ERRNOS, MachineError, SerRefError, machine_error
 from ..evaluation.run_settings import RunSettings
+from ..files import atomic
 
 MAX_SEED = 2**32 - 1
 MAX_JOBS = 256
@@ -273,14 +275,28 @@ def output_folder(out: Path | None, stem: str) -> Path:
     >>> output_folder(Path(tempfile.mkdtemp()) / "a" / "b", "x").is_dir()
     True
     """
-    import time
-
     out = out or Path("results") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise machine_error(exc, "--out: the output folder cannot be created", exc.filename or out) from exc
     return out
+
+
+@contextmanager
+def locked_output(out: Path):
+    """Hold ``out``'s lock for the block (a second run into the same folder is refused at once; the
+    lock file is also a write probe) and take away a finished run's manifest.json (``atomic.reopen``),
+    so that the folder reads incomplete until this run's report ends; an incomplete folder is said.
+
+    >>> import tempfile
+    >>> with locked_output(Path(tempfile.mkdtemp())) as out: sorted(p.name for p in out.iterdir())
+    ['.ser_ref.lock']
+    """
+    with atomic.folder_lock(out):
+        if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends
+            say(f"{out}: resuming an incomplete folder (no manifest.json: an earlier run stopped before its end)")
+        yield out
 
 
 def say(msg: str) -> None:

@@ -131,9 +131,7 @@ def _main(args, argv) -> int:
     notes = matrix.check_classes(loaded)
     names = list(loaded)
     out = common.output_folder(run.out, "cross-corpus")
-    with atomic.folder_lock(out):  # a second run into the same --out refuses at once; also a write probe
-        if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends
-            say(f"{out}: resuming an incomplete folder (no manifest.json: an earlier run stopped before its end)")
+    with common.locked_output(out):  # the lock held, a finished folder reopened
         say(f"Output folder: {out}  (re-run with --out {out} to resume)")
         for n, (items, report) in loaded.items():
             say(f"{n}: {len(items)} utterances, {len({i.speaker for i in items})} speakers. {report.summary()}")

@@ -65,9 +65,7 @@ def _main(args) -> int:
     timings["corpus"] = time.perf_counter() - t_start
     say(f"{len(items)} utterances. {report.summary()}")
     out = common.output_folder(run.out, f"layers-{run.corpus}")
-    with atomic.folder_lock(out):  # a second run into the same --out refuses at once; also a write probe
-        if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends
-            say(f"{out}: resuming an incomplete folder (no manifest.json: an earlier run stopped before its end)")
+    with common.locked_output(out):  # the lock held, a finished folder reopened
         weights = load_layer1(run.model, verbose=True)   # an exported .npz holding every layer
         executor = make_executor(run.jobs, None)
         try:

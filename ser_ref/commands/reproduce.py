@@ -93,9 +93,7 @@ def _main(run, t_start, timings) -> int:
     say(f"{len(items)} utterances, {len(set(i.speaker for i in items))} speakers. {load_report.summary()}")
     out = common.output_folder(run.out, run.corpus)
     check_cache_writable()
-    with atomic.folder_lock(out):  # a second run into the same --out refuses at once; also a write probe
-        if atomic.reopen(out) == "incomplete":  # manifest.json, written last, is away until the report ends
-            say(f"{out}: resuming an incomplete folder (no manifest.json: an earlier run stopped before its end)")
+    with common.locked_output(out):  # the lock held, a finished folder reopened
         say(f"Output folder: {out}  (re-run with --out {out} to resume)")
         return _work(run, items, load_report, out, t_start, timings)
 

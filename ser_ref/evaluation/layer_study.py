@@ -50,12 +50,12 @@ def dense_predictions(npys, y, speakers, folds, executor, settings, layer, say=p
 def layer_row(res, y, pred, ref_pred, seed, speakers) -> dict:
     """accuracy, UA, their 95 % CIs resampling utterances and speakers, and the p-values against layer
     1's predictions (None for layer 1): McNemar over utterances, the sign-flip test over speakers."""
-    from .metrics import bootstrap_cis, mcnemar, speaker_bootstrap_ci, speaker_sign_flip
+    from .metrics import bootstrap_cis, mcnemar, speaker_sign_flip
+    from .report import speaker_intervals
 
     ci = bootstrap_cis(y, pred, ("accuracy", "ua"), seed=seed)  # one set of resamples for both
     return {"accuracy": res["accuracy"], "ua": res["ua"], "accuracy_ci": ci["accuracy"], "ua_ci": ci["ua"],
-            **{f"{m}_ci95_speaker": list(speaker_bootstrap_ci(y, pred, speakers, metric=m, seed=seed))
-               for m in ("accuracy", "ua")},
+            **speaker_intervals(y, pred, speakers, seed),
             "mcnemar_p_vs_layer1": None if ref_pred is None else mcnemar(y, ref_pred, pred),
             "p_speaker_vs_layer1": None if ref_pred is None else speaker_sign_flip(y, pred, ref_pred, speakers)}
 

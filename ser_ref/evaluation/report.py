@@ -247,16 +247,14 @@ def row_summary(y, proba, rf_pred, seed: int, *, speakers) -> dict:
     >>> r["accuracy"], r["accuracy_ci95_speaker"], r["p_speaker_vs_rf"]
     (1.0, [1.0, 1.0], None)
     """
-    from .metrics import bootstrap_ci, mcnemar, metrics, speaker_bootstrap_ci, speaker_sign_flip
+    from .metrics import bootstrap_cis, mcnemar, metrics, speaker_sign_flip
 
     pred = np.argmax(proba, axis=1)
     m = metrics(y, pred, n_classes=4)
     out = {k: (np.asarray(v).tolist() if k == "confusion" else float(v)) for k, v in m.items()}
-    out["accuracy_ci95"] = [float(v) for v in bootstrap_ci(y, pred, metric="accuracy", seed=seed)]
-    out["ua_ci95"] = [float(v) for v in bootstrap_ci(y, pred, metric="ua", seed=seed)]
+    out.update({f"{k}_ci95": list(v) for k, v in bootstrap_cis(y, pred, ("accuracy", "ua"), seed=seed).items()})
     out["mcnemar_p_vs_rf"] = None if rf_pred is None else float(mcnemar(y, pred, rf_pred))
-    out["accuracy_ci95_speaker"] = list(speaker_bootstrap_ci(y, pred, speakers, metric="accuracy", seed=seed))
-    out["ua_ci95_speaker"] = list(speaker_bootstrap_ci(y, pred, speakers, metric="ua", seed=seed))
+    out.update(speaker_intervals(y, pred, speakers, seed))
     out["p_speaker_vs_rf"] = None if rf_pred is None else speaker_sign_flip(y, pred, rf_pred, speakers)
     return out
 
@@ -446,12 +444,17 @@ def _confusion_figure(plt, out: Path, name: str, r: dict) -> None:
     plt.close(fig)
 
 
-def _speaker_intervals(y, pred, speakers, seed: int) -> dict:
-    """The 95 % speaker (cluster) bootstrap intervals of accuracy and UA, as Table 2's rows have them."""
-    from .metrics import speaker_bootstrap_ci
+def speaker_intervals(y, pred, speakers, seed: int) -> dict:
+    """{"accuracy_ci95_speaker": [lo, hi], "ua_ci95_speaker": [lo, hi]}: the 95 % speaker (cluster)
+    bootstrap intervals (``metrics.speaker_bootstrap_cis``, one set of resamples), as every results
+    row that has them stores them (Table 2, Figure 3, the layer study).
 
-    return {f"{m}_ci95_speaker": list(speaker_bootstrap_ci(y, pred, speakers, metric=m, seed=seed))
-            for m in ("accuracy", "ua")}
+    >>> speaker_intervals([0, 1, 2, 3], [0, 1, 2, 3], ["a", "a", "b", "b"], 0)
+    {'accuracy_ci95_speaker': [1.0, 1.0], 'ua_ci95_speaker': [1.0, 1.0]}
+    """
+    from .metrics import speaker_bootstrap_cis
+
+    return {f"{m}_ci95_speaker": list(ci) for m, ci in speaker_bootstrap_cis(y, pred, speakers, seed=seed).items()}
 
 
 def _seed_spread(ax, fig3: dict, chunks) -> None:
@@ -486,7 +489,7 @@ def write_all(out: Path, corpus, y, speakers, probas: dict, fig3_probas: dict, m
     for c, p in fig3_probas.items():
         m = metrics(y, np.argmax(p, axis=1), n_classes=4)
         fig3[c] = {"accuracy": float(m["accuracy"]), "ua": float(m["ua"])}
-        fig3[c].update(_speaker_intervals(y, np.argmax(p, axis=1), speakers, seed))
+        fig3[c].update(speaker_intervals(y, np.argmax(p, axis=1), speakers, seed))
         if len(by_seed) > 1:
             fig3[c].update(seed_columns(y, {s: fig3_s[c] for s, (_, fig3_s) in by_seed.items()}, ("accuracy", "ua")))
     md = table_markdown(corpus, rows, problems)
