@@ -35,6 +35,10 @@ processes is started here, ``python -m ser_ref.reproduce`` runs once with ``--jo
 as an EmoBox fold folder under ``--folds K``), and table2.json, figure3.json and per_speaker.csv must
 be byte-identical; the difference in wall time is the scheduler's overhead, stated per task.
 
+With ``--out`` the work folder keeps each stage's measurement (``stages/<stage>.json``) as it finishes;
+the same command again resumes at the first stage not measured (a feature stage cut short starts that
+size's features again from an empty cache).
+
 Writes bench/results/scaling-cpu.json and docs/figures/scaling-cpu.png when the sizes are 1, 4 and 16
 with 24 speakers and without ``--quick``; any other run writes scaling.json and scaling.png under
 ``--out`` (or ``--json``).
@@ -303,8 +307,14 @@ def disk_bytes(folder: Path) -> tuple[int, int]:
     return sum(s.st_size for s in files), sum(s.st_blocks * 512 for s in files)
 
 
-def run_stage(spec: dict, env: dict) -> dict:
-    """One stage in a fresh child process; its measurement, plus the wall time seen from here."""
+def run_stage(spec: dict, env: dict, record: Path | None = None) -> dict:
+    """One stage in a fresh child process; its measurement, plus the wall time seen from here.
+
+    With ``record`` (a file under the work folder) a stage measured before is read back instead of run
+    again, so that an interrupted ``--out`` run resumes at the stage it was in; the result is written
+    there once the stage has finished."""
+    if record is not None and record.is_file():
+        return json.loads(record.read_text())
     t = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], cwd=ROOT, env=env,
                          capture_output=True, text=True)
@@ -312,6 +322,10 @@ def run_stage(spec: dict, env: dict) -> dict:
         raise SystemExit(f"stage {spec['stage']} failed:\n{out.stderr[-3000:]}")
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["process_wall_s"] = round(time.perf_counter() - t, 3)
+    if record is not None:
+        from ser_ref.files.atomic import write_json
+
+        write_json(record, res, sort_keys=False)
     return res
 
 
@@ -334,18 +348,32 @@ def measure_size(size: float, args, work: Path) -> dict:
     root, made = corpus(work, size, args)
     cache = work / "cache"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SER_REF_CACHE": str(cache)}
+    records = work / "stages"
+    if not all((records / f"{s}.json").is_file() for s in FEATURE_STAGES):
+        # a feature stage is measured from an empty cache: one cut short starts the features again
+        shutil.rmtree(cache, ignore_errors=True)
+        for s in FEATURE_STAGES:
+            (records / f"{s}.json").unlink(missing_ok=True)
     stages = {}
     for stage in args.stages:
         spec = {"stage": stage, "root": str(root), "jobs": args.jobs, "folds": args.folds, "quick": args.quick,
                 "run_dir": str(work / "run"), "model": args.model, "speakers": args.speakers,
                 "systems": args.systems, "figure3": "figure3" in args.stages}
         before = disk_bytes(cache)
+        record = records / f"{stage.replace(':', '-')}.json"
+        if record.is_file():
+            stages[stage] = run_stage(spec, env, record)
+            print(f"  {size:g}x {stage:<22} measured before ({record.name})", flush=True)
+            continue
         res = run_stage(spec, env)
         if stage in FEATURE_STAGES:
             after = disk_bytes(cache)
             res["cache_mb"], res["cache_on_disk_mb"] = (round((a - b) / MB, 2) for a, b in zip(after, before))
         _extrapolate_stage(res)
         stages[stage] = res
+        from ser_ref.files.atomic import write_json
+
+        write_json(record, res, sort_keys=False)
         print(f"  {size:g}x {stage:<22} wall {res['wall_s']:8.1f} s  cpu {res['cpu_s']:8.1f} s  "
               f"rss {res['max_rss_mb']:7.0f} MB  workers {res['workers_max_rss_mb'] or '-'} MB", flush=True)
     durations = [sf.info(str(p)).duration for p in sorted(root.rglob("*.wav"))]
@@ -387,7 +415,7 @@ def speaker_sweep(args, work: Path) -> dict:
             spec = {"stage": stage, "root": str(root), "jobs": args.jobs, "folds": args.folds, "quick": args.quick,
                     "run_dir": str(work / f"run-{groups}"), "model": args.model, "groups": groups,
                     "speakers": args.speakers, "systems": args.systems, "figure3": "figure3" in args.stages}
-            res = run_stage(spec, env)
+            res = run_stage(spec, env, work / f"stages-{groups}-speakers" / f"{stage.replace(':', '-')}.json")
             _extrapolate_stage(res)
             runs[str(groups)][stage] = res
             print(f"  {groups:>3} speakers {stage:<22} wall {res['wall_s']:8.1f} s (all folds "
