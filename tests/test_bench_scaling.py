@@ -106,3 +106,48 @@ def test_regrouping_merges_consecutive_speakers(bench, tmp_path):
 
     items = [Item(Path(f"{s}.wav"), s, "anger") for s in ("syn01", "syn02", "syn03", "syn04")]
     assert [it.speaker for it in bench._regroup(items, 2, 4)] == ["grp01", "grp01", "grp02", "grp02"]
+
+
+def test_a_recorded_stage_is_read_back_not_run_again(bench, tmp_path):
+    """An interrupted --out run resumes: a stage with a record is not started (this spec would fail in a
+    child process: there is no such stage)."""
+    record = tmp_path / "stages" / "train-dense.json"
+    record.parent.mkdir()
+    record.write_text('{"stage": "train:dense", "wall_s": 1.5}')
+    assert bench.run_stage({"stage": "no-such-stage"}, {}, record) == {"stage": "train:dense", "wall_s": 1.5}
+
+
+@pytest.mark.parametrize("recorded", [(), ("egemaps",), ("egemaps", "layer1")])
+def test_resuming_measures_features_from_an_empty_cache_or_not_at_all(bench, tmp_path, monkeypatch, recorded):
+    """A size whose feature stages are not both recorded loses its cache and measures both again (a
+    feature stage is timed from an empty cache); with both recorded, only the stages after them run."""
+    work, ran = tmp_path / "size-1", []
+    (work / "cache").mkdir(parents=True)
+    (work / "cache" / "left-by-a-cut-run.npy").write_bytes(b"x")
+    for stage in recorded:
+        (work / "stages").mkdir(exist_ok=True)
+        (work / "stages" / f"{stage}.json").write_text(
+            f'{{"stage": "{stage}", "wall_s": 9.0, "cpu_s": 9.0, "max_rss_mb": 1.0, "workers_max_rss_mb": null}}')
+
+    def fake_run_stage(spec, env, record=None):
+        if record is not None and record.is_file():
+            import json
+            return json.loads(record.read_text())
+        ran.append((spec["stage"], sorted(p.name for p in (work / "cache").glob("*"))))
+        return {"stage": spec["stage"], "wall_s": 1.0, "cpu_s": 1.0, "max_rss_mb": 1.0, "workers_max_rss_mb": None}
+
+    monkeypatch.setattr(bench, "run_stage", fake_run_stage)
+    monkeypatch.setattr(bench, "corpus", lambda w, size, args: (tmp_path / "no-audio", {}))
+    (tmp_path / "no-audio").mkdir()
+    args = bench.parse(["--sizes", "1", "--systems", "dense", "--no-figure3", "--sweep", "0"])
+    with pytest.warns(RuntimeWarning):  # no audio here: the mean duration of nothing
+        res = bench.measure_size(1.0, args, work)
+    features = [s for s, _ in ran if s in bench.FEATURE_STAGES]
+    if len(recorded) < 2:
+        assert features == ["egemaps", "layer1"] and ran[0][1] == []   # the cut run's cache is gone
+    else:
+        assert features == [] and (work / "cache" / "left-by-a-cut-run.npy").is_file()
+    assert [s for s, _ in ran if s not in bench.FEATURE_STAGES] == ["train:dense", "reports"]
+    assert sorted(p.stem for p in (work / "stages").glob("*.json")) == ["corpus", "egemaps", "layer1", "reports",
+                                                                     "train-dense"]
+    assert res["stages"]["train:dense"]["wall_s"] == 1.0

@@ -148,3 +148,42 @@ def test_a_block_without_its_results_is_left_and_named(tmp_path):
     page.write_text("x\n<!-- BEGIN GENERATED: ravdess-table2 -->\nold 61.3\n<!-- END GENERATED -->\n")
     new, missing = published.render_page(page, tmp_path / "results")
     assert new == page.read_text() and len(missing) == 1 and "table2.json: not found" in missing[0]
+
+
+def _scaling_json(exponents: dict) -> dict:
+    """A scaling benchmark result of three sizes whose stages grow as n ** exponents[stage] exactly."""
+    n = [672, 2688, 10752]
+
+    def stage(name, i, b):
+        t = 0.01 * n[i] ** b
+        return {"wall_s_all_folds": t, "cpu_s_all_folds": 2 * t, "max_rss_mb": 300.0,
+                "workers_max_rss_mb": 500.0 + 100 * i, "largest_training_set_mb": 40.0 * (i + 1),
+                **({"cache_on_disk_mb": 1024.0 * (i + 1), "cache_mb": 1000.0} if name in ("egemaps", "layer1") else {})}
+
+    fits = {name: {"wall": {"exponent": b, "coefficient": 0.01}, "cpu": {"exponent": b, "coefficient": 0.02},
+                   "max_rss": {"exponent": 0.0, "coefficient": 1.0}, "parallel": True} for name, b in exponents.items()}
+    return {"machine": {"cpu_count": 2, "cpu_model": "a test CPU", "openblas_kernels": "Haswell",
+                        "load_average": [0.25, 0, 0]},
+            "jobs": 2, "speakers": 24, "folds_measured": 2,
+            "sizes": [{"size": s, "n_utterances": n[i], "hours_of_audio": 0.7 * s,
+                       "stages": {name: stage(name, i, b) for name, b in exponents.items()}}
+                      for i, s in enumerate((1.0, 4.0, 16.0))],
+            "fits": fits, "speaker_sweep": None, "projection": None, "dask": None}
+
+
+def test_the_scaling_block_reads_its_json_and_marks_a_missed_target(tmp_path):
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    res = _scaling_json({"layer1": 1.0, "train:lstm": 1.25})
+    (tmp_path / "bench" / "results" / "scaling-cpu.json").write_text(json.dumps(res))
+    block = published.render_block("scaling-cpu", tmp_path / "docs" / "results", "results")
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in block.splitlines() if line.startswith("| ")}
+    assert rows["layer1"][1:4] == [f"{0.01 * n:.1f}" for n in (672, 2688, 10752)]
+    assert rows["layer1"][4:7] == ["1.00", "1.00", "yes"] and rows["train:lstm"][4:7] == ["1.25", "1.25", "**no**"]
+    assert rows["layer1"][7] == "500 -> 700" and rows["train:lstm"][8] == "120 |"
+    assert "](../bench/results/scaling-cpu.json)" in block and "first 2 of 24 folds" in block
+    assert "layer 1 3.0 GiB (0.27 GiB per hour)" in block     # 3072 MiB over 16 x 0.7 h
+
+
+def test_the_scaling_block_without_its_json_names_the_command(tmp_path):
+    with pytest.raises(published.MissingResults, match="bench_scaling.py --folds 2 --dask"):
+        published.render_block("scaling-cpu", tmp_path / "docs" / "results", "results")

@@ -154,6 +154,9 @@ def worker_death(exc: BaseException) -> MachineError | None:
     True
     >>> worker_death(ValueError("x")) is None
     True
+    >>> class KilledWorker(Exception): ...          # Dask's, by name: distributed need not be installed
+    >>> "memory limit above that" in str(worker_death(KilledWorker("task")))
+    True
     """
     if not (isinstance(exc, BrokenProcessPool) or type(exc).__name__ == "KilledWorker"):  # Dask's
         return None
@@ -163,6 +166,10 @@ def worker_death(exc: BaseException) -> MachineError | None:
     how = (f" (killed by {', '.join(_signal_name(c) for c in cause)}"
            + ("; the kernel's out-of-memory killer sends SIGKILL: fewer --jobs need less memory" if
               signal.SIGKILL in cause else "") + ")") if cause else ""
+    if type(exc).__name__ == "KilledWorker":
+        how = (" (a Dask worker: its nanny restarts one whose memory passes 95 % of its limit, and a training "
+               "task's memory counts the layer-1 features of its training set, about 1.4 GiB per hour of audio; "
+               "give each worker a memory limit above that, docs/performance.md#running-on-a-cluster---scheduler)")
     return MachineError(f"a worker process died{how}: a fault of the machine, not of the input. Finished work "
                         "is kept: re-run the same command (the same --out) to resume")
 

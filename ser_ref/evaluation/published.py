@@ -260,6 +260,99 @@ def _layers_cross_block(results: Path, href: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _duration(seconds: float) -> str:
+    """Seconds as a person reads them.
+
+    >>> _duration(42.4), _duration(754), _duration(3 * 3600 + 1800), _duration(50 * 3600)
+    ('42 s', '12.6 min', '3.5 h', '2.1 days')
+    """
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 48 * 3600 else f"{seconds / 86400:.1f} days"
+
+
+SCALING_JSON = "bench/results/scaling-cpu.json"  # from the repository root
+SCALING_COMMAND = "python bench/bench_scaling.py --folds 2 --dask"
+GROWTH_TARGET = 1.1  # issue #27: every stage's exponent in utterances at most this
+
+
+def _scaling_block(path: Path, href: str) -> str:
+    """The scaling benchmark (bench/bench_scaling.py): each stage's seconds at 1x, 4x and 16x RAVDESS,
+    its growth exponent against the target, memory per worker against the training set it holds, the
+    speaker sweep, the projections to IEMOCAP / MSP-Podcast and the Dask check. ``href``: the
+    repository root as the page's links reach it."""
+    if not path.is_file():
+        raise MissingResults(f"{os.path.relpath(path)}: not found (run {SCALING_COMMAND})")
+    res = json.loads(path.read_text())
+    sizes, fits, m = res["sizes"], res["fits"], res["machine"]
+    k = res.get("folds_measured")
+    lines = [f"Source: [`{SCALING_JSON}`]({href}/{SCALING_JSON}), written by `{SCALING_COMMAND}` on "
+             f"{m['cpu_count']} cores ({m['cpu_model']}, OpenBLAS {m.get('openblas_kernels', 'n/a')} kernels, load "
+             f"average {m['load_average'][0]:.2f} at the start), {res['jobs']} worker process"
+             f"{'es' if res['jobs'] > 1 else ''} per stage; synthetic "
+             f"speech of {res['speakers']} speakers, not real speech"
+             + (f"; training and reports measured on the first {k} of {res['speakers']} folds and scaled by "
+                f"{res['speakers']} / {k}" if k else "") + ". Seconds are wall time.", "",
+             "| stage | " + " | ".join(f"{s['size']:g}x ({s['n_utterances']:,})" for s in sizes)
+             + f" | exponent, wall | exponent, CPU | <= {GROWTH_TARGET} | peak RSS per worker, {sizes[0]['size']:g}x -> "
+               f"{sizes[-1]['size']:g}x (MB) | largest training set at {sizes[-1]['size']:g}x (MB) |",
+             "|---|" + "---:|" * (len(sizes) + 5)]
+    for stage, f in fits.items():
+        rows = [s["stages"][stage] for s in sizes]
+        rss = " -> ".join(f"{max(r['workers_max_rss_mb'] or 0, r['max_rss_mb'] if res['jobs'] == 1 else 0):.0f}"
+                          for r in (rows[0], rows[-1]))
+        held = rows[-1].get("largest_training_set_mb")
+        lines.append(f"| {stage} | " + " | ".join(f"{r['wall_s_all_folds']:.1f}" for r in rows)
+                     + f" | {f['wall']['exponent']:.2f} | {f['cpu']['exponent']:.2f} | "
+                     + ("yes" if f["wall"]["exponent"] <= GROWTH_TARGET else "**no**")
+                     + f" | {rss} | {'-' if held is None else f'{held:.0f}'} |")
+    cache = {st: sizes[-1]["stages"].get(st, {}).get("cache_on_disk_mb") for st in ("layer1", "egemaps")}
+    hours = sizes[-1]["hours_of_audio"]
+    if cache["layer1"] is not None:
+        lines += ["", f"Feature cache at {sizes[-1]['size']:g}x ({hours:.1f} h of audio): layer 1 "
+                      f"{cache['layer1'] / 1024:.1f} GiB ({cache['layer1'] / 1024 / hours:.2f} GiB per hour)"
+                  + ("." if cache["egemaps"] is None else f", eGeMAPS {cache['egemaps']:.1f} MiB.")]
+    sweep = res.get("speaker_sweep")
+    if sweep and sweep.get("fits_wall"):
+        groups = sweep["speakers"]
+        lines += ["", f"Growth with the number of speakers (the {sweep['size']:g}x corpus, its speakers merged "
+                      "into S groups, so the same audio in S LOSO folds; seconds over all S folds):", "",
+                  "| stage | " + " | ".join(f"S = {g}" for g in groups) + " | exponent in S |",
+                  "|---|" + "---:|" * (len(groups) + 1)]
+        for stage, f in sweep["fits_wall"].items():
+            lines.append(f"| {stage} | " + " | ".join(f"{sweep['runs'][str(g)][stage]['wall_s_all_folds']:.1f}"
+                                                       for g in groups) + f" | {f['exponent']:.2f} |")
+    proj = res.get("projection")
+    if proj:
+        workers = list(next(iter(proj.values()))["workers_total_s"])
+        lines += ["", "Projected whole-run time (every stage, one seed; the fits above carried to the size, "
+                      "training scaled by the speaker exponent; on N Dask workers the CPU seconds over "
+                      "min(N, tasks), plus the measured overhead):", "",
+                  f"| corpus | utterances | folds | this machine ({res['jobs']} processes) | "
+                  + " | ".join(f"{w} worker{'s' if w != '1' else ''}" for w in workers)
+                  + " |", "|---|---:|---:|---:|" + "---:|" * len(workers)]
+        for name, p in proj.items():
+            lines.append(f"| {name} | {p['n_utterances']:,} | {p['folds']} | {_duration(p['this_machine_total_s'])} | "
+                         + " | ".join(_duration(p["workers_total_s"][w]) for w in workers) + " |")
+    dask = res.get("dask")
+    if dask:
+        same = "byte-identical" if dask["all_identical"] else "**not identical** (" + ", ".join(
+            n for n, ok in dask["byte_identical"].items() if not ok) + ")"
+        runs = dask["runs"]
+        lines += ["", f"Dask at {dask['size']:g}x ({dask['n_utterances']:,} utterances, {dask['folds']} folds, cache "
+                      f"{dask['cache']}): `reproduce --jobs 2` against a 2-worker `LocalCluster` gave {same} "
+                      f"{', '.join(f'`{n}`' for n in dask['byte_identical'])}. The stages that go through the executor "
+                      f"took {runs['jobs2']['executor_s']:.1f} s and {runs['dask']['executor_s']:.1f} s: the "
+                      f"scheduler's overhead is {dask['overhead_s']:.1f} s ({100 * dask['overhead_fraction']:.1f} %), "
+                      f"{dask['overhead_per_task_ms']:.1f} ms per task over {sum(v for n, v in dask['tasks'].items() if n != 'files'):,} "
+                      f"tasks; the cluster started in {dask['cluster_start_s']:.1f} s."]
+    if res.get("figure"):
+        lines += ["", f"![cost per stage against utterances]({href}/docs/figures/scaling-cpu.png)"]
+    return "\n".join(lines) + "\n"
+
+
 def _than(a: float, b: float) -> str:
     return "above" if a > b else "below" if a < b else "level with"
 
@@ -347,6 +440,8 @@ def render_block(name: str, results: Path, href: str = "docs/results") -> str:
              "ravdess-urdu-layers": lambda: _layers_cross_block(results, href),
              "ravdess-layers": lambda: _layers_block(results / "ravdess-layers", f"{href}/ravdess-layers"),
              "ravdess-figure3": lambda: _figure3_block(results / "ravdess", f"{href}/ravdess")}
+    known["scaling-cpu"] = lambda: _scaling_block(results.parent.parent / SCALING_JSON,
+                                                  posixpath.normpath(posixpath.join(href, "..", "..")))
     for folder in ("ravdess", "urdu"):
         known[f"{folder}-table2"] = lambda f=folder: _table2_block(results / f, f"{href}/{f}")
     for folder in ("cross-corpus", "cross-corpus-speaker"):
