@@ -26,6 +26,7 @@ from pathlib import Path
 from ..deepspeech.model import LAYERS
 from ..errors import SerRefError
 from .report import _ci, _p, _pct
+from . import systems
 from .systems import SYSTEMS
 from .table2 import PAPER_ACCURACY, ROW_TITLES
 
@@ -301,9 +302,10 @@ def _scaling_block(path: Path, href: str) -> str:
              "|---|" + "---:|" * (len(sizes) + 5)]
     for stage, f in fits.items():
         rows = [s["stages"][stage] for s in sizes]
-        rss = " -> ".join(f"{max(r['workers_max_rss_mb'] or 0, r['max_rss_mb'] if res['jobs'] == 1 else 0):.0f}"
-                          for r in (rows[0], rows[-1]))
-        held = rows[-1].get("largest_training_set_mb")
+        # the workers' peak where the stage had workers, else that of the process that ran it
+        rss = " -> ".join(f"{r['workers_max_rss_mb'] or r['max_rss_mb']:.0f}" for r in (rows[0], rows[-1]))
+        system = systems.REGISTRY.get(stage.split(":", 1)[-1].replace("figure3", "dense1+lstm2"))
+        held = rows[-1].get("largest_training_set_mb") if system and system.reads == "layer1" else None
         lines.append(f"| {stage} | " + " | ".join(f"{r['wall_s_all_folds']:.1f}" for r in rows)
                      + f" | {f['wall']['exponent']:.2f} | {f['cpu']['exponent']:.2f} | "
                      + ("yes" if f["wall"]["exponent"] <= GROWTH_TARGET else "**no**")
@@ -340,14 +342,19 @@ def _scaling_block(path: Path, href: str) -> str:
     if dask:
         same = "byte-identical" if dask["all_identical"] else "**not identical** (" + ", ".join(
             n for n, ok in dask["byte_identical"].items() if not ok) + ")"
-        runs = dask["runs"]
+        runs, tasks = dask["runs"], dask["tasks"]
+        feats = {k: sum(v for n, v in r["stages_s"].items() if n.startswith("features:")) for k, r in runs.items()}
+        train = {k: r["stages_s"].get("training (wall)", 0.0) for k, r in runs.items()}
         lines += ["", f"Dask at {dask['size']:g}x ({dask['n_utterances']:,} utterances, {dask['folds']} folds, cache "
-                      f"{dask['cache']}): `reproduce --jobs 2` against a 2-worker `LocalCluster` gave {same} "
+                      f"{dask['cache']}; each worker's memory limit {dask.get('worker_memory_limit_mb', 0) / 1024:.1f} GiB): "
+                      f"`reproduce --jobs 2` against a 2-worker `LocalCluster` gave {same} "
                       f"{', '.join(f'`{n}`' for n in dask['byte_identical'])}. The stages that go through the executor "
-                      f"took {runs['jobs2']['executor_s']:.1f} s and {runs['dask']['executor_s']:.1f} s: the "
-                      f"scheduler's overhead is {dask['overhead_s']:.1f} s ({100 * dask['overhead_fraction']:.1f} %), "
-                      f"{dask['overhead_per_task_ms']:.1f} ms per task over {sum(v for n, v in dask['tasks'].items() if n != 'files'):,} "
-                      f"tasks; the cluster started in {dask['cluster_start_s']:.1f} s."]
+                      f"took {runs['jobs2']['executor_s']:.1f} s and {runs['dask']['executor_s']:.1f} s, "
+                      f"{dask['overhead_s']:.1f} s ({100 * dask['overhead_fraction']:.1f} %) more through Dask: "
+                      f"{feats['dask'] - feats['jobs2']:.1f} s in the feature stages ({tasks['feature_tasks']:,} tasks, "
+                      f"{1000 * (feats['dask'] - feats['jobs2']) / max(tasks['feature_tasks'], 1):.1f} ms each) and "
+                      f"{train['dask'] - train['jobs2']:.1f} s in training ({tasks['training_tasks']} tasks); the "
+                      f"cluster started in {dask['cluster_start_s']:.1f} s."]
     if res.get("figure"):
         lines += ["", f"![cost per stage against utterances]({href}/docs/figures/scaling-cpu.png)"]
     return "\n".join(lines) + "\n"
