@@ -187,3 +187,20 @@ def test_the_scaling_block_reads_its_json_and_marks_a_missed_target(tmp_path):
 def test_the_scaling_block_without_its_json_names_the_command(tmp_path):
     with pytest.raises(published.MissingResults, match="bench_scaling.py --folds 2 --dask"):
         published.render_block("scaling-cpu", tmp_path / "docs" / "results", "results")
+
+
+def test_the_scaling_block_splits_the_dask_overhead_into_features_and_training(tmp_path):
+    res = _scaling_json({"layer1": 1.0})
+    stages = {"jobs2": {"features:egemaps": 4.0, "features:layer1": 6.0, "training (wall)": 100.0},
+              "dask": {"features:egemaps": 14.0, "features:layer1": 16.0, "training (wall)": 130.0}}
+    res["dask"] = {"size": 16.0, "n_utterances": 10752, "folds": 2, "cache": "warm", "cluster_start_s": 0.5,
+                   "worker_memory_limit_mb": 24576.0, "byte_identical": {"table2.json": True, "per_speaker.csv": False},
+                   "all_identical": False, "overhead_s": 50.0, "overhead_fraction": 50.0 / 110.0,
+                   "overhead_per_task_ms": 1.0, "tasks": {"files": 10000, "feature_tasks": 20000, "training_tasks": 6},
+                   "runs": {k: {"executor_s": sum(v.values()), "stages_s": v} for k, v in stages.items()}}
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    (tmp_path / "bench" / "results" / "scaling-cpu.json").write_text(json.dumps(res))
+    block = published.render_block("scaling-cpu", tmp_path / "docs" / "results", "results")
+    assert "20.0 s in the feature stages (20,000 tasks, 1.0 ms each) and 30.0 s in training (6 tasks)" in block
+    assert "**not identical** (per_speaker.csv)" in block and "memory limit 24.0 GiB" in block
+    assert "took 110.0 s and 160.0 s, 50.0 s (45.5 %) more through Dask" in block
