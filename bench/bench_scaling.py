@@ -307,14 +307,34 @@ def disk_bytes(folder: Path) -> tuple[int, int]:
     return sum(s.st_size for s in files), sum(s.st_blocks * 512 for s in files)
 
 
-def run_stage(spec: dict, env: dict, record: Path | None = None) -> dict:
+def measured(record: Path, measure) -> tuple[dict, bool]:
+    """(the measurement in ``record``, True) when an earlier run made it, else (``measure()``, False)
+    with the result written to ``record`` (atomically): an interrupted ``--out`` run resumes at the
+    stage it was in."""
+    from ser_ref.files.atomic import write_json
+
+    if record.is_file():
+        return json.loads(record.read_text()), True
+    res = measure()
+    write_json(record, res, sort_keys=False)
+    return res, False
+
+
+def record_path(folder: Path, stage: str) -> Path:
+    """Where a stage's measurement is kept ("train:dense" -> train-dense.json: no colon in a file name)."""
+    return folder / f"{stage.replace(':', '-')}.json"
+
+
+def run_stage(spec: dict, env: dict) -> dict:
     """One stage in a fresh child process; its measurement, plus the wall time seen from here.
 
-    With ``record`` (a file under the work folder) a stage measured before is read back instead of run
-    again, so that an interrupted ``--out`` run resumes at the stage it was in; the result is written
-    there once the stage has finished."""
-    if record is not None and record.is_file():
-        return json.loads(record.read_text())
+    A training stage starts without fold checkpoints of its own in ``run_dir`` (a stage cut short
+    leaves some, and reproduce's resume would read them back instead of training: no time measured)."""
+    stage, folds = spec["stage"], Path(spec.get("run_dir") or "/nonexistent") / "folds"
+    if stage.startswith("train:") or stage == "figure3":
+        for d in (folds.iterdir() if folds.is_dir() else ()):
+            if ("@" in d.name) if stage == "figure3" else d.name == stage.removeprefix("train:"):
+                shutil.rmtree(d)
     t = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], cwd=ROOT, env=env,
                          capture_output=True, text=True)
@@ -322,10 +342,6 @@ def run_stage(spec: dict, env: dict, record: Path | None = None) -> dict:
         raise SystemExit(f"stage {spec['stage']} failed:\n{out.stderr[-3000:]}")
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["process_wall_s"] = round(time.perf_counter() - t, 3)
-    if record is not None:
-        from ser_ref.files.atomic import write_json
-
-        write_json(record, res, sort_keys=False)
     return res
 
 
@@ -350,51 +366,46 @@ def measure_size(size: float, args, work: Path) -> dict:
     cache = work / "cache"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SER_REF_CACHE": str(cache)}
     records = work / "stages"
-    from ser_ref.files.atomic import write_json
-
-    if (records / "corpus.json").is_file():      # made before this run resumed: its own time
-        made = json.loads((records / "corpus.json").read_text())
-    else:
-        write_json(records / "corpus.json", made, sort_keys=False)
-    if not all((records / f"{s}.json").is_file() for s in FEATURE_STAGES):
+    made, _ = measured(records / "corpus.json", lambda: made)  # a resumed run keeps the first run's time
+    if not all(record_path(records, s).is_file() for s in FEATURE_STAGES):
         # a feature stage is measured from an empty cache: one cut short starts the features again
         shutil.rmtree(cache, ignore_errors=True)
         for s in FEATURE_STAGES:
-            (records / f"{s}.json").unlink(missing_ok=True)
+            record_path(records, s).unlink(missing_ok=True)
+
+    def measure(spec):
+        before = disk_bytes(cache)
+        res = run_stage(spec, env)
+        if spec["stage"] in FEATURE_STAGES:
+            after = disk_bytes(cache)
+            res["cache_mb"], res["cache_on_disk_mb"] = (round((a - b) / MB, 2) for a, b in zip(after, before))
+        return _extrapolate_stage(res)
+
     stages = {}
     for stage in args.stages:
         spec = {"stage": stage, "root": str(root), "jobs": args.jobs, "folds": args.folds, "quick": args.quick,
                 "run_dir": str(work / "run"), "model": args.model, "speakers": args.speakers,
                 "systems": args.systems, "figure3": "figure3" in args.stages}
-        before = disk_bytes(cache)
-        record = records / f"{stage.replace(':', '-')}.json"
-        if record.is_file():
-            stages[stage] = run_stage(spec, env, record)
-            print(f"  {size:g}x {stage:<22} measured before ({record.name})", flush=True)
-            continue
-        res = run_stage(spec, env)
-        if stage in FEATURE_STAGES:
-            after = disk_bytes(cache)
-            res["cache_mb"], res["cache_on_disk_mb"] = (round((a - b) / MB, 2) for a, b in zip(after, before))
-        _extrapolate_stage(res)
+        res, before = measured(record_path(records, stage), lambda: measure(spec))
         stages[stage] = res
-        write_json(record, res, sort_keys=False)
-        print(f"  {size:g}x {stage:<22} wall {res['wall_s']:8.1f} s  cpu {res['cpu_s']:8.1f} s  "
-              f"rss {res['max_rss_mb']:7.0f} MB  workers {res['workers_max_rss_mb'] or '-'} MB", flush=True)
+        print(f"  {size:g}x {stage:<22} " + ("measured before (resumed)" if before else
+              f"wall {res['wall_s']:8.1f} s  cpu {res['cpu_s']:8.1f} s  rss {res['max_rss_mb']:7.0f} MB  "
+              f"workers {res['workers_max_rss_mb'] or '-'} MB"), flush=True)
     durations = [sf.info(str(p)).duration for p in sorted(root.rglob("*.wav"))]
     return {"size": size, "n_utterances": len(durations), "n_speakers": args.speakers,
             "mean_duration_s": round(float(np.mean(durations)), 3), "hours_of_audio": round(sum(durations) / 3600, 3),
             **made, "stages": stages}
 
 
-def _extrapolate_stage(res: dict) -> None:
+def _extrapolate_stage(res: dict) -> dict:
     """A stage measured on some folds (training, reports) gains ``wall_s_all_folds`` / ``cpu_s_all_folds``;
-    a feature stage's are its own."""
+    a feature stage's are its own. Returns ``res``, changed in place."""
     k, total = res.get("folds_measured"), res.get("folds_total")
     scale = res["stage"] not in FEATURE_STAGES and k is not None
     for key in ("wall_s", "cpu_s"):
         res[f"{key}_all_folds"] = round(extrapolate(res[key], total, k), 3) if scale else res[key]
     res["extrapolated"] = bool(scale and k < total)
+    return res
 
 
 def warm_cache(root: Path, cache: Path, args) -> dict:
@@ -420,8 +431,8 @@ def speaker_sweep(args, work: Path) -> dict:
             spec = {"stage": stage, "root": str(root), "jobs": args.jobs, "folds": args.folds, "quick": args.quick,
                     "run_dir": str(work / f"run-{groups}"), "model": args.model, "groups": groups,
                     "speakers": args.speakers, "systems": args.systems, "figure3": "figure3" in args.stages}
-            res = run_stage(spec, env, work / f"stages-{groups}-speakers" / f"{stage.replace(':', '-')}.json")
-            _extrapolate_stage(res)
+            res, _ = measured(record_path(work / f"stages-{groups}-speakers", stage),
+                              lambda: _extrapolate_stage(run_stage(spec, env)))
             runs[str(groups)][stage] = res
             print(f"  {groups:>3} speakers {stage:<22} wall {res['wall_s']:8.1f} s (all folds "
                   f"{res['wall_s_all_folds']:.1f} s)", flush=True)

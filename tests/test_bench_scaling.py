@@ -111,10 +111,12 @@ def test_regrouping_merges_consecutive_speakers(bench, tmp_path):
 def test_a_recorded_stage_is_read_back_not_run_again(bench, tmp_path):
     """An interrupted --out run resumes: a stage with a record is not started (this spec would fail in a
     child process: there is no such stage)."""
-    record = tmp_path / "stages" / "train-dense.json"
+    record = bench.record_path(tmp_path / "stages", "train:dense")
     record.parent.mkdir()
     record.write_text('{"stage": "train:dense", "wall_s": 1.5}')
-    assert bench.run_stage({"stage": "no-such-stage"}, {}, record) == {"stage": "train:dense", "wall_s": 1.5}
+    assert record.name == "train-dense.json"
+    assert bench.measured(record, lambda: bench.run_stage({"stage": "no-such-stage"}, {})) == \
+        ({"stage": "train:dense", "wall_s": 1.5}, True)
 
 
 @pytest.mark.parametrize("recorded", [(), ("egemaps",), ("egemaps", "layer1")])
@@ -129,10 +131,7 @@ def test_resuming_measures_features_from_an_empty_cache_or_not_at_all(bench, tmp
         (work / "stages" / f"{stage}.json").write_text(
             f'{{"stage": "{stage}", "wall_s": 9.0, "cpu_s": 9.0, "max_rss_mb": 1.0, "workers_max_rss_mb": null}}')
 
-    def fake_run_stage(spec, env, record=None):
-        if record is not None and record.is_file():
-            import json
-            return json.loads(record.read_text())
+    def fake_run_stage(spec, env):
         ran.append((spec["stage"], sorted(p.name for p in (work / "cache").glob("*"))))
         return {"stage": spec["stage"], "wall_s": 1.0, "cpu_s": 1.0, "max_rss_mb": 1.0, "workers_max_rss_mb": None}
 
@@ -151,3 +150,26 @@ def test_resuming_measures_features_from_an_empty_cache_or_not_at_all(bench, tmp
     assert sorted(p.stem for p in (work / "stages").glob("*.json")) == ["corpus", "egemaps", "layer1", "reports",
                                                                      "train-dense"]
     assert res["stages"]["train:dense"]["wall_s"] == 1.0
+
+
+@pytest.mark.parametrize("stage, gone", [("train:dense", {"dense"}), ("figure3", {"dense1+lstm2@5", "dense1+lstm2@10"}),
+                                         ("reports", set())])
+def test_a_training_stage_starts_without_its_own_fold_checkpoints(bench, tmp_path, monkeypatch, stage, gone):
+    """A stage cut short leaves checkpoints that reproduce's resume would read instead of training: the
+    stage measured again starts without them, and leaves every other stage's."""
+    import json
+    from types import SimpleNamespace
+
+    names = {"dense", "dense1+lstm2", "dense1+lstm2@5", "dense1+lstm2@10", "rf-egemaps"}
+    for name in names:
+        (tmp_path / "run" / "folds" / name).mkdir(parents=True)
+        (tmp_path / "run" / "folds" / name / "000-syn01.json").write_text("{}")
+    left = {}
+
+    def fake_run(cmd, **kw):
+        left["names"] = {p.name for p in (tmp_path / "run" / "folds").iterdir()}
+        return SimpleNamespace(returncode=0, stdout=json.dumps({"stage": stage}) + "\n", stderr="")
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    bench.run_stage({"stage": stage, "run_dir": str(tmp_path / "run")}, {})
+    assert left["names"] == names - gone

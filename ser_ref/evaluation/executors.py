@@ -158,18 +158,19 @@ def worker_death(exc: BaseException) -> MachineError | None:
     >>> "memory limit above that" in str(worker_death(KilledWorker("task")))
     True
     """
-    if not (isinstance(exc, BrokenProcessPool) or type(exc).__name__ == "KilledWorker"):  # Dask's
-        return None
-    codes = {-c for c in map(_exitcode, _STARTED) if c is not None and c < 0}
-    # the pool ends the other workers with SIGTERM once one is gone: another signal is the cause
-    cause = sorted(codes - {signal.SIGTERM}) or sorted(codes)
-    how = (f" (killed by {', '.join(_signal_name(c) for c in cause)}"
-           + ("; the kernel's out-of-memory killer sends SIGKILL: fewer --jobs need less memory" if
-              signal.SIGKILL in cause else "") + ")") if cause else ""
-    if type(exc).__name__ == "KilledWorker":
+    if type(exc).__name__ == "KilledWorker":   # Dask's: its workers are not this process's children
         how = (" (a Dask worker: its nanny restarts one whose memory passes 95 % of its limit, and a training "
                "task's memory counts the layer-1 features of its training set, about 1.4 GiB per hour of audio; "
                "give each worker a memory limit above that, docs/performance.md#running-on-a-cluster---scheduler)")
+    elif isinstance(exc, BrokenProcessPool):
+        codes = {-c for c in map(_exitcode, _STARTED) if c is not None and c < 0}
+        # the pool ends the other workers with SIGTERM once one is gone: another signal is the cause
+        cause = sorted(codes - {signal.SIGTERM}) or sorted(codes)
+        how = (f" (killed by {', '.join(_signal_name(c) for c in cause)}"
+               + ("; the kernel's out-of-memory killer sends SIGKILL: fewer --jobs need less memory" if
+                  signal.SIGKILL in cause else "") + ")") if cause else ""
+    else:
+        return None
     return MachineError(f"a worker process died{how}: a fault of the machine, not of the input. Finished work "
                         "is kept: re-run the same command (the same --out) to resume")
 

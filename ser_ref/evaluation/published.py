@@ -304,8 +304,10 @@ def _scaling_block(path: Path, href: str) -> str:
         rows = [s["stages"][stage] for s in sizes]
         # the workers' peak where the stage had workers, else that of the process that ran it
         rss = " -> ".join(f"{r['workers_max_rss_mb'] or r['max_rss_mb']:.0f}" for r in (rows[0], rows[-1]))
-        system = systems.REGISTRY.get(stage.split(":", 1)[-1].replace("figure3", "dense1+lstm2"))
-        held = rows[-1].get("largest_training_set_mb") if system and system.reads == "layer1" else None
+        # a training stage's largest training set, where its system reads layer 1 (figure3 is Dense1+LSTM2)
+        system = "dense1+lstm2" if stage == "figure3" else stage.removeprefix("train:")
+        held = (rows[-1].get("largest_training_set_mb") if system in systems.REGISTRY
+                and systems.get(system).reads == "layer1" else None)
         lines.append(f"| {stage} | " + " | ".join(f"{r['wall_s_all_folds']:.1f}" for r in rows)
                      + f" | {f['wall']['exponent']:.2f} | {f['cpu']['exponent']:.2f} | "
                      + ("yes" if f["wall"]["exponent"] <= GROWTH_TARGET else "**no**")
@@ -345,8 +347,10 @@ def _scaling_block(path: Path, href: str) -> str:
         runs, tasks = dask["runs"], dask["tasks"]
         feats = {k: sum(v for n, v in r["stages_s"].items() if n.startswith("features:")) for k, r in runs.items()}
         train = {k: r["stages_s"].get("training (wall)", 0.0) for k, r in runs.items()}
+        limit = dask.get("worker_memory_limit_mb")   # older files: Dask's default, not recorded
         lines += ["", f"Dask at {dask['size']:g}x ({dask['n_utterances']:,} utterances, {dask['folds']} folds, cache "
-                      f"{dask['cache']}; each worker's memory limit {dask.get('worker_memory_limit_mb', 0) / 1024:.1f} GiB): "
+                      f"{dask['cache']}; each worker's memory limit "
+                      f"{'n/a' if limit is None else f'{limit / 1024:.1f} GiB'}): "
                       f"`reproduce --jobs 2` against a 2-worker `LocalCluster` gave {same} "
                       f"{', '.join(f'`{n}`' for n in dask['byte_identical'])}. The stages that go through the executor "
                       f"took {runs['jobs2']['executor_s']:.1f} s and {runs['dask']['executor_s']:.1f} s, "
