@@ -715,14 +715,19 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return 0
+    from ser_ref.errors import FolderInUseError
+    from ser_ref.files.atomic import folder_lock, write_json
+
     work = args.out or Path(tempfile.mkdtemp(prefix="bench-scaling-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        result = measure(args, work)
+        with folder_lock(work):   # a second run on the same --out would resume into the first one's stages
+            result = measure(args, work)
+    except FolderInUseError as exc:
+        raise SystemExit(f"bench_scaling: --out {exc}") from None
     finally:
         if args.out is None:
             shutil.rmtree(work, ignore_errors=True)
-    from ser_ref.files.atomic import write_json
 
     json_path = args.json or (ROOT / "bench" / "results" / "scaling-cpu.json" if is_full(args) else
                               (args.out or Path(".")) / "scaling.json")

@@ -21,7 +21,13 @@ from ser_ref.evaluation.splits import loso
 from ser_ref.evaluation import runner
 from ser_ref.evaluation.systems import Settings, make
 
+if len(sys.argv) != 3:
+    raise SystemExit("usage: python bench/dense_epochs.py WORK SIZES (e.g. 1,4,16)")
 work, out = Path(sys.argv[1]), {}
+missing = [s for s in sys.argv[2].split(",") if not (work / f"size-{s}" / "corpus" / "manifest.json").is_file()]
+if missing:
+    raise SystemExit(f"dense_epochs: {work}: no measured corpus of size {', '.join(missing)} "
+                     "(WORK is bench_scaling's --out folder)")
 specs = table2_specs(load_layer1(None, verbose=False))
 for size in sys.argv[2].split(","):
     d = work / f"size-{size}"

@@ -173,3 +173,13 @@ def test_a_training_stage_starts_without_its_own_fold_checkpoints(bench, tmp_pat
     monkeypatch.setattr(bench.subprocess, "run", fake_run)
     bench.run_stage({"stage": stage, "run_dir": str(tmp_path / "run")}, {})
     assert left["names"] == names - gone
+
+
+def test_a_second_run_on_the_same_out_folder_is_refused_before_any_work(bench, tmp_path):
+    from ser_ref.files.atomic import folder_lock
+
+    with folder_lock(tmp_path):   # this live process holds the work folder
+        with pytest.raises(SystemExit, match="--out .*in use by the run of pid"):
+            bench.main(["--sizes", "0.05,0.1", "--speakers", "4", "--folds", "2", "--quick", "--jobs", "1",
+                        "--systems", "dense", "--sweep", "0", "--out", str(tmp_path)])
+    assert [p.name for p in tmp_path.iterdir()] == []   # no corpus, no stage, and the lock given back
